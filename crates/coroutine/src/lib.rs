@@ -1,0 +1,1 @@
+//! corio-coroutine (work in progress).
