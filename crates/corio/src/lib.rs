@@ -1,0 +1,68 @@
+//! # corio: Go-style concurrency without async colouring
+//!
+//! corio runs *stackful coroutines* on a work-stealing M:N scheduler. A coroutine is ordinary
+//! blocking-style Rust: it can `sleep`, `join`, `park` or wait for a future from any nested
+//! call, and only the coroutine waits, not its thread.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let total = corio::run(|| {
+//!     let handles: Vec<_> = (0..1000u64)
+//!         .map(|i| {
+//!             corio::spawn(move || {
+//!                 corio::time::sleep(Duration::from_millis(1));
+//!                 i
+//!             })
+//!         })
+//!         .collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! });
+//! assert_eq!(total, 499_500);
+//! ```
+//!
+//! ## Pieces
+//! - [`run`], [`Runtime`], [`Builder`], [`Handle`]: starting and stopping a runtime.
+//! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
+//!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
+//! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels.
+//! - [`spawn_blocking`]: a bounded pool for calls that block a thread.
+//! - [`block_on`]: await any future from blocking-style code.
+//!
+//! ## Soundness: started coroutines never migrate
+//! `spawn` needs only `F: Send`: a task may be stolen by another worker *before* it starts,
+//! but once its coroutine exists it stays on that worker (wakes from other threads are sent
+//! to it). So a coroutine may keep `!Send` values (`Rc`, thread-local references, `MutexGuard`)
+//! across suspension points. The price: a coroutine that computes without suspending holds up
+//! the other started coroutines of its worker (other workers carry on, and steal its
+//! unstarted tasks).
+//!
+//! ## Blocking calls
+//! A std blocking call inside a coroutine (`std::thread::sleep`, blocking file or socket I/O,
+//! a contended `std::sync::Mutex`) blocks its whole worker thread. Use corio's versions
+//! ([`time::sleep`]) or move the call to [`spawn_blocking`].
+//!
+//! ## Deadlock report
+//! When the main coroutine waits and nothing can ever wake anything — no runnable coroutine,
+//! timer, blocking job, foreign future in [`block_on`] or live [`Handle`] — the main
+//! coroutine panics with `"corio: all coroutines are asleep - deadlock! ..."`, and so does
+//! [`run`] / [`Runtime::block_on`], instead of hanging.
+//!
+//! ```should_panic
+//! corio::run(|| corio::task::park()); // nobody will ever unpark it
+//! ```
+
+mod blocking;
+mod context;
+mod coro;
+mod interop;
+mod loom;
+mod runtime;
+mod sched;
+pub mod task;
+pub mod time;
+
+pub use blocking::spawn_blocking;
+pub use interop::block_on;
+pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
+pub use task::{spawn, yield_now, JoinHandle};

@@ -1,0 +1,378 @@
+//! `Runtime`, its `Builder`, and `Handle`s to it.
+
+use std::fmt;
+use std::io;
+use std::panic;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Steal, Worker as Deque};
+
+use crate::blocking::Pool;
+use crate::context;
+use crate::sched::idle::Idle;
+use crate::sched::park::Parker;
+use crate::sched::worker::{cancel_unstarted, Local};
+use crate::sched::{registry, Config, Remote, Shared};
+use crate::task::raw::{Task, TaskRef};
+use crate::task::JoinHandle;
+
+/// Runs `f` as the main coroutine of a new runtime with default settings, and returns its
+/// result once it finishes; the runtime is then dropped (see [`Runtime`]'s `Drop`).
+///
+/// ```
+/// let n = corio::run(|| {
+///     let hs: Vec<_> = (0..10u64).map(|i| corio::spawn(move || i * i)).collect();
+///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+/// });
+/// assert_eq!(n, 285);
+/// ```
+///
+/// # Panics
+/// If the runtime cannot start, if `f` panics (with its payload), or if the main coroutine
+/// waits for something that can never happen: then it panics with
+/// `"corio: all coroutines are asleep - deadlock! ..."` (like Go's fatal error), unwinding
+/// the main coroutine so its destructors run.
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Runtime::new()
+        .expect("corio: cannot start the runtime")
+        .block_on(f)
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// let rt = corio::Builder::new().workers(2).thread_name("app").build().unwrap();
+/// assert_eq!(rt.block_on(|| 1 + 1), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: Option<usize>,
+    stack_size: usize,
+    thread_name: String,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            workers: None,
+            stack_size: 0,
+            thread_name: "corio".into(),
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Builder {
+    /// Default settings: workers from `CORIO_WORKERS` (like `GOMAXPROCS`) or the available
+    /// parallelism, default coroutine stacks, threads named `corio-N`.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// The number of worker threads (at least 1).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// The stack size of coroutines, in bytes (rounded up to pages by the stack allocator).
+    /// Default stacks come from a per-thread pool; other sizes are mapped per coroutine.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// The worker threads' name prefix (`NAME-0`, `NAME-1`, … and `NAME-blocking`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// The most threads the blocking pool runs at once (default 512).
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.max_blocking_threads = n.max(1);
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before exiting (default 10 s).
+    pub fn blocking_keep_alive(mut self, d: Duration) -> Self {
+        self.blocking_keep_alive = d;
+        self
+    }
+
+    /// Starts the worker threads.
+    pub fn build(self) -> io::Result<Runtime> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let n = self.workers.unwrap_or_else(default_workers);
+        let deques: Vec<Deque<TaskRef>> = (0..n).map(|_| Deque::new_fifo()).collect();
+        let remotes = deques
+            .iter()
+            .map(|d| Remote {
+                inbox: Injector::new(),
+                stealer: d.stealer(),
+                parker: Parker::new(),
+                timers: AtomicUsize::new(0),
+            })
+            .collect();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            id,
+            config: Config {
+                stack_size: self.stack_size,
+                thread_name: self.thread_name.clone(),
+            },
+            remotes,
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            shutdown: AtomicBool::new(false),
+            blocking: Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
+            blocking_jobs: AtomicUsize::new(0),
+            external: AtomicUsize::new(0),
+            main: Mutex::new(None),
+        });
+        registry::insert(id, &shared);
+        let mut rt = Runtime {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(n),
+        };
+        for (index, deque) in deques.into_iter().enumerate() {
+            let s = shared.clone();
+            let t = thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || Local::new(index, s, deque).run())?; // `rt`'s drop cleans up
+            rt.threads.push(t);
+        }
+        Ok(rt)
+    }
+}
+
+fn default_workers() -> usize {
+    std::env::var("CORIO_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A corio runtime: worker threads running coroutines, their timers, and a blocking pool.
+///
+/// # Drop
+/// Dropping the runtime stops it: every parked or runnable coroutine is unwound on its own
+/// worker (its destructors run), unstarted tasks are dropped, their `JoinHandle`s report
+/// [`Cancelled`](crate::task::Cancelled); then the worker threads are joined, the blocking
+/// pool waits for its running jobs, and every coroutine stack is freed.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime with default settings (see [`Builder::new`]).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `f` as the main coroutine and blocks this thread until it returns. If the main
+    /// coroutine panics, so does `block_on`, with the same payload; see [`run`] for the
+    /// deadlock report.
+    ///
+    /// # Panics
+    /// When called inside a coroutine (join a spawned task instead).
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        assert!(
+            !context::in_coroutine(),
+            "Runtime::block_on called inside a coroutine; spawn and join instead"
+        );
+        let task: TaskRef = Task::new(f, self.shared.id, Some("main".into()));
+        let handle = JoinHandle::<T>::new(task.clone());
+        *self.shared.main.lock().unwrap() = Some(task.clone());
+        self.shared.inject(task);
+        let out = handle.join();
+        *self.shared.main.lock().unwrap() = None;
+        match out {
+            Ok(v) => v,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// Spawns a coroutine on this runtime from any thread.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_on(&self.shared, f)
+    }
+
+    /// A handle that can spawn on this runtime from other threads.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.shared.clone())
+    }
+
+    /// Makes `corio::spawn` and `spawn_blocking` work on this thread (for this runtime)
+    /// until the guard drops.
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard {
+            _inner: context::enter_handle(self.shared.clone()),
+        }
+    }
+
+    /// The number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.remotes.len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        shared.shutdown.store(true, Ordering::SeqCst);
+        for r in shared.remotes.iter() {
+            r.parker.unpark();
+        }
+        let mut worker_panic = None;
+        for t in self.threads.drain(..) {
+            if let Err(p) = t.join() {
+                worker_panic = Some(p);
+            }
+        }
+        shared.blocking.shutdown();
+        // Nothing runs any more: cancel what is left in the shared queues.
+        let mut left: Vec<TaskRef> = Vec::new();
+        loop {
+            match shared.injector.steal() {
+                Steal::Success(t) => left.push(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        for r in shared.remotes.iter() {
+            while let Steal::Success(t) = r.stealer.steal() {
+                left.push(t);
+            }
+            while let Steal::Success(t) = r.inbox.steal() {
+                left.push(t);
+            }
+        }
+        for t in left {
+            cancel_unstarted(t);
+        }
+        registry::remove(shared.id);
+        if let Some(p) = worker_panic {
+            if !thread::panicking() {
+                panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.workers())
+            .finish_non_exhaustive()
+    }
+}
+
+fn spawn_on<F, T>(shared: &Arc<Shared>, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let task: TaskRef = Task::new(f, shared.id, None);
+    let handle = JoinHandle::new(task.clone());
+    shared.inject(task);
+    handle
+}
+
+/// Returned by [`Runtime::enter`].
+pub struct EnterGuard {
+    _inner: context::HandleGuard,
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+
+/// A cloneable handle to a runtime, usable from any thread.
+///
+/// A live `Handle` counts as an outside source of wake-ups: while one exists the deadlock
+/// report stays silent (the thread holding it may still spawn or unpark). A plain thread that
+/// keeps an [`Unparker`](crate::task::Unparker) should hold one too.
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    fn new(shared: Arc<Shared>) -> Self {
+        shared.external.fetch_add(1, Ordering::SeqCst);
+        Handle { shared }
+    }
+
+    /// The handle of the runtime this thread belongs to (inside a coroutine, a blocking job,
+    /// or under [`Runtime::enter`]).
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Self::try_current().expect("corio::Handle::current called outside a corio runtime")
+    }
+
+    /// Like [`current`](Self::current), or `None` outside a runtime.
+    pub fn try_current() -> Option<Handle> {
+        context::shared().map(Handle::new)
+    }
+
+    /// Spawns a coroutine on the runtime.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_on(&self.shared, f)
+    }
+
+    /// Runs `f` on the runtime's blocking pool.
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _enter = context::enter_handle(self.shared.clone());
+        crate::blocking::spawn_blocking(f)
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Self {
+        Handle::new(self.shared.clone())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.external.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}

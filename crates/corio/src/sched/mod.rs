@@ -1,0 +1,200 @@
+//! The work-stealing scheduler.
+//!
+//! # Queues
+//!
+//! Each worker owns:
+//! - `fresh`: a bounded FIFO of tasks that have **not started** yet. Other workers steal half
+//!   of it when idle; overflow goes to the global injector.
+//! - `lifo`: one slot for the task most recently woken by this worker (a message's receiver
+//!   runs right after its sender). At most [`worker::LIFO_STREAK`] LIFO runs in a row, then the
+//!   slot's task goes to the back of `ready`, so a ping-pong pair cannot starve the queue.
+//! - `ready`: a private FIFO of **started** coroutines that are runnable (woken, or yielded).
+//! - `inbox` (in [`Remote`], shared): wakes of its started coroutines from other threads.
+//!
+//! and all share the `injector` (spawns from outside, overflow).
+//!
+//! # Soundness rule: started coroutines never migrate
+//!
+//! A coroutine is created by the worker that first runs its task, and lives in that worker's
+//! storage until it finishes. Only `fresh` and the injector are ever stolen from, and they hold
+//! tasks whose coroutine does not exist yet: all that crosses threads is the `Send` closure.
+//! Hence a coroutine may hold thread-locals, `Rc`s or `MutexGuard`s across a suspension — they
+//! stay on the thread that made them — and `spawn` can be safe with only `F: Send`. A wake from
+//! another thread goes to the home worker's `inbox`, never to a queue another worker pops.
+//!
+//! The cost is that a coroutine stuck in a CPU loop holds up the *started* coroutines of its
+//! worker (not the others, and not unstarted tasks, which are stolen).
+
+pub(crate) mod idle;
+pub(crate) mod park;
+pub(crate) mod registry;
+pub(crate) mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crossbeam_deque::{Injector, Stealer};
+
+use crate::blocking::Pool;
+use crate::context;
+use crate::task::raw::TaskRef;
+use idle::Idle;
+use park::Parker;
+
+/// The panic message of a deadlocked main coroutine.
+pub(crate) const DEADLOCK_REPORT: &str = "corio: all coroutines are asleep - deadlock! \
+(the main coroutine is waiting, and no runnable coroutine, timer, blocking job, \
+foreign-future wait or outside Handle is left that could wake anything)";
+
+/// What one worker shares with the others.
+pub(crate) struct Remote {
+    /// Wakes of this worker's started coroutines, from other threads.
+    pub(crate) inbox: Injector<TaskRef>,
+    /// The steal end of this worker's `fresh` queue.
+    pub(crate) stealer: Stealer<TaskRef>,
+    pub(crate) parker: Parker,
+    /// Timers pending in this worker's wheel (written by it alone; read by the deadlock check).
+    pub(crate) timers: AtomicUsize,
+}
+
+/// Runtime configuration, fixed at build time.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) stack_size: usize,
+    pub(crate) thread_name: String,
+}
+
+/// State shared by every worker and handle of one runtime.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) config: Config,
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) injector: Injector<TaskRef>,
+    pub(crate) idle: Idle,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) blocking: Pool,
+    /// Blocking jobs queued or running (each may wake a coroutine when it finishes).
+    pub(crate) blocking_jobs: AtomicUsize,
+    /// Waits that something outside the runtime may end: foreign futures in `block_on`, and
+    /// live [`Handle`](crate::Handle)s.
+    pub(crate) external: AtomicUsize,
+    /// The task `block_on` waits for; taken by the deadlock detector when it reports.
+    pub(crate) main: Mutex<Option<TaskRef>>,
+}
+
+impl Shared {
+    /// Queues a new (unstarted) task from a thread that is not one of our workers.
+    pub(crate) fn inject(&self, task: TaskRef) {
+        self.injector.push(task);
+        self.notify_idle();
+    }
+
+    /// Wakes one sleeping worker, if any, after work became visible (idle protocol P2–P3).
+    pub(crate) fn notify_idle(&self) {
+        if let Some(w) = self.idle.pop_sleeper() {
+            self.remotes[w].parker.unpark();
+        }
+    }
+
+    /// Queues a woken started coroutine on its home worker from another thread.
+    pub(crate) fn push_remote(&self, home: usize, task: TaskRef) {
+        let remote = &self.remotes[home];
+        remote.inbox.push(task);
+        // Always unpark: the home worker may be between its last inbox check and its futex
+        // wait; the parker's token covers that window (see `park`).
+        remote.parker.unpark();
+    }
+
+    /// Whether any worker-visible queue holds work (idle protocol W3, deadlock check).
+    pub(crate) fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self
+                .remotes
+                .iter()
+                .any(|r| !r.inbox.is_empty() || !r.stealer.is_empty())
+    }
+
+    /// Called with every worker registered asleep (under the idle lock): if nothing can
+    /// ever wake anything, make the main coroutine panic with the deadlock report.
+    fn check_deadlock(&self) {
+        if self.has_visible_work()
+            || self.blocking_jobs.load(Ordering::SeqCst) != 0
+            || self.external.load(Ordering::SeqCst) != 0
+            || self
+                .remotes
+                .iter()
+                .any(|r| r.timers.load(Ordering::SeqCst) != 0)
+            || self.shutdown.load(Ordering::SeqCst)
+        {
+            return;
+        }
+        let Some(main) = self.main.lock().unwrap().take() else {
+            return;
+        };
+        if main.header().state.notify(crate::task::state::DEADLOCK) {
+            let home = main.header().home.load(Ordering::Acquire) as usize;
+            self.push_remote(home, main);
+        }
+    }
+}
+
+/// Wakes `task` (consuming the reference): schedules it unless a wake is already pending,
+/// it is running (its worker will see the wake), or it completed.
+pub(crate) fn wake(task: TaskRef) {
+    if task.header().state.notify(0) {
+        schedule(task);
+    }
+}
+
+/// Puts a task that `State::notify` said must be scheduled on its home worker's queue.
+pub(crate) fn schedule(task: TaskRef) {
+    let (rt, home) = {
+        let h = task.header();
+        // Acquire pairs with the home worker's release of RUNNING: `home` is set.
+        (h.rt, h.home.load(Ordering::Acquire))
+    };
+    debug_assert_ne!(
+        home,
+        crate::task::raw::UNSET,
+        "only started tasks can be idle"
+    );
+    let home = home as usize;
+    let task = context::worker(move |w| match w {
+        Some(w) if w.shared.id == rt => {
+            if w.index == home {
+                w.push_woken(task);
+            } else {
+                w.shared.push_remote(home, task);
+            }
+            None
+        }
+        _ => Some(task),
+    });
+    // A thread outside this runtime (a plain thread, a blocking thread, another runtime).
+    if let Some(task) = task {
+        if let Some(shared) = registry::get(rt) {
+            shared.push_remote(home, task);
+        }
+        // else: the runtime is gone; its shutdown cancelled the task.
+    }
+}
+
+/// Queues a new task on the runtime this thread belongs to.
+///
+/// # Panics
+/// Outside a runtime.
+pub(crate) fn spawn(make: impl FnOnce(u64) -> TaskRef) {
+    let make = context::worker(move |w| match w {
+        Some(w) => {
+            w.push_fresh(make(w.shared.id));
+            None
+        }
+        None => Some(make),
+    });
+    if let Some(make) = make {
+        let shared = context::shared().expect(
+            "corio::spawn called outside a corio runtime (use corio::run, Runtime::block_on or Handle::spawn)",
+        );
+        shared.inject(make(shared.id));
+    }
+}

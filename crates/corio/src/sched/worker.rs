@@ -1,0 +1,453 @@
+//! One worker: its queues, its coroutines, its timers, and the run loop.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_deque::{Steal, Worker as Deque};
+use crossbeam_utils::Backoff;
+
+use super::Shared;
+use crate::context::{self, CoCtx};
+use crate::coro::{self, Co, CoroutineResult, Resume, Suspend};
+use crate::task::raw::{TaskRef, UNSET};
+use crate::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, JOIN_WAKER};
+use crate::task::Cancelled;
+use crate::time::wheel::Wheel;
+
+/// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
+pub(crate) const LOCAL_CAP: usize = 256;
+/// Most LIFO-slot runs in a row before the slot's task goes to the back of the queue.
+pub(crate) const LIFO_STREAK: u32 = 3;
+/// Every this many ticks the shared queues (inbox, injector) are checked first.
+const SHARED_INTERVAL: u32 = 61;
+/// Every this many ticks an unstarted task runs before the started ones.
+const FRESH_INTERVAL: u32 = 16;
+/// Every this many ticks the timer wheel is advanced (if it holds timers).
+const TIMER_INTERVAL: u32 = 32;
+
+/// A started coroutine and its task. The task reference keeps the task cell alive for as long
+/// as the coroutine exists (the coroutine's context points into it).
+struct Slot {
+    co: Option<Co>,
+    task: TaskRef,
+}
+
+/// Started coroutines of this worker, by slot. Only the worker loop touches it: a coroutine
+/// never leaves the thread that created it.
+#[derive(Default)]
+struct Coroutines {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+}
+
+impl Coroutines {
+    fn insert(&mut self, co: Co, task: TaskRef) -> u32 {
+        let entry = Some(Slot { co: Some(co), task });
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = entry;
+                i
+            }
+            None => {
+                self.slots.push(entry);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn slot(&mut self, slot: u32) -> &mut Slot {
+        self.slots[slot as usize]
+            .as_mut()
+            .expect("empty coroutine slot")
+    }
+
+    /// Takes the coroutine out to resume it (so no borrow is held while it runs).
+    fn take_co(&mut self, slot: u32) -> Co {
+        self.slot(slot)
+            .co
+            .take()
+            .expect("coroutine already running")
+    }
+
+    fn put_co(&mut self, slot: u32, co: Co) {
+        self.slot(slot).co = Some(co);
+    }
+
+    fn remove(&mut self, slot: u32) -> Slot {
+        self.free.push(slot);
+        self.slots[slot as usize]
+            .take()
+            .expect("empty coroutine slot")
+    }
+}
+
+/// The worker-local half of a worker. It lives on the worker thread's stack; coroutines on
+/// that thread reach it through `context::worker`, so every field is `&self`-accessible.
+pub(crate) struct Local {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    fresh: Deque<TaskRef>,
+    ready: RefCell<VecDeque<TaskRef>>,
+    lifo: Cell<Option<TaskRef>>,
+    lifo_streak: Cell<u32>,
+    tick: Cell<u32>,
+    coroutines: RefCell<Coroutines>,
+    pub(crate) wheel: RefCell<Wheel>,
+}
+
+impl Local {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, fresh: Deque<TaskRef>) -> Self {
+        Local {
+            index,
+            shared,
+            fresh,
+            ready: RefCell::new(VecDeque::with_capacity(64)),
+            lifo: Cell::new(None),
+            lifo_streak: Cell::new(0),
+            tick: Cell::new(0),
+            coroutines: RefCell::default(),
+            wheel: RefCell::new(Wheel::new(Instant::now())),
+        }
+    }
+
+    /// The worker thread's body: runs until the runtime shuts down, then unwinds and
+    /// cancels everything it owns.
+    pub(crate) fn run(self) {
+        let _enter = context::enter_worker(&self);
+        loop {
+            if let Some(task) = self.next_local() {
+                self.run_task(task);
+                continue;
+            }
+            if self.shared.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            if let Some(task) = self.search() {
+                self.run_task(task);
+                continue;
+            }
+            self.sleep();
+        }
+        self.shutdown();
+    }
+
+    // ----- queues -------------------------------------------------------------------------
+
+    /// A task spawned on this worker.
+    pub(crate) fn push_fresh(&self, task: TaskRef) {
+        if self.fresh.len() >= LOCAL_CAP {
+            // Full: move the older half to the injector, where every worker can take it.
+            for _ in 0..LOCAL_CAP / 2 {
+                match self.fresh.pop() {
+                    Some(t) => self.shared.injector.push(t),
+                    None => break,
+                }
+            }
+        }
+        self.fresh.push(task);
+        self.shared.notify_idle();
+    }
+
+    /// A started coroutine of this worker, woken on this thread: it runs next.
+    pub(crate) fn push_woken(&self, task: TaskRef) {
+        if let Some(prev) = self.lifo.replace(Some(task)) {
+            self.ready.borrow_mut().push_back(prev);
+        }
+    }
+
+    fn next_local(&self) -> Option<TaskRef> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % SHARED_INTERVAL == 0 {
+            if let Some(t) = self.pop_shared() {
+                return Some(t);
+            }
+        }
+        if tick % TIMER_INTERVAL == 0 {
+            self.fire_timers();
+        }
+        if let Some(t) = self.lifo.take() {
+            let streak = self.lifo_streak.get();
+            if streak < LIFO_STREAK {
+                self.lifo_streak.set(streak + 1);
+                return Some(t);
+            }
+            self.ready.borrow_mut().push_back(t);
+        }
+        self.lifo_streak.set(0);
+        if tick % FRESH_INTERVAL == 0 {
+            if let Some(t) = self.fresh.pop() {
+                return Some(t);
+            }
+        }
+        let t = self.ready.borrow_mut().pop_front();
+        t.or_else(|| self.fresh.pop())
+    }
+
+    /// This worker's inbox, then the injector (taking a batch into `fresh`).
+    fn pop_shared(&self) -> Option<TaskRef> {
+        loop {
+            match self.shared.remotes[self.index].inbox.steal() {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.fresh) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// Half of another worker's unstarted tasks (never a started coroutine: see `sched`).
+    fn steal(&self) -> Option<TaskRef> {
+        let n = self.shared.remotes.len();
+        let start = self.tick.get() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            let stealer = &self.shared.remotes[victim].stealer;
+            loop {
+                match stealer.steal_batch_with_limit_and_pop(&self.fresh, LOCAL_CAP / 2) {
+                    Steal::Success(t) => return Some(t),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// Nothing local: look everywhere, spinning briefly before giving up.
+    fn search(&self) -> Option<TaskRef> {
+        let backoff = Backoff::new();
+        loop {
+            if let Some(t) = self.pop_shared() {
+                return Some(t);
+            }
+            if self.fire_timers() > 0 {
+                if let Some(t) = self.next_local() {
+                    return Some(t);
+                }
+            }
+            if let Some(t) = self.steal() {
+                return Some(t);
+            }
+            if backoff.is_completed() || self.shared.shutdown.load(Ordering::Relaxed) {
+                return None;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Idle protocol W1–W5 (see `idle`), with the deadlock check when every worker sleeps.
+    fn sleep(&self) {
+        let idle = &self.shared.idle;
+        idle.register(self.index);
+        if self.shared.has_visible_work() || self.shared.shutdown.load(Ordering::SeqCst) {
+            idle.unregister(self.index);
+            return;
+        }
+        let timeout = self
+            .wheel
+            .borrow()
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        if timeout.is_none() {
+            idle.if_all_asleep(|| self.shared.check_deadlock());
+        }
+        self.shared.remotes[self.index].parker.park(timeout);
+        idle.unregister(self.index);
+    }
+
+    // ----- timers -------------------------------------------------------------------------
+
+    /// Wakes the coroutines whose timers expired; returns how many.
+    fn fire_timers(&self) -> usize {
+        let mut wheel = self.wheel.borrow_mut();
+        if wheel.is_empty() {
+            return 0;
+        }
+        let mut fired = 0;
+        wheel.advance(Instant::now(), |task| {
+            fired += 1;
+            if task.header().state.notify(0) {
+                self.ready.borrow_mut().push_back(task);
+            }
+        });
+        self.publish_timers(&wheel);
+        fired
+    }
+
+    /// Makes this worker's timer count visible to the deadlock check.
+    pub(crate) fn publish_timers(&self, wheel: &Wheel) {
+        self.shared.remotes[self.index]
+            .timers
+            .store(wheel.len(), Ordering::SeqCst);
+    }
+
+    // ----- running ------------------------------------------------------------------------
+
+    fn run_task(&self, task: TaskRef) {
+        let h = task.header();
+        let snap = h.state.to_running();
+        debug_assert!(snap & COMPLETE == 0);
+        let mut slot = h.slot.load(Ordering::Relaxed);
+        if slot == UNSET {
+            if snap & CANCELLED != 0 {
+                // SAFETY: we hold RUNNING (state rule 1).
+                unsafe { task.drop_closure() };
+                finish(&task, Err(Box::new(Cancelled)));
+                return;
+            }
+            match self.start(&task) {
+                Ok(s) => slot = s,
+                Err(e) => {
+                    let msg = format!("corio: cannot create a coroutine: {e}");
+                    finish(&task, Err(Box::new(msg)));
+                    return;
+                }
+            }
+        } else if snap & CANCELLED != 0 {
+            let entry = self.coroutines.borrow_mut().remove(slot);
+            drop(entry.co); // unwinds the coroutine's stack: its destructors run here, on its thread
+            finish(&task, Err(Box::new(Cancelled)));
+            return;
+        }
+        let input = if snap & DEADLOCK != 0 {
+            Resume::Deadlock
+        } else {
+            Resume::Run
+        };
+        let mut co = self.coroutines.borrow_mut().take_co(slot);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| coro::resume(&mut co, input)));
+        context::set_coroutine(std::ptr::null());
+        let out = match result {
+            Ok(CoroutineResult::Yield(msg)) => {
+                self.coroutines.borrow_mut().put_co(slot, co);
+                let requeue = match msg {
+                    Suspend::Yield => true,
+                    Suspend::Park => task.header().state.after_park() == AfterPark::Requeue,
+                };
+                if requeue {
+                    self.ready.borrow_mut().push_back(task);
+                }
+                return;
+            }
+            Ok(CoroutineResult::Return(())) => Ok(()),
+            Err(payload) => Err(payload),
+        };
+        let entry = self.coroutines.borrow_mut().remove(slot);
+        coro::recycle(co);
+        finish(&task, out);
+        drop(entry);
+    }
+
+    /// Creates the task's coroutine on this worker, which becomes its home for good.
+    fn start(&self, task: &TaskRef) -> std::io::Result<u32> {
+        let inner = task.clone();
+        let co = coro::create(self.shared.config.stack_size, move |yielder, _| {
+            let ctx = CoCtx {
+                yielder,
+                task: inner,
+                locals: RefCell::new(Vec::new()),
+                locals_dead: Cell::new(false),
+            };
+            context::set_coroutine(&ctx);
+            // Drops the locals on return and on unwinding (cancel, panic, shutdown).
+            struct Locals<'a>(&'a CoCtx);
+            impl Drop for Locals<'_> {
+                fn drop(&mut self) {
+                    self.0.destroy_locals();
+                }
+            }
+            let _locals = Locals(&ctx);
+            // SAFETY: this coroutine only runs while its worker holds RUNNING on the task
+            // (state rule 1), and `run` is called once, here.
+            unsafe { ctx.task.run() };
+        })?;
+        let h = task.header();
+        // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
+        h.home.store(self.index as u32, Ordering::Relaxed);
+        let slot = self.coroutines.borrow_mut().insert(co, task.clone());
+        h.slot.store(slot, Ordering::Relaxed);
+        Ok(slot)
+    }
+
+    // ----- shutdown -----------------------------------------------------------------------
+
+    /// Unwinds every coroutine this worker owns and cancels every task it holds. Destructors
+    /// may wake or spawn more, so repeat until nothing is left.
+    fn shutdown(&self) {
+        loop {
+            let entries: Vec<_> = {
+                let mut c = self.coroutines.borrow_mut();
+                c.free.clear();
+                c.slots.drain(..).flatten().collect()
+            };
+            let mut any = !entries.is_empty();
+            for Slot { co, task } in entries {
+                drop(co); // unwinds: destructors run
+                task.header().state.claim();
+                finish(&task, Err(Box::new(Cancelled)));
+            }
+            // What remains in the queues: started tasks (just references now) and unstarted
+            // ones (cancelled without running).
+            let mut queued: Vec<TaskRef> = Vec::new();
+            queued.extend(self.lifo.take());
+            queued.extend(self.ready.borrow_mut().drain(..));
+            while let Some(t) = self.fresh.pop() {
+                queued.push(t);
+            }
+            while let Steal::Success(t) = self.shared.remotes[self.index].inbox.steal() {
+                queued.push(t);
+            }
+            any |= !queued.is_empty();
+            for t in queued {
+                cancel_unstarted(t);
+            }
+            if !any {
+                break;
+            }
+        }
+        let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new(Instant::now()));
+        drop(wheel);
+    }
+}
+
+/// Stores the outcome, sets `COMPLETE` and wakes the joiner. The caller holds `RUNNING`.
+pub(crate) fn finish(task: &TaskRef, out: Result<(), Box<dyn std::any::Any + Send>>) {
+    if let Err(payload) = out {
+        // SAFETY: the caller holds RUNNING and COMPLETE is clear (state rule 1).
+        unsafe { task.set_error(payload) };
+    }
+    let h = task.header();
+    let prev = h.state.complete();
+    if prev & JOIN_WAKER != 0 {
+        // SAFETY: COMPLETE and JOIN_WAKER are both set: we own the slot (state rule 3).
+        if let Some(w) = unsafe { h.join_waker() }.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Cancels a task that is still unstarted; a reference to a started one is just dropped.
+pub(crate) fn cancel_unstarted(task: TaskRef) {
+    let h = task.header();
+    if h.slot.load(Ordering::Relaxed) != UNSET || h.state.load() & COMPLETE != 0 {
+        return;
+    }
+    h.state.to_running();
+    // SAFETY: we hold RUNNING now (state rule 1).
+    unsafe { task.drop_closure() };
+    finish(&task, Err(Box::new(Cancelled)));
+}

@@ -1,0 +1,136 @@
+//! `JoinHandle`: waits for a task's output, cancels it, or detaches it on drop.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::thread;
+
+use super::raw::TaskRef;
+use super::state::{CANCELLED, COMPLETE, JOIN_WAKER};
+use super::TaskId;
+
+/// An owned permission to join a task: wait for it and take its output.
+///
+/// Dropping the handle *detaches* the task: it keeps running and its output is dropped.
+/// `JoinHandle<T>` is also a [`Future`] with output [`std::thread::Result<T>`], so async code
+/// (and [`block_on`](crate::block_on)) can await a coroutine.
+///
+/// ```
+/// let sum = corio::run(|| {
+///     let h = corio::spawn(|| (1..=10).sum::<u32>());
+///     h.join().unwrap()
+/// });
+/// assert_eq!(sum, 55);
+/// ```
+pub struct JoinHandle<T> {
+    task: TaskRef,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> JoinHandle<T> {
+    /// The task must have output type `T` (checked by construction: `Task<F, T>`).
+    pub(crate) fn new(task: TaskRef) -> Self {
+        JoinHandle {
+            task,
+            _output: PhantomData,
+        }
+    }
+
+    /// Waits for the task and returns its output, or the payload of its panic like
+    /// [`std::thread::JoinHandle::join`]. If it was cancelled the payload is a
+    /// [`Cancelled`](super::Cancelled) (test with [`is_cancelled`](super::is_cancelled)).
+    ///
+    /// Inside a coroutine this parks only the coroutine; elsewhere it blocks the thread.
+    pub fn join(self) -> thread::Result<T> {
+        let foreign = crate::context::runtime_id() != Some(self.task.header().rt);
+        crate::interop::wait(self, foreign)
+    }
+
+    /// Whether the task has finished (returned, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.task.header().state.load() & COMPLETE != 0
+    }
+
+    /// Cancels the task. If it has not started, it never will; if it is suspended, it unwinds
+    /// (running its destructors) at once on its worker; if it is running, it unwinds at its
+    /// next suspension point. A task that completes first keeps its output. Cancelling a
+    /// finished task does nothing.
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::spawn(|| corio::time::sleep(std::time::Duration::from_secs(3600)));
+    ///     h.cancel();
+    ///     assert!(corio::task::is_cancelled(&*h.join().unwrap_err()));
+    /// });
+    /// ```
+    pub fn cancel(&self) {
+        if self.task.header().state.notify(CANCELLED) {
+            crate::sched::schedule(self.task.clone());
+        }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        TaskId(self.task.header().id)
+    }
+
+    /// The task's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.task.header().name.as_deref()
+    }
+
+    fn take_output(&self) -> thread::Result<T> {
+        let mut out: Option<thread::Result<T>> = None;
+        // SAFETY: COMPLETE was seen; `out` has this task's output type (see `new`).
+        unsafe { self.task.take_output(&mut out as *mut _ as *mut ()) };
+        out.expect("output written")
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = thread::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let h = self.task.header();
+        let s = h.state.load();
+        if s & COMPLETE != 0 {
+            return Poll::Ready(self.take_output());
+        }
+        // Take the waker slot back before writing it (state rule 3).
+        if s & JOIN_WAKER != 0 && !h.state.unset_join_waker() {
+            return Poll::Ready(self.take_output());
+        }
+        // SAFETY: JOIN_WAKER is clear, so the slot is ours (state rule 3).
+        unsafe { *h.join_waker() = Some(cx.waker().clone()) };
+        if !h.state.set_join_waker() {
+            // Completed meanwhile; the completer saw no waker. The slot is still ours.
+            // SAFETY: as above.
+            unsafe { *h.join_waker() = None };
+            return Poll::Ready(self.take_output());
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let h = self.task.header();
+        let s = h.state.load();
+        if s & JOIN_WAKER != 0 && s & COMPLETE == 0 && h.state.unset_join_waker() {
+            // SAFETY: JOIN_WAKER is clear again: the slot is ours (state rule 3).
+            unsafe { *h.join_waker() = None };
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

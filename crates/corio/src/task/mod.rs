@@ -1,0 +1,297 @@
+//! Tasks: spawning coroutines, joining and cancelling them, the current task, yielding,
+//! parking, and coroutine-local storage.
+//!
+//! A task is one heap cell (header + closure + output slot, see `raw`); its coroutine is
+//! created by the worker that first runs it and never leaves that worker (see `sched`).
+
+pub(crate) mod join;
+pub(crate) mod local;
+pub(crate) mod raw;
+pub(crate) mod state;
+
+use std::any::Any;
+use std::fmt;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+pub use join::JoinHandle;
+pub use local::{AccessError, LocalKey};
+
+use crate::context;
+use crate::coro::Suspend;
+use raw::{Task as Cell, TaskRef};
+
+/// Spawns a coroutine running `f` on the current runtime and returns its [`JoinHandle`].
+///
+/// `f` must be `Send` because the not-yet-started task may be stolen by another worker. Once
+/// it runs, its coroutine stays on that worker for good, so the coroutine *may* hold `!Send`
+/// values (an `Rc`, a thread-local's reference) across suspension points:
+///
+/// ```
+/// use std::rc::Rc;
+/// corio::run(|| {
+///     corio::spawn(|| {
+///         let rc = Rc::new(5); // created inside: never crosses a thread
+///         corio::yield_now();
+///         assert_eq!(*rc, 5);
+///     })
+///     .join()
+///     .unwrap();
+/// });
+/// ```
+///
+/// A closure that captures a `!Send` value is rejected at compile time:
+///
+/// ```compile_fail
+/// use std::rc::Rc;
+/// corio::run(|| {
+///     let rc = Rc::new(5);
+///     corio::spawn(move || println!("{rc}")).join().unwrap();
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a runtime (a coroutine, a blocking job, or a thread inside
+/// [`Runtime::enter`](crate::Runtime::enter)). Use [`Handle::spawn`](crate::Handle::spawn)
+/// from other threads.
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    spawn_named(f, None)
+}
+
+pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let mut handle = None;
+    crate::sched::spawn(|rt| {
+        let task: TaskRef = Cell::new(f, rt, name);
+        handle = Some(JoinHandle::new(task.clone()));
+        task
+    });
+    handle.expect("spawned")
+}
+
+/// Configures a task before spawning it.
+///
+/// ```
+/// corio::run(|| {
+///     let h = corio::task::Builder::new()
+///         .name("worker-1")
+///         .spawn(|| corio::task::current().name().map(str::to_owned));
+///     assert_eq!(h.join().unwrap().as_deref(), Some("worker-1"));
+/// });
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+}
+
+impl Builder {
+    /// A builder with default settings.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Names the task (shown by [`current`] and [`JoinHandle::name`]).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns the task like [`spawn`].
+    pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_named(f, self.name.map(String::into_boxed_str))
+    }
+}
+
+/// A task's unique id (unique within the process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    /// The id as an integer.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A handle to a running task, from [`current`].
+#[derive(Clone)]
+pub struct Task {
+    raw: TaskRef,
+}
+
+impl Task {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        TaskId(self.raw.header().id)
+    }
+
+    /// The task's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.header().name.as_deref()
+    }
+
+    /// A handle that wakes this task from [`park`].
+    pub fn unparker(&self) -> Unparker {
+        Unparker {
+            raw: self.raw.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+/// The task whose coroutine is running.
+///
+/// # Panics
+/// Outside a coroutine; see [`try_current`].
+pub fn current() -> Task {
+    try_current().expect("corio::task::current called outside a coroutine")
+}
+
+/// The task whose coroutine is running, or `None` outside a coroutine.
+pub fn try_current() -> Option<Task> {
+    context::coroutine(|c| {
+        c.map(|c| Task {
+            raw: c.task.clone(),
+        })
+    })
+}
+
+/// Lets the other runnable coroutines of this worker run, then continues.
+/// Outside a coroutine it yields the thread ([`std::thread::yield_now`]).
+pub fn yield_now() {
+    if !context::suspend(Suspend::Yield) {
+        std::thread::yield_now();
+    }
+}
+
+/// Parks the current coroutine until its [`Unparker`] (or its [`Waker`]) is used.
+///
+/// Like [`std::thread::park`] it has a one-token memory (an unpark that comes first makes the
+/// next park return at once) and may return spuriously, so call it in a loop that checks a
+/// condition. This is the primitive the runtime's own blocking operations are built on.
+/// Outside a coroutine it is `std::thread::park`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// corio::run(|| {
+///     let flag = Arc::new(AtomicBool::new(false));
+///     let me = corio::task::current().unparker();
+///     let f = flag.clone();
+///     corio::spawn(move || {
+///         f.store(true, Ordering::Release);
+///         me.unpark();
+///     });
+///     while !flag.load(Ordering::Acquire) {
+///         corio::task::park();
+///     }
+/// });
+/// ```
+///
+/// The deadlock report counts a coroutine parked here as woken only by other coroutines: a
+/// plain thread that holds its `Unparker` should also hold a [`Handle`](crate::Handle).
+pub fn park() {
+    if !context::suspend(Suspend::Park) {
+        std::thread::park();
+    }
+}
+
+/// Like [`park`], but returns after `timeout` at the latest. Returns `true` if the timeout
+/// passed.
+pub fn park_timeout(timeout: Duration) -> bool {
+    match Instant::now().checked_add(timeout) {
+        Some(deadline) => park_deadline(deadline),
+        None => {
+            park();
+            false
+        }
+    }
+}
+
+/// Like [`park`], but returns at `deadline` at the latest. Returns `true` if it has passed.
+pub fn park_deadline(deadline: Instant) -> bool {
+    if context::in_coroutine() {
+        crate::time::park_until(deadline)
+    } else {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::park_timeout(deadline - now);
+        }
+        Instant::now() >= deadline
+    }
+}
+
+/// Wakes a parked task. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct Unparker {
+    raw: TaskRef,
+}
+
+impl Unparker {
+    /// Wakes the task if it is parked, or makes its next [`park`] return at once.
+    pub fn unpark(&self) {
+        if self.raw.header().state.notify(0) {
+            crate::sched::schedule(self.raw.clone());
+        }
+    }
+
+    /// The same wake-up as a [`Waker`] (no allocation).
+    pub fn into_waker(self) -> Waker {
+        self.raw.waker()
+    }
+}
+
+impl From<Unparker> for Waker {
+    fn from(u: Unparker) -> Waker {
+        u.into_waker()
+    }
+}
+
+impl fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unparker")
+            .field("task", &TaskId(self.raw.header().id))
+            .finish()
+    }
+}
+
+/// The panic payload a cancelled task's [`JoinHandle::join`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task cancelled")
+    }
+}
+
+/// Whether a join error payload means the task was cancelled (by [`JoinHandle::cancel`] or
+/// by its runtime shutting down).
+pub fn is_cancelled(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<Cancelled>()
+}

@@ -1,0 +1,214 @@
+//! The task cell: one heap allocation per spawn holding the header, the not-yet-started
+//! closure and the output slot. The coroutine (and its stack) is *not* in it: the home worker
+//! creates that on first run and keeps it in worker-local storage, so only this `Send` cell
+//! ever crosses threads (see `sched` for why that makes `spawn` sound).
+
+use std::any::Any;
+use std::cell::{Cell, UnsafeCell};
+use std::mem::{self, ManuallyDrop};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{RawWaker, RawWakerVTable, Waker};
+use std::thread;
+
+use super::state::State;
+
+/// `Header::home` / `Header::slot` before the coroutine exists.
+pub(crate) const UNSET: u32 = u32::MAX;
+
+/// The part of a task every owner can read, whatever its closure and output types.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    /// The worker the coroutine lives on, written once by that worker before it first releases
+    /// `RUNNING` (so a waker that sees the task idle also sees this).
+    pub(crate) home: AtomicU32,
+    /// Index of the coroutine in its home worker's storage; touched only by the home worker.
+    pub(crate) slot: AtomicU32,
+    /// The runtime the task belongs to (see `sched::registry`).
+    pub(crate) rt: u64,
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    /// The join waker (state rule 3).
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+impl Header {
+    fn new(rt: u64, name: Option<Box<str>>) -> Self {
+        Header {
+            state: State::new(),
+            home: AtomicU32::new(UNSET),
+            slot: AtomicU32::new(UNSET),
+            rt,
+            id: next_id(),
+            name,
+            join_waker: UnsafeCell::new(None),
+        }
+    }
+
+    /// # Safety
+    /// The caller owns the waker slot (state rule 3).
+    pub(crate) unsafe fn join_waker(&self) -> &mut Option<Waker> {
+        // SAFETY: exclusive by the caller's contract.
+        unsafe { &mut *self.join_waker.get() }
+    }
+}
+
+/// Task ids come from per-thread blocks so spawning touches no shared counter.
+fn next_id() -> u64 {
+    const BLOCK: u64 = 1024;
+    static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+    thread_local! { static NEXT: Cell<(u64, u64)> = const { Cell::new((0, 0)) }; }
+    NEXT.with(|c| {
+        let (mut next, mut end) = c.get();
+        if next == end {
+            next = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+            end = next + BLOCK;
+        }
+        c.set((next + 1, end));
+        next
+    })
+}
+
+/// Type-erased operations on a task cell. All `unsafe fn`s require the caller to hold
+/// `RUNNING` on the task and not `COMPLETE` (state rule 1).
+pub(crate) trait RawTask: Send + Sync + 'static {
+    fn header(&self) -> &Header;
+    /// Runs the closure and stores its output. Called once, inside the task's coroutine (or on
+    /// a blocking thread); a panic propagates to the caller with the stage left `Running`.
+    unsafe fn run(&self);
+    /// Drops the closure without running it (cancelled, or runtime shut down, before start).
+    unsafe fn drop_closure(&self);
+    /// Stores a failure (panic payload or [`Cancelled`](super::Cancelled)) as the output.
+    unsafe fn set_error(&self, payload: Box<dyn Any + Send>);
+    /// Moves the output to `*dst`, which must be a `Option<thread::Result<T>>` of this task's
+    /// `T`. Caller: the `JoinHandle`, after seeing `COMPLETE`.
+    unsafe fn take_output(&self, dst: *mut ());
+    /// A `Waker` that wakes this task, without allocating.
+    fn waker(self: Arc<Self>) -> Waker;
+}
+
+/// A counted reference to a task.
+pub(crate) type TaskRef = Arc<dyn RawTask>;
+
+enum Stage<F, T> {
+    Pending(F),
+    Running,
+    Done(thread::Result<T>),
+    Taken,
+}
+
+/// A task with its closure and output types.
+pub(crate) struct Task<F, T> {
+    header: Header,
+    stage: UnsafeCell<Stage<F, T>>,
+}
+
+// SAFETY: the stage is only touched by one thread at a time (state rule 1), and `F` and `T`
+// are `Send`, so moving access between threads is fine; the header is atomics or immutable,
+// apart from the waker slot (state rule 3).
+unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+
+impl<F, T> Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    pub(crate) fn new(f: F, rt: u64, name: Option<Box<str>>) -> Arc<Self> {
+        Arc::new(Task {
+            header: Header::new(rt, name),
+            stage: UnsafeCell::new(Stage::Pending(f)),
+        })
+    }
+
+    /// # Safety
+    /// State rule 1.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn stage(&self) -> &mut Stage<F, T> {
+        // SAFETY: exclusive by state rule 1, which the caller upholds.
+        unsafe { &mut *self.stage.get() }
+    }
+
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        Self::waker_clone,
+        Self::waker_wake,
+        Self::waker_wake_by_ref,
+        Self::waker_drop,
+    );
+
+    // The waker's data pointer is `Arc::into_raw` of the task: one strong count per waker.
+
+    unsafe fn waker_clone(p: *const ()) -> RawWaker {
+        // SAFETY: `p` came from `Arc::into_raw` and the waker holds a count, so it is live.
+        unsafe { Arc::increment_strong_count(p as *const Self) };
+        RawWaker::new(p, &Self::VTABLE)
+    }
+
+    unsafe fn waker_wake(p: *const ()) {
+        // SAFETY: takes over the waker's count.
+        let task: Arc<Self> = unsafe { Arc::from_raw(p as *const Self) };
+        crate::sched::wake(task);
+    }
+
+    unsafe fn waker_wake_by_ref(p: *const ()) {
+        // SAFETY: borrows the waker's count without consuming it.
+        let task = ManuallyDrop::new(unsafe { Arc::from_raw(p as *const Self) });
+        if task.header.state.notify(0) {
+            crate::sched::schedule(Arc::clone(&*task) as TaskRef);
+        }
+    }
+
+    unsafe fn waker_drop(p: *const ()) {
+        // SAFETY: releases the waker's count.
+        drop(unsafe { Arc::from_raw(p as *const Self) });
+    }
+}
+
+impl<F, T> RawTask for Task<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    unsafe fn run(&self) {
+        // SAFETY: caller holds RUNNING (state rule 1). The borrow ends before `f` runs, so a
+        // panic in `f` leaves no live `&mut` behind.
+        let f = match mem::replace(unsafe { self.stage() }, Stage::Running) {
+            Stage::Pending(f) => f,
+            _ => unreachable!("task closure run twice"),
+        };
+        let out = f();
+        // SAFETY: as above.
+        unsafe { *self.stage() = Stage::Done(Ok(out)) };
+    }
+
+    unsafe fn drop_closure(&self) {
+        // SAFETY: state rule 1.
+        let old = mem::replace(unsafe { self.stage() }, Stage::Running);
+        drop(old);
+    }
+
+    unsafe fn set_error(&self, payload: Box<dyn Any + Send>) {
+        // SAFETY: state rule 1.
+        unsafe { *self.stage() = Stage::Done(Err(payload)) };
+    }
+
+    unsafe fn take_output(&self, dst: *mut ()) {
+        // SAFETY: the JoinHandle saw COMPLETE, so it alone reads the stage now (rule 1).
+        let stage = mem::replace(unsafe { self.stage() }, Stage::Taken);
+        let Stage::Done(out) = stage else {
+            panic!("task output taken twice")
+        };
+        // SAFETY: `dst` is an `Option<thread::Result<T>>` by the caller's contract.
+        unsafe { *(dst as *mut Option<thread::Result<T>>) = Some(out) };
+    }
+
+    fn waker(self: Arc<Self>) -> Waker {
+        let raw = RawWaker::new(Arc::into_raw(self) as *const (), &Self::VTABLE);
+        // SAFETY: the vtable functions above keep the one-count-per-waker contract.
+        unsafe { Waker::from_raw(raw) }
+    }
+}

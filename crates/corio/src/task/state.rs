@@ -1,0 +1,147 @@
+//! The task state word: documented bits, and the transitions that move them.
+//!
+//! | bit | set by | cleared by | meaning |
+//! |---|---|---|---|
+//! | `NOTIFIED` | a wake, `cancel`, spawn | the worker taking the task to run it, or the worker consuming it as a park permit | a wake is pending: the task sits in a run queue, or whoever holds `RUNNING` will requeue it |
+//! | `RUNNING` | the worker taking it off a queue | the worker, when the coroutine parks with no pending wake, or on completion | a worker owns the task (running it, or holding it in its private queue after a yield) |
+//! | `COMPLETE` | the worker (or blocking thread) that stored the output | never | terminal: the output slot is written |
+//! | `CANCELLED` | `JoinHandle::cancel` | never | unwind at the next suspension point |
+//! | `JOIN_WAKER` | the join side, after writing the join waker | the join side (before `COMPLETE`) | the waker slot holds a waker; once `COMPLETE` is also set the completer owns it |
+//! | `DEADLOCK` | the deadlock detector | never | the main coroutine must panic with the deadlock report |
+//!
+//! # Rules the rest of the crate relies on (cited as "state rule N")
+//!
+//! 1. Only the thread that set `RUNNING` touches the task's stage (closure / output slot) until
+//!    `COMPLETE` is set; after that only the `JoinHandle` reads it (once).
+//! 2. A wake schedules the task (pushes it on a queue) only if it found none of `NOTIFIED`,
+//!    `RUNNING` and `COMPLETE` set: exactly one party ever schedules a task at a time.
+//! 3. While `JOIN_WAKER` is clear the join side owns the waker slot; once `COMPLETE` is set
+//!    with `JOIN_WAKER` set, the completer owns it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub(crate) const NOTIFIED: usize = 1 << 0;
+pub(crate) const RUNNING: usize = 1 << 1;
+pub(crate) const COMPLETE: usize = 1 << 2;
+pub(crate) const CANCELLED: usize = 1 << 3;
+pub(crate) const JOIN_WAKER: usize = 1 << 4;
+pub(crate) const DEADLOCK: usize = 1 << 5;
+
+/// The atomic state word (see the module docs for its bits).
+#[derive(Debug)]
+pub(crate) struct State(AtomicUsize);
+
+/// What the worker should do after a coroutine parked.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterPark {
+    /// A wake arrived meanwhile (it is consumed): requeue the task.
+    Requeue,
+    /// `RUNNING` released: the next waker schedules the task.
+    Idle,
+}
+
+impl State {
+    /// A new task is born scheduled: it goes straight onto a queue.
+    pub(crate) fn new() -> Self {
+        State(AtomicUsize::new(NOTIFIED))
+    }
+
+    pub(crate) fn load(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// The worker took a scheduled task off a queue. Returns the new snapshot.
+    pub(crate) fn to_running(&self) -> usize {
+        let s = self.0.load(Ordering::Acquire);
+        if s & RUNNING != 0 {
+            return s; // requeued by its own worker (yield): still owned, nothing to do.
+        }
+        debug_assert!(s & NOTIFIED != 0);
+        // NOTIFIED → RUNNING in one RMW (we know NOTIFIED is set and RUNNING clear, and only we
+        // may change those two bits now, state rule 2). Acquire: see what the waker published.
+        let prev = self.0.fetch_add(RUNNING - NOTIFIED, Ordering::Acquire);
+        prev + RUNNING - NOTIFIED
+    }
+
+    /// The coroutine parked: release it, or consume a wake that came meanwhile.
+    pub(crate) fn after_park(&self) -> AfterPark {
+        let mut s = self.0.load(Ordering::Relaxed);
+        loop {
+            let (next, out) = if s & NOTIFIED != 0 {
+                (s & !NOTIFIED, AfterPark::Requeue)
+            } else {
+                (s & !RUNNING, AfterPark::Idle)
+            };
+            // Release: a waker that then sees RUNNING clear must see the parked coroutine's
+            // state (e.g. its home) as we left it. Acquire: see what a waker published.
+            match self
+                .0
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return out,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Sets `bits` (a wake: `NOTIFIED`, plus `CANCELLED`/`DEADLOCK`); returns `true` if the
+    /// caller must schedule the task (state rule 2).
+    pub(crate) fn notify(&self, bits: usize) -> bool {
+        let prev = self.0.fetch_or(NOTIFIED | bits, Ordering::AcqRel);
+        prev & (NOTIFIED | RUNNING | COMPLETE) == 0
+    }
+
+    /// Output stored: set `COMPLETE`, drop `RUNNING`. Returns the previous state.
+    pub(crate) fn complete(&self) -> usize {
+        // Release: the output write happens-before a joiner's Acquire load of COMPLETE.
+        // Acquire: see the join waker written before JOIN_WAKER was set.
+        // We hold RUNNING and COMPLETE is clear (state rule 1), so one add flips both.
+        debug_assert!(self.0.load(Ordering::Relaxed) & (RUNNING | COMPLETE) == RUNNING);
+        self.0.fetch_add(COMPLETE - RUNNING, Ordering::AcqRel)
+    }
+
+    /// Shutdown: the home worker takes a started, possibly parked task to cancel it.
+    pub(crate) fn claim(&self) {
+        self.0.fetch_or(RUNNING, Ordering::Acquire);
+    }
+
+    /// Join side: publish a written waker. Fails (returns false) if the task completed.
+    pub(crate) fn set_join_waker(&self) -> bool {
+        self.update(|s| (s & COMPLETE == 0).then_some(s | JOIN_WAKER))
+    }
+
+    /// Join side: take the waker slot back. Fails (returns false) if the task completed.
+    pub(crate) fn unset_join_waker(&self) -> bool {
+        self.update(|s| (s & COMPLETE == 0).then_some(s & !JOIN_WAKER))
+    }
+
+    fn update(&self, f: impl Fn(usize) -> Option<usize>) -> bool {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, f)
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle() {
+        let s = State::new();
+        assert!(!s.notify(0), "a new task is already scheduled");
+        assert_eq!(s.to_running() & (RUNNING | NOTIFIED), RUNNING);
+        assert!(!s.notify(0), "running: its worker requeues it");
+        assert_eq!(s.after_park(), AfterPark::Requeue);
+        assert_eq!(s.after_park(), AfterPark::Idle);
+        assert!(s.notify(0), "idle: the waker schedules");
+        assert!(!s.notify(0), "second wake coalesces");
+        s.to_running();
+        assert!(s.set_join_waker());
+        let prev = s.complete();
+        assert!(prev & JOIN_WAKER != 0);
+        assert!(!s.unset_join_waker());
+        assert!(!s.notify(CANCELLED), "cancel after completion is a no-op");
+    }
+}
