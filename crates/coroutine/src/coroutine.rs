@@ -83,8 +83,15 @@ pub struct Coroutine<Input, Yield, Return, S: Stack = DefaultStack> {
     top: usize,
     sp: usize,
     started: bool,
-    marker: PhantomData<(fn(Input) -> CoroutineResult<Yield, Return>, *mut ())>,
+    marker: PhantomData<(ResumeFn<Input, Yield, Return>, NotSend)>,
 }
+
+/// Variance marker: a coroutine consumes `I` and produces `Y`/`R`.
+type ResumeFn<I, Y, R> = fn(I) -> CoroutineResult<Y, R>;
+/// Variance marker: a yielder consumes `Y` and produces `I`.
+type SuspendFn<I, Y> = fn(Y) -> I;
+/// Marker keeping coroutines and yielders on their thread.
+type NotSend = *mut ();
 
 /// The handle a coroutine suspends itself with, passed to its function.
 /// Pass `&Yielder` down to any nested call that needs to suspend.
@@ -92,7 +99,7 @@ pub struct Yielder<Input, Yield> {
     top: usize,
     /// Set once a forced unwind has begun: any further suspend unwinds again.
     unwinding: Cell<bool>,
-    marker: PhantomData<(fn(Yield) -> Input, *mut ())>,
+    marker: PhantomData<(SuspendFn<Input, Yield>, NotSend)>,
 }
 
 impl<I, Y, R> Coroutine<I, Y, R, DefaultStack> {

@@ -20,7 +20,7 @@ fn dropping_ten_thousand_suspended_coroutines_runs_each_destructor_once() {
         let counter = drops.clone();
         let mut co = Coroutine::new(move |yielder: &Yielder<(), usize>, ()| {
             let _guard = Guard(counter);
-            let _boxed = vec![i; 4];
+            let _boxed = Box::new([i; 4]);
             loop {
                 yielder.suspend(i);
             }

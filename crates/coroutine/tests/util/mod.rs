@@ -27,7 +27,10 @@ pub fn killed_by(output: &Output) -> Option<i32> {
 
 /// Lines in /proc/self/maps: one per kernel mapping.
 pub fn mapping_count() -> usize {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
 }
 
 /// Resident set size of this process, in bytes.
