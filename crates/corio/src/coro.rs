@@ -1,13 +1,11 @@
 //! The one place that names the coroutine crate: everything else uses [`Co`] and
-//! [`CoYielder`]. (Development adapter over corosensei until corio-coroutine lands.)
+//! [`CoYielder`].
 
-use std::cell::RefCell;
 use std::io;
 
-use corosensei::stack::DefaultStack;
-pub(crate) use corosensei::CoroutineResult;
-use corosensei::{Coroutine, Yielder};
-
+use corio_coroutine::stack::DefaultStack;
+pub(crate) use corio_coroutine::CoroutineResult;
+use corio_coroutine::{Coroutine, Yielder};
 /// What a worker passes to a coroutine when it resumes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resume {
@@ -33,48 +31,30 @@ pub(crate) type CoYielder = Yielder<Resume, Suspend>;
 /// What [`resume`] reports.
 pub(crate) type CoResult = CoroutineResult<Suspend, ()>;
 
-/// Stack size of coroutines made by [`Co::new`]-style creation.
-pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
-
-thread_local! {
-    /// Stacks of finished coroutines, reused by the next coroutine on this thread.
-    static POOL: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
-}
-
-const POOL_MAX: usize = 256;
-
-/// Creates a coroutine on a pooled stack (`stack_size` 0 = default).
+/// Creates a coroutine on a stack from this thread's pool (`stack_size` 0 = default).
+///
+/// # Errors
+/// When no stack can be mapped; the message names the limit (e.g. `vm.max_map_count`).
 pub(crate) fn create(
     stack_size: usize,
     f: impl FnOnce(&CoYielder, Resume) + 'static,
 ) -> io::Result<Co> {
     let size = if stack_size == 0 {
-        DEFAULT_STACK_SIZE
+        corio_coroutine::stack::DEFAULT_STACK_SIZE
     } else {
         stack_size
     };
-    let stack = match POOL.with(|p| p.borrow_mut().pop()) {
-        Some(s) if size == DEFAULT_STACK_SIZE => s,
-        _ => DefaultStack::new(size)?,
-    };
-    Ok(Coroutine::with_stack(stack, f))
+    Ok(Coroutine::with_stack(DefaultStack::new(size)?, f))
 }
 
 /// Resumes `co`.
+#[inline]
 pub(crate) fn resume(co: &mut Co, input: Resume) -> CoResult {
     co.resume(input)
 }
 
-/// Disposes of a coroutine that returned, keeping its stack for reuse.
+/// Disposes of a finished coroutine; its stack goes back to this thread's pool.
+#[inline]
 pub(crate) fn recycle(co: Co) {
-    if !co.done() {
-        return; // dropping unwinds it
-    }
-    let stack = co.into_stack();
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.len() < POOL_MAX {
-            p.push(stack);
-        }
-    });
+    drop(co);
 }
