@@ -48,6 +48,7 @@ impl Header {
 
     /// # Safety
     /// The caller owns the waker slot (state rule 3).
+    #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn join_waker(&self) -> &mut Option<Waker> {
         // SAFETY: exclusive by the caller's contract.
         unsafe { &mut *self.join_waker.get() }

@@ -239,7 +239,7 @@ mod tests {
                 fired,
                 "early at {d}"
             );
-            fired += fired_at(&mut w, origin, d + 1);
+            fired += fired_at(&mut w, origin, d);
             assert_eq!(fired, delays.iter().filter(|&&x| x <= d).count(), "at {d}");
         }
         assert!(w.is_empty());
