@@ -43,6 +43,20 @@ thread_local! {
     static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
     static CORO: Cell<*const CoCtx> = const { Cell::new(ptr::null()) };
     static HANDLE: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+    static FORCE_UNWINDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Drops a suspended coroutine, which unwinds its stack (running its destructors) with the
+/// coroutine crate's private panic; the coroutine's entry lets that panic pass.
+pub(crate) fn force_unwind(co: crate::coro::Co) {
+    let was = FORCE_UNWINDING.with(|f| f.replace(true));
+    drop(co);
+    FORCE_UNWINDING.with(|f| f.set(was));
+}
+
+/// Whether the panic being caught is a forced unwind (see [`force_unwind`]).
+pub(crate) fn force_unwinding() -> bool {
+    FORCE_UNWINDING.with(Cell::get)
 }
 
 /// The worker on this thread, if any.

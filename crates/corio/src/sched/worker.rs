@@ -1,6 +1,6 @@
 //! One worker: its queues, its coroutines, its timers, and the run loop.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -33,12 +33,17 @@ const TIMER_INTERVAL: u32 = 32;
 /// A started coroutine and its task. The task reference keeps the task cell alive for as long
 /// as the coroutine exists (the coroutine's context points into it).
 struct Slot {
-    co: Option<Co>,
+    co: Co,
     task: TaskRef,
 }
 
-/// Started coroutines of this worker, by slot. Only the worker loop touches it: a coroutine
-/// never leaves the thread that created it.
+/// Started coroutines of this worker, by slot.
+///
+/// Invariant: only the worker loop touches it, and never re-entrantly: coroutine code (which
+/// runs inside `resume`, called from the loop) has no path to it. That is what lets `resume`
+/// run the coroutine in place, through a pointer into `slots`, without a borrow flag and
+/// without moving the coroutine in and out (which costs store-forwarding stalls on the
+/// hottest path). It also means a coroutine never leaves the thread that created it.
 #[derive(Default)]
 struct Coroutines {
     slots: Vec<Option<Slot>>,
@@ -47,7 +52,7 @@ struct Coroutines {
 
 impl Coroutines {
     fn insert(&mut self, co: Co, task: TaskRef) -> u32 {
-        let entry = Some(Slot { co: Some(co), task });
+        let entry = Some(Slot { co, task });
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = entry;
@@ -60,22 +65,11 @@ impl Coroutines {
         }
     }
 
-    fn slot(&mut self, slot: u32) -> &mut Slot {
-        self.slots[slot as usize]
+    fn co(&mut self, slot: u32) -> &mut Co {
+        &mut self.slots[slot as usize]
             .as_mut()
             .expect("empty coroutine slot")
-    }
-
-    /// Takes the coroutine out to resume it (so no borrow is held while it runs).
-    fn take_co(&mut self, slot: u32) -> Co {
-        self.slot(slot)
             .co
-            .take()
-            .expect("coroutine already running")
-    }
-
-    fn put_co(&mut self, slot: u32, co: Co) {
-        self.slot(slot).co = Some(co);
     }
 
     fn remove(&mut self, slot: u32) -> Slot {
@@ -92,11 +86,15 @@ pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
     fresh: Deque<TaskRef>,
-    ready: RefCell<VecDeque<TaskRef>>,
+    /// `false` only if `fresh` is empty (only this worker adds to it; thieves only take), so
+    /// the hot loop skips looking at it.
+    fresh_hint: Cell<bool>,
+    /// Invariant: each use of `ready()` is one statement that runs no coroutine code.
+    ready: UnsafeCell<VecDeque<TaskRef>>,
     lifo: Cell<Option<TaskRef>>,
     lifo_streak: Cell<u32>,
     tick: Cell<u32>,
-    coroutines: RefCell<Coroutines>,
+    coroutines: UnsafeCell<Coroutines>,
     pub(crate) wheel: RefCell<Wheel>,
 }
 
@@ -106,11 +104,12 @@ impl Local {
             index,
             shared,
             fresh,
-            ready: RefCell::new(VecDeque::with_capacity(64)),
+            fresh_hint: Cell::new(false),
+            ready: UnsafeCell::new(VecDeque::with_capacity(64)),
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
             tick: Cell::new(0),
-            coroutines: RefCell::default(),
+            coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
         }
     }
@@ -150,13 +149,14 @@ impl Local {
             }
         }
         self.fresh.push(task);
+        self.fresh_hint.set(true);
         self.shared.notify_idle();
     }
 
     /// A started coroutine of this worker, woken on this thread: it runs next.
     pub(crate) fn push_woken(&self, task: TaskRef) {
         if let Some(prev) = self.lifo.replace(Some(task)) {
-            self.ready.borrow_mut().push_back(prev);
+            self.ready().push_back(prev);
         }
     }
 
@@ -177,16 +177,38 @@ impl Local {
                 self.lifo_streak.set(streak + 1);
                 return Some(t);
             }
-            self.ready.borrow_mut().push_back(t);
+            self.ready().push_back(t);
         }
         self.lifo_streak.set(0);
         if tick % FRESH_INTERVAL == 0 {
-            if let Some(t) = self.fresh.pop() {
+            if let Some(t) = self.pop_fresh() {
                 return Some(t);
             }
         }
-        let t = self.ready.borrow_mut().pop_front();
-        t.or_else(|| self.fresh.pop())
+        let t = self.ready().pop_front();
+        t.or_else(|| self.pop_fresh())
+    }
+
+    #[inline]
+    fn pop_fresh(&self) -> Option<TaskRef> {
+        if !self.fresh_hint.get() {
+            return None;
+        }
+        let t = self.fresh.pop();
+        if t.is_none() {
+            self.fresh_hint.set(false);
+        }
+        t
+    }
+
+    /// The run queue of started coroutines.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    fn ready(&self) -> &mut VecDeque<TaskRef> {
+        // SAFETY: only this worker's thread reaches `self` (it lives on the worker's stack and
+        // is reached through a thread-local), and no use of the returned reference outlives
+        // its statement or runs code that could call `ready()` again (the field invariant).
+        unsafe { &mut *self.ready.get() }
     }
 
     /// This worker's inbox, then the injector (taking a batch into `fresh`).
@@ -200,7 +222,10 @@ impl Local {
         }
         loop {
             match self.shared.injector.steal_batch_and_pop(&self.fresh) {
-                Steal::Success(t) => return Some(t),
+                Steal::Success(t) => {
+                    self.fresh_hint.set(true);
+                    return Some(t);
+                }
                 Steal::Retry => continue,
                 Steal::Empty => return None,
             }
@@ -219,7 +244,10 @@ impl Local {
             let stealer = &self.shared.remotes[victim].stealer;
             loop {
                 match stealer.steal_batch_with_limit_and_pop(&self.fresh, LOCAL_CAP / 2) {
-                    Steal::Success(t) => return Some(t),
+                    Steal::Success(t) => {
+                        self.fresh_hint.set(true);
+                        return Some(t);
+                    }
                     Steal::Retry => continue,
                     Steal::Empty => break,
                 }
@@ -282,7 +310,7 @@ impl Local {
         wheel.advance(Instant::now(), |task| {
             fired += 1;
             if task.header().state.notify(0) {
-                self.ready.borrow_mut().push_back(task);
+                self.ready().push_back(task);
             }
         });
         self.publish_timers(&wheel);
@@ -319,8 +347,8 @@ impl Local {
                 }
             }
         } else if snap & CANCELLED != 0 {
-            let entry = self.coroutines.borrow_mut().remove(slot);
-            drop(entry.co); // unwinds the coroutine's stack: its destructors run here, on its thread
+            let entry = self.coroutines().remove(slot);
+            context::force_unwind(entry.co); // its destructors run here, on its thread
             finish(&task, Err(Box::new(Cancelled)));
             return;
         }
@@ -329,28 +357,39 @@ impl Local {
         } else {
             Resume::Run
         };
-        let mut co = self.coroutines.borrow_mut().take_co(slot);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| coro::resume(&mut co, input)));
+        let co: *mut Co = self.coroutines().co(slot);
+        // SAFETY: `co` points into `coroutines`, which nothing touches until `resume` returns
+        // (the `Coroutines` invariant), so it stays valid and unaliased meanwhile. The
+        // coroutine catches its own panics (see `start`), so none comes out of `resume`.
+        let result = coro::resume(unsafe { &mut *co }, input);
         context::set_coroutine(std::ptr::null());
-        let out = match result {
-            Ok(CoroutineResult::Yield(msg)) => {
-                self.coroutines.borrow_mut().put_co(slot, co);
+        match result {
+            CoroutineResult::Yield(msg) => {
                 let requeue = match msg {
                     Suspend::Yield => true,
                     Suspend::Park => task.header().state.after_park() == AfterPark::Requeue,
                 };
                 if requeue {
-                    self.ready.borrow_mut().push_back(task);
+                    self.ready().push_back(task);
                 }
-                return;
             }
-            Ok(CoroutineResult::Return(())) => Ok(()),
-            Err(payload) => Err(payload),
-        };
-        let entry = self.coroutines.borrow_mut().remove(slot);
-        coro::recycle(co);
-        finish(&task, out);
-        drop(entry);
+            CoroutineResult::Return(()) => {
+                // The output (or the panic payload) is already stored.
+                let entry = self.coroutines().remove(slot);
+                coro::recycle(entry.co);
+                finish(&task, Ok(()));
+                drop(entry.task);
+            }
+        }
+    }
+
+    /// The worker's coroutines.
+    #[allow(clippy::mut_from_ref)]
+    fn coroutines(&self) -> &mut Coroutines {
+        // SAFETY: only the worker loop calls this, never while another borrow from it is live
+        // (each use is a single statement, or the in-place `resume` above, during which the
+        // loop does nothing else): the `Coroutines` invariant.
+        unsafe { &mut *self.coroutines.get() }
     }
 
     /// Creates the task's coroutine on this worker, which becomes its home for good.
@@ -371,15 +410,25 @@ impl Local {
                     self.0.destroy_locals();
                 }
             }
-            let _locals = Locals(&ctx);
-            // SAFETY: this coroutine only runs while its worker holds RUNNING on the task
-            // (state rule 1), and `run` is called once, here.
-            unsafe { ctx.task.run() };
+            // Panics are caught here, once per coroutine, rather than around every resume.
+            let out = panic::catch_unwind(AssertUnwindSafe(|| {
+                let _locals = Locals(&ctx);
+                // SAFETY: this coroutine only runs while its worker holds RUNNING on the task
+                // (state rule 1), and `run` is called once, here.
+                unsafe { ctx.task.run() };
+            }));
+            if let Err(payload) = out {
+                if context::force_unwinding() {
+                    panic::resume_unwind(payload); // the coroutine crate's own unwind: let it pass
+                }
+                // SAFETY: as above, we run under RUNNING.
+                unsafe { ctx.task.set_error(payload) };
+            }
         })?;
         let h = task.header();
         // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
         h.home.store(self.index as u32, Ordering::Relaxed);
-        let slot = self.coroutines.borrow_mut().insert(co, task.clone());
+        let slot = self.coroutines().insert(co, task.clone());
         h.slot.store(slot, Ordering::Relaxed);
         Ok(slot)
     }
@@ -391,13 +440,13 @@ impl Local {
     fn shutdown(&self) {
         loop {
             let entries: Vec<_> = {
-                let mut c = self.coroutines.borrow_mut();
+                let c = self.coroutines();
                 c.free.clear();
                 c.slots.drain(..).flatten().collect()
             };
             let mut any = !entries.is_empty();
             for Slot { co, task } in entries {
-                drop(co); // unwinds: destructors run
+                context::force_unwind(co); // destructors run
                 task.header().state.claim();
                 finish(&task, Err(Box::new(Cancelled)));
             }
@@ -405,7 +454,7 @@ impl Local {
             // ones (cancelled without running).
             let mut queued: Vec<TaskRef> = Vec::new();
             queued.extend(self.lifo.take());
-            queued.extend(self.ready.borrow_mut().drain(..));
+            queued.extend(self.ready().drain(..));
             while let Some(t) = self.fresh.pop() {
                 queued.push(t);
             }

@@ -73,8 +73,11 @@ fn next_id() -> u64 {
 
 /// Type-erased operations on a task cell. All `unsafe fn`s require the caller to hold
 /// `RUNNING` on the task and not `COMPLETE` (state rule 1).
-pub(crate) trait RawTask: Send + Sync + 'static {
-    fn header(&self) -> &Header;
+///
+/// # Safety
+/// An implementor is `#[repr(C)]` with a [`Header`] as its first field: `header()` reads it
+/// through the data pointer, without a virtual call (it is on every scheduling path).
+pub(crate) unsafe trait RawTask: Send + Sync + 'static {
     /// Runs the closure and stores its output. Called once, inside the task's coroutine (or on
     /// a blocking thread); a panic propagates to the caller with the stage left `Running`.
     unsafe fn run(&self);
@@ -92,6 +95,15 @@ pub(crate) trait RawTask: Send + Sync + 'static {
 /// A counted reference to a task.
 pub(crate) type TaskRef = Arc<dyn RawTask>;
 
+impl dyn RawTask {
+    /// The task's header.
+    #[inline]
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: every implementor starts with its Header (the trait's safety contract).
+        unsafe { &*(self as *const dyn RawTask as *const Header) }
+    }
+}
+
 enum Stage<F, T> {
     Pending(F),
     Running,
@@ -100,6 +112,7 @@ enum Stage<F, T> {
 }
 
 /// A task with its closure and output types.
+#[repr(C)]
 pub(crate) struct Task<F, T> {
     header: Header,
     stage: UnsafeCell<Stage<F, T>>,
@@ -165,15 +178,12 @@ where
     }
 }
 
-impl<F, T> RawTask for Task<F, T>
+// SAFETY: `Task` is `#[repr(C)]` with `header` first.
+unsafe impl<F, T> RawTask for Task<F, T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
     unsafe fn run(&self) {
         // SAFETY: caller holds RUNNING (state rule 1). The borrow ends before `f` runs, so a
         // panic in `f` leaves no live `&mut` behind.
