@@ -153,10 +153,10 @@ fn run(task: TaskRef) {
     if snap & CANCELLED != 0 {
         // SAFETY: we hold RUNNING (state rule 1).
         unsafe { task.drop_closure() };
-        finish(&task, Err(Box::new(Cancelled)));
+        finish(&*task, Err(Box::new(Cancelled)));
         return;
     }
     // SAFETY: we hold RUNNING (state rule 1); `run` is called once.
     let out = panic::catch_unwind(AssertUnwindSafe(|| unsafe { task.run() }));
-    finish(&task, out);
+    finish(&*task, out);
 }

@@ -174,11 +174,7 @@ pub fn current() -> Task {
 
 /// The task whose coroutine is running, or `None` outside a coroutine.
 pub fn try_current() -> Option<Task> {
-    context::coroutine(|c| {
-        c.map(|c| Task {
-            raw: c.task.clone(),
-        })
-    })
+    context::coroutine(|c| c.map(|c| Task { raw: c.task_ref() }))
 }
 
 /// Lets the other runnable coroutines of this worker run, then continues.

@@ -66,7 +66,7 @@ struct Timer {
 
 impl Timer {
     fn register(deadline: Instant) -> Timer {
-        let task = context::coroutine(|c| c.map(|c| c.task.clone()));
+        let task = context::coroutine(|c| c.map(|c| c.task_ref()));
         let key = context::worker(|w| {
             let (w, task) = (w?, task?);
             let mut wheel = w.wheel.borrow_mut();
