@@ -36,7 +36,10 @@ fn hitting_the_mapping_limit_is_a_clear_error() {
             if started.load(Relaxed) + failed >= n {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(30), "tasks neither start nor fail");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "tasks neither start nor fail"
+            );
         }
         for h in &handles {
             h.cancel();
@@ -52,6 +55,12 @@ fn hitting_the_mapping_limit_is_a_clear_error() {
         }
         (failed, message)
     });
-    assert!(failed > 0, "expected some coroutines to fail at vm.max_map_count={limit}");
-    assert!(message.contains("max_map_count"), "unclear error: {message}");
+    assert!(
+        failed > 0,
+        "expected some coroutines to fail at vm.max_map_count={limit}"
+    );
+    assert!(
+        message.contains("max_map_count"),
+        "unclear error: {message}"
+    );
 }

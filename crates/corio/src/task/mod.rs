@@ -42,7 +42,7 @@ use raw::{Task as Cell, TaskRef};
 ///
 /// A closure that captures a `!Send` value is rejected at compile time:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::rc::Rc;
 /// corio::run(|| {
 ///     let rc = Rc::new(5);

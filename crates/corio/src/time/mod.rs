@@ -1,6 +1,6 @@
 //! Time: `sleep`, `sleep_until`, and deadline-bounded parking.
 //!
-//! Timers live in a per-worker hierarchical wheel ([`wheel`], 1 ms resolution), next to the
+//! Timers live in a per-worker hierarchical timer wheel (1 ms resolution), next to the
 //! coroutines they wake; a timer never fires early.
 
 pub(crate) mod wheel;
