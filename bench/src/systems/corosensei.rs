@@ -1,0 +1,28 @@
+//! corosensei 0.3: the stackful peer.
+
+use std::io;
+
+crate::systems::stackful::stackful_workloads!(corosensei);
+
+/// Stack size for `create-with-stack` and `parked-memory`: corio's default, so the two
+/// libraries are compared on equal stacks (corosensei's own default is 1 MiB).
+// TODO(merge): corio_coroutine::stack::DEFAULT_STACK_SIZE once the crate lands.
+pub const STACK_SIZE: usize = 64 * 1024;
+
+/// `create`: corosensei reuses stacks only through `with_stack` + `into_stack`, so its
+/// `create` figure is [`create_with_stack`].
+pub fn create(config: &Config) -> Outcome {
+    create_with_stack(config)
+}
+
+/// `parked-memory`: resident bytes per coroutine parked on a fresh `DefaultStack`.
+pub fn parked_memory(config: &Config) -> Outcome {
+    crate::parked::bytes_per_parked(config, STACK_SIZE, park)
+}
+
+/// Creates one coroutine on its own stack, touches the stack and parks it.
+fn park() -> io::Result<Coroutine<(), (), ()>> {
+    let mut co = Coroutine::with_stack(DefaultStack::new(STACK_SIZE)?, parked_body);
+    first_resume(&mut co)?;
+    Ok(co)
+}

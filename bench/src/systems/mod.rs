@@ -1,0 +1,5 @@
+//! One module per measured system: the workloads rows point at.
+
+pub mod corosensei;
+pub mod stackful;
+pub mod stackless;
