@@ -1,0 +1,279 @@
+//! Stack-overflow reports.
+//!
+//! Each coroutine stack carries a [`Header`] describing its guard page. While
+//! a coroutine runs, a thread-local points at its header. A SIGSEGV/SIGBUS
+//! handler, running on an alternate signal stack (the faulting stack is
+//! exhausted), checks whether the fault address lies in that guard page: if
+//! so it writes one line naming the coroutine and its stack size, then
+//! aborts. Any other fault goes to the handler that was installed before
+//! ours (Rust's own thread-stack overflow check, or the default action).
+
+use std::cell::Cell;
+use std::sync::{Once, OnceLock};
+
+/// Longest coroutine name kept for diagnostics, in bytes.
+pub(crate) const NAME_CAPACITY: usize = 64;
+
+/// What the fault handler knows about a coroutine stack. It lives inside the
+/// stack itself (below the switch's top slots), so it never moves while the
+/// coroutine exists and is mapped whenever the thread-local points at it.
+#[repr(C, align(16))]
+pub(crate) struct Header {
+    pub(crate) guard_low: usize,
+    pub(crate) guard_high: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) name_len: usize,
+    pub(crate) name: [u8; NAME_CAPACITY],
+}
+
+thread_local! {
+    /// Header of the coroutine running on this thread, or null. Const-
+    /// initialised with no destructor, so reading it is a plain load that is
+    /// safe in a signal handler.
+    static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
+    /// Whether this thread is known to have an alternate signal stack.
+    static THREAD_READY: Cell<bool> = const { Cell::new(false) };
+    /// An alternate signal stack we made for this thread, freed at exit.
+    static OWN_ALTSTACK: Cell<Option<AltStack>> = const { Cell::new(None) };
+}
+
+/// Marks `header` as the running coroutine; returns the previous one for
+/// [`leave`]. This is on the switch path: two thread-local accesses.
+#[inline(always)]
+pub(crate) fn enter(header: *const Header) -> *const Header {
+    CURRENT.with(|current| current.replace(header))
+}
+
+/// Restores the running coroutine saved by [`enter`].
+#[inline(always)]
+pub(crate) fn leave(previous: *const Header) {
+    CURRENT.with(|current| current.set(previous));
+}
+
+/// Makes sure overflow reports work on this thread: the process-wide handler
+/// is installed and this thread has an alternate signal stack.
+#[inline]
+pub(crate) fn ensure_ready() {
+    if !THREAD_READY.with(Cell::get) {
+        prepare_thread();
+    }
+}
+
+#[cold]
+fn prepare_thread() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(install_handlers);
+    ensure_altstack();
+    THREAD_READY.with(|ready| ready.set(true));
+}
+
+/// The actions that were installed before ours, for SIGSEGV and SIGBUS.
+static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
+
+fn install_handlers() {
+    // SAFETY: sigaction is given a fully initialised action whose handler is
+    // async-signal-safe (see `on_fault`); the old actions are kept for
+    // chaining.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_fault as *const () as usize;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+        libc::sigemptyset(&mut action.sa_mask);
+        let mut previous: [libc::sigaction; 2] = std::mem::zeroed();
+        libc::sigaction(libc::SIGSEGV, &action, &mut previous[0]);
+        libc::sigaction(libc::SIGBUS, &action, &mut previous[1]);
+        let _ = PREVIOUS.set(previous);
+    }
+}
+
+/// An alternate signal stack mapping owned by this thread.
+struct AltStack {
+    base: usize,
+    len: usize,
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        // SAFETY: disable the alternate stack before unmapping it; this runs
+        // at thread exit, not inside a signal handler.
+        unsafe {
+            let mut disable: libc::stack_t = std::mem::zeroed();
+            disable.ss_flags = libc::SS_DISABLE;
+            libc::sigaltstack(&disable, std::ptr::null_mut());
+            libc::munmap(self.base as *mut libc::c_void, self.len);
+        }
+    }
+}
+
+/// Gives this thread an alternate signal stack unless it has one (Rust's
+/// std makes one for every thread it starts).
+fn ensure_altstack() {
+    // SAFETY: querying and setting the signal stack of the calling thread
+    // with valid pointers; the new stack is a fresh mapping kept alive by a
+    // thread-local until the thread exits.
+    unsafe {
+        let mut current: libc::stack_t = std::mem::zeroed();
+        libc::sigaltstack(std::ptr::null(), &mut current);
+        if current.ss_flags & libc::SS_DISABLE == 0 {
+            return;
+        }
+        let len = 64 * 1024;
+        let base = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if base == libc::MAP_FAILED {
+            return; // overflows on this thread stay plain SIGSEGVs
+        }
+        let stack = libc::stack_t {
+            ss_sp: base,
+            ss_flags: 0,
+            ss_size: len,
+        };
+        libc::sigaltstack(&stack, std::ptr::null_mut());
+        OWN_ALTSTACK.with(|own| {
+            own.set(Some(AltStack {
+                base: base as usize,
+                len,
+            }))
+        });
+    }
+}
+
+/// The SIGSEGV/SIGBUS handler. Async-signal-safe: it reads a thread-local
+/// cell and the header it points at, calls `write` and `abort`, or chains.
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
+    let address = unsafe { (*info).si_addr() } as usize;
+    let header = CURRENT.with(Cell::get);
+    // SAFETY: a non-null CURRENT points at the header of the running
+    // coroutine, inside its stack mapping, which lives while it runs.
+    if let Some(header) = unsafe { header.as_ref() } {
+        if (header.guard_low..header.guard_high).contains(&address) {
+            report(header);
+            // SAFETY: abort is async-signal-safe.
+            unsafe { libc::abort() };
+        }
+    }
+    chain(signal, info, context);
+}
+
+/// Hands a fault that is not ours to the previous handler.
+fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let index = usize::from(signal == libc::SIGBUS);
+    let previous = PREVIOUS.get().map(|actions| actions[index]);
+    match previous.map(|action| (action.sa_sigaction, action.sa_flags)) {
+        Some((libc::SIG_DFL, _)) | Some((libc::SIG_IGN, _)) | None => {
+            // Restore the default action and return: the faulting
+            // instruction runs again and the kernel kills the process as if
+            // we had never been installed.
+            // SAFETY: resetting a signal disposition is async-signal-safe.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+        Some((handler, flags)) if flags & libc::SA_SIGINFO != 0 => {
+            // SAFETY: the previous owner installed this as an SA_SIGINFO
+            // handler, so it has this signature.
+            let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(handler) };
+            handler(signal, info, context);
+        }
+        Some((handler, _)) => {
+            // SAFETY: a handler installed without SA_SIGINFO takes the
+            // signal number only.
+            let handler: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
+            handler(signal);
+        }
+    }
+}
+
+/// Writes "corio: coroutine 'NAME' overflowed its N KiB stack" to stderr
+/// without allocating.
+fn report(header: &Header) {
+    let mut line = Line::default();
+    line.push(b"\ncorio: coroutine ");
+    let name = &header.name[..header.name_len.min(NAME_CAPACITY)];
+    if name.is_empty() {
+        line.push(b"<unnamed>");
+    } else {
+        line.push(b"'");
+        line.push(name);
+        line.push(b"'");
+    }
+    line.push(b" has overflowed its stack of ");
+    if header.stack_size % 1024 == 0 {
+        line.push_number(header.stack_size / 1024);
+        line.push(b" KiB");
+    } else {
+        line.push_number(header.stack_size);
+        line.push(b" bytes");
+    }
+    line.push(b"; give it a larger stack (DefaultStack::new) or use less stack. Aborting.\n");
+    // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len`.
+    unsafe { libc::write(2, line.bytes.as_ptr().cast(), line.len) };
+}
+
+/// A fixed buffer for building the report inside a signal handler.
+struct Line {
+    bytes: [u8; 256],
+    len: usize,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line {
+            bytes: [0; 256],
+            len: 0,
+        }
+    }
+}
+
+impl Line {
+    fn push(&mut self, text: &[u8]) {
+        let n = text.len().min(self.bytes.len() - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&text[..n]);
+        self.len += n;
+    }
+
+    fn push_number(&mut self, mut value: usize) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        self.push(&digits[at..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Line;
+
+    #[test]
+    fn formats_numbers_without_allocating() {
+        let mut line = Line::default();
+        line.push_number(0);
+        line.push(b" ");
+        line.push_number(262144);
+        assert_eq!(&line.bytes[..line.len], b"0 262144");
+    }
+
+    #[test]
+    fn truncates_instead_of_overflowing() {
+        let mut line = Line::default();
+        line.push(&[b'x'; 300]);
+        assert_eq!(line.len, 256);
+    }
+}

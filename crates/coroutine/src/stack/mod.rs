@@ -1,0 +1,32 @@
+//! Coroutine stacks: the [`Stack`] contract and the default guarded,
+//! pooled implementation.
+
+mod mmap;
+mod pool;
+
+pub use mmap::{DefaultStack, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use pool::set_pool_capacity;
+
+/// Memory that a coroutine runs on.
+///
+/// # Safety
+/// An implementation guarantees, for as long as the value lives and no matter
+/// where it is moved:
+/// 1. `[limit(), base())` is readable and writable memory owned by this stack
+///    alone, and both addresses stay the same;
+/// 2. `base()` is 16-byte aligned and `base() - limit()` is at least
+///    [`MIN_STACK_SIZE`];
+/// 3. if `guard_size()` is not 0, the `guard_size()` bytes right below
+///    `limit()` fault on any access (so an overflow traps instead of
+///    corrupting memory); without a guard, running out of stack is undefined
+///    behaviour, so prefer a guarded stack.
+pub unsafe trait Stack {
+    /// One past the highest usable address: where the stack starts.
+    fn base(&self) -> usize;
+    /// The lowest usable address.
+    fn limit(&self) -> usize;
+    /// Bytes of inaccessible memory right below [`limit`](Stack::limit).
+    fn guard_size(&self) -> usize {
+        0
+    }
+}

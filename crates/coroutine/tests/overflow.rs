@@ -1,0 +1,128 @@
+//! A stack overflow names the coroutine and its stack size, then aborts.
+//! Each case runs in a child process, since the process must die.
+
+mod util;
+
+use corio_coroutine::stack::DefaultStack;
+use corio_coroutine::{Coroutine, Yielder};
+use util::{in_child, killed_by, run_child};
+
+#[inline(never)]
+#[allow(unconditional_recursion)] // overflowing is the point
+fn small_frames(depth: u64) -> u64 {
+    let local = [depth; 4];
+    std::hint::black_box(&local);
+    small_frames(depth + 1) + local[0]
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn huge_frames(depth: u64) -> u64 {
+    // 64 KiB frames: stack probes must still hit the guard page.
+    let local = [depth as u8; 64 * 1024];
+    std::hint::black_box(&local);
+    huge_frames(depth + 1) + u64::from(local[7])
+}
+
+fn overflow_in_named_coroutine(recurse: fn(u64) -> u64) {
+    let stack = DefaultStack::new(128 * 1024).unwrap();
+    let mut co = Coroutine::with_stack(stack, move |_: &Yielder<(), ()>, ()| {
+        std::hint::black_box(recurse(0));
+    });
+    co.set_name("deep-thinker");
+    let _ = co.resume(());
+}
+
+fn assert_overflow_report(name: &str) {
+    let output = run_child(name);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("corio: coroutine 'deep-thinker' has overflowed its stack of 128 KiB"),
+        "stderr was: {stderr}"
+    );
+    assert_eq!(
+        killed_by(&output),
+        Some(libc::SIGABRT),
+        "stderr was: {stderr}"
+    );
+}
+
+#[test]
+fn overflow_with_small_frames_is_reported() {
+    if in_child() {
+        overflow_in_named_coroutine(small_frames);
+        return;
+    }
+    assert_overflow_report("overflow_with_small_frames_is_reported");
+}
+
+#[test]
+fn overflow_with_64_kib_frames_is_reported() {
+    if in_child() {
+        overflow_in_named_coroutine(huge_frames);
+        return;
+    }
+    assert_overflow_report("overflow_with_64_kib_frames_is_reported");
+}
+
+#[test]
+fn overflow_in_an_unnamed_nested_coroutine_is_reported() {
+    if in_child() {
+        let mut outer = Coroutine::new(|_: &Yielder<(), ()>, ()| {
+            let mut inner = Coroutine::new(|_: &Yielder<(), ()>, ()| {
+                std::hint::black_box(small_frames(0));
+            });
+            let _ = inner.resume(());
+        });
+        let _ = outer.resume(());
+        return;
+    }
+    let output = run_child("overflow_in_an_unnamed_nested_coroutine_is_reported");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("corio: coroutine <unnamed> has overflowed its stack of 256 KiB"),
+        "stderr was: {stderr}"
+    );
+    assert_eq!(killed_by(&output), Some(libc::SIGABRT));
+}
+
+#[test]
+fn other_faults_keep_their_usual_outcome() {
+    if in_child() {
+        // Make sure our handler is installed, then fault outside any guard.
+        let mut co = Coroutine::new(|_: &Yielder<(), ()>, ()| {
+            let wild = std::hint::black_box(16usize) as *mut u8;
+            // SAFETY: deliberately invalid: the test expects SIGSEGV.
+            unsafe { wild.write_volatile(1) };
+        });
+        let _ = co.resume(());
+        return;
+    }
+    let output = run_child("other_faults_keep_their_usual_outcome");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("overflowed"), "stderr was: {stderr}");
+    assert_eq!(killed_by(&output), Some(libc::SIGSEGV));
+}
+
+#[test]
+fn thread_stack_overflow_is_still_reported_by_std() {
+    if in_child() {
+        let _ = Coroutine::<(), (), ()>::new(|_, ()| ()); // installs our handler
+        std::thread::Builder::new()
+            .name("plain-thread".into())
+            .stack_size(256 * 1024)
+            .spawn(|| small_frames(0))
+            .unwrap()
+            .join()
+            .unwrap();
+        return;
+    }
+    let output = run_child("thread_stack_overflow_is_still_reported_by_std");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("has overflowed its stack"),
+        "stderr was: {stderr}"
+    );
+    assert!(!stderr.contains("corio:"), "stderr was: {stderr}");
+    assert_eq!(killed_by(&output), Some(libc::SIGABRT));
+}

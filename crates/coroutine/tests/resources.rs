@@ -1,0 +1,97 @@
+//! Creating and dropping coroutines leaks neither mappings nor memory, and
+//! running out of mappings is an error, not an abort.
+
+mod util;
+
+use corio_coroutine::{Coroutine, CoroutineResult, Yielder};
+use util::{in_child, mapping_count, rss_bytes, run_child};
+
+#[test]
+fn a_million_coroutines_leave_mappings_and_rss_flat() {
+    if !in_child() {
+        // Alone in a process: other test threads come and go with mappings.
+        let output = run_child("a_million_coroutines_leave_mappings_and_rss_flat");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        return;
+    }
+    // Warm up: fill this thread's pool and the allocator.
+    churn(10_000);
+    let maps_before = mapping_count();
+    let rss_before = rss_bytes();
+    churn(1_000_000);
+    let maps_after = mapping_count();
+    let rss_after = rss_bytes();
+    assert_eq!(maps_before, maps_after, "mappings leaked");
+    assert!(
+        rss_after < rss_before + (1 << 20),
+        "RSS grew by {} bytes",
+        rss_after.saturating_sub(rss_before)
+    );
+}
+
+/// Creates, resumes and drops `n` coroutines; every other one is dropped
+/// while suspended (so it is unwound), the rest run to completion.
+fn churn(n: usize) {
+    for i in 0..n {
+        let mut co = Coroutine::new(move |yielder: &Yielder<(), usize>, ()| {
+            let owned = Box::new([i; 2]);
+            yielder.suspend(owned[1]);
+            owned.len()
+        });
+        assert_eq!(co.resume(()), CoroutineResult::Yield(i));
+        if i % 2 == 0 {
+            assert_eq!(co.resume(()), CoroutineResult::Return(2));
+        }
+    }
+}
+
+#[test]
+fn the_mapping_limit_is_an_error_that_names_it() {
+    if in_child() {
+        let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        if max > 200_000 {
+            // The limit was raised on this machine: nothing to hit cheaply.
+            println!("SKIP: vm.max_map_count is {max}");
+            return;
+        }
+        // Allocate the holder up front: near the limit even malloc may fail.
+        let mut live = Vec::with_capacity(max);
+        let error = loop {
+            match Coroutine::<(), (), ()>::try_new(|_, ()| ()) {
+                Ok(co) => live.push(co),
+                Err(error) => break error,
+            }
+        };
+        println!("LIVE {} ERROR {error}", live.len());
+        return;
+    }
+    let output = run_child("the_mapping_limit_is_an_error_that_names_it");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "child failed: {output:?}");
+    if stdout.contains("SKIP") {
+        return;
+    }
+    assert!(stdout.contains("vm.max_map_count"), "stdout: {stdout}");
+    assert!(
+        stdout.contains("sysctl -w vm.max_map_count="),
+        "stdout: {stdout}"
+    );
+    let live: usize = stdout
+        .split("LIVE ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(live > 20_000, "only {live} coroutines before the error");
+}
