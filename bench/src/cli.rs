@@ -12,7 +12,11 @@ several repetitions after a warm-up; ratio = corio / peer).
   --quick      smoke run: tiny sizes, one repetition, finishes in seconds (for CI)
   --only NAME  run only the row NAME (see --list)
   --list       print the rows and what they measure, then exit
-  -h, --help   print this help";
+  -h, --help   print this help
+
+parked-memory parks 100k coroutines; if vm.max_map_count is too low for that it is raised
+while measuring (root only) and restored after, as the output notes. Set
+CORIO_BENCH_NO_SYSCTL=1 to forbid that: fewer coroutines are parked and the count is noted.";
 
 /// Parsed arguments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,8 +2,13 @@
 //!
 //! Method: in a fresh thread (so per-thread stack pools start empty and are freed on exit),
 //! read VmRSS, create N coroutines and resume each once so it writes a small frame on its stack
-//! and suspends, read VmRSS again, and divide the growth by N. The handles' own memory (the
-//! `Vec` of coroutines) is included, as join handles are for the runtime peers.
+//! and suspends, read VmRSS again, and divide the growth by N.
+//!
+//! The slots holding the N handles are faulted in before the first reading, so the figure is
+//! what the library itself costs per coroutine (stack pages plus any heap it allocates) and
+//! does not depend on whether malloc happens to reuse resident memory from an earlier
+//! repetition (glibc's dynamic mmap threshold makes that the norm). The handle's size is
+//! reported beside it (`handle_bytes`).
 //!
 //! N is 100k when the kernel's mapping cap allows it. Each guarded stack needs a few mappings
 //! (counted, not assumed, by a small probe); if 100k do not fit, the cap is raised for the
@@ -26,6 +31,8 @@ const QUICK_COUNT: usize = 1_000;
 const PROBE_COUNT: usize = 64;
 /// Mappings left free for everything else (allocator arenas, thread stacks, the handle `Vec`).
 const HEADROOM: usize = 1_000;
+/// Environment variable that forbids raising `vm.max_map_count` (e.g. on a shared machine).
+pub const NO_SYSCTL: &str = "CORIO_BENCH_NO_SYSCTL";
 /// What `vm.max_map_count` is raised to when 100k coroutines do not fit.
 const RAISED_MAP_COUNT: usize = 1 << 20;
 
@@ -67,12 +74,13 @@ pub fn bytes_per_parked<T: 'static>(
     // Worded without the system's name so identical setups print one note.
     notes.push(format!(
         "parked-memory: stacks of {} KiB + guard page; {count} coroutines each wrote a \
-         {FRAME_BYTES}-byte frame then suspended; their handles are included",
+         {FRAME_BYTES}-byte frame then suspended; handles excluded (see handle_bytes in --json)",
         stack_size / 1024
     ));
     let mut sample = Sample::new(value)
         .field("count", Field::Int(count as u64))
         .field("stack_size", Field::Int(stack_size as u64))
+        .field("handle_bytes", Field::Int(std::mem::size_of::<T>() as u64))
         .field("maps_per_coroutine", Field::Int(maps_each as u64))
         .field("max_map_count_raised", Field::Bool(raised));
     sample.notes = notes;
@@ -89,7 +97,12 @@ fn fit(wanted: usize, maps_each: usize) -> io::Result<(usize, Option<MapLimitRai
     let mut notes = Vec::new();
     let mut raise = None;
     if needed > limit {
-        match MapLimitRaise::to(needed.max(RAISED_MAP_COUNT)) {
+        let raised = if std::env::var_os(NO_SYSCTL).is_some() {
+            Err(io::Error::other(format!("{NO_SYSCTL} is set")))
+        } else {
+            MapLimitRaise::to(needed.max(RAISED_MAP_COUNT))
+        };
+        match raised {
             Ok(guard) => {
                 notes.push(format!(
                     "parked-memory: raised vm.max_map_count from {} to {} while measuring \
@@ -105,13 +118,19 @@ fn fit(wanted: usize, maps_each: usize) -> io::Result<(usize, Option<MapLimitRai
             )),
         }
     }
-    let count = wanted.min(limit.saturating_sub(in_use + HEADROOM) / maps_each);
+    let count = count_that_fits(wanted, maps_each, in_use, limit);
     if count == 0 {
         return Err(io::Error::other(format!(
             "no room for any coroutine under vm.max_map_count {limit}"
         )));
     }
     Ok((count, raise, notes))
+}
+
+/// How many of `wanted` coroutines costing `maps_each` mappings fit when `in_use` of `limit`
+/// mappings are taken, keeping [`HEADROOM`] free.
+fn count_that_fits(wanted: usize, maps_each: usize, in_use: usize, limit: usize) -> usize {
+    wanted.min(limit.saturating_sub(in_use + HEADROOM) / maps_each.max(1))
 }
 
 /// Counts the kernel mappings one parked coroutine costs, rounding up.
@@ -127,10 +146,11 @@ fn maps_per_coroutine<T>(park: fn() -> io::Result<T>) -> io::Result<usize> {
 
 /// Parks `count` coroutines and returns the resident-set growth per coroutine.
 fn rss_growth_per<T>(park: fn() -> io::Result<T>, count: usize) -> io::Result<f64> {
+    // `None` writes every slot, faulting the storage in before the baseline.
+    let mut parked: Vec<Option<T>> = (0..count).map(|_| None).collect();
     let before = mem::resident_bytes()?;
-    let mut parked = Vec::with_capacity(count);
-    for _ in 0..count {
-        parked.push(park()?);
+    for slot in &mut parked {
+        *slot = Some(park()?);
     }
     let after = mem::resident_bytes()?;
     black_box(&parked);
@@ -145,5 +165,30 @@ fn in_thread<R: Send + 'static>(
     match thread::spawn(f).join() {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(_) => Err("the measuring thread panicked".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_fits_under_a_high_limit() {
+        assert_eq!(count_that_fits(100_000, 2, 500, 1 << 20), 100_000);
+    }
+
+    #[test]
+    fn default_limit_fits_about_thirty_thousand_guarded_stacks() {
+        assert_eq!(count_that_fits(100_000, 2, 530, 65_530), 32_000);
+    }
+
+    #[test]
+    fn nothing_fits_when_the_limit_is_used_up() {
+        assert_eq!(count_that_fits(100_000, 2, 65_000, 65_530), 0);
+    }
+
+    #[test]
+    fn touch_stack_writes_its_frame() {
+        touch_stack(); // must not fault or be optimised into nothing observable
     }
 }
