@@ -6,8 +6,7 @@ crate::systems::stackful::stackful_workloads!(corosensei);
 
 /// Stack size for `create-with-stack` and `parked-memory`: corio's default, so the two
 /// libraries are compared on equal stacks (corosensei's own default is 1 MiB).
-// TODO(merge): corio_coroutine::stack::DEFAULT_STACK_SIZE once the crate lands.
-pub const STACK_SIZE: usize = 64 * 1024;
+pub const STACK_SIZE: usize = corio_coroutine::stack::DEFAULT_STACK_SIZE;
 
 /// `create`: corosensei reuses stacks only through `with_stack` + `into_stack`, so its
 /// `create` figure is [`create_with_stack`].

@@ -55,7 +55,7 @@ macro_rules! stackful_workloads {
                         unreachable!("the stack is put back")
                     };
                     let mut co = Coroutine::with_stack(s, |_: &Yielder<u64, u64>, x: u64| x + 1);
-                    black_box(co.resume(black_box(i)));
+                    let _ = black_box(co.resume(black_box(i)));
                     stack = Some(co.into_stack());
                 }
             });
