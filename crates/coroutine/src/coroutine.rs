@@ -1,7 +1,7 @@
 //! The safe coroutine API: [`Coroutine`], [`Yielder`], [`CoroutineResult`].
 
 use crate::arch;
-use crate::overflow::{self, Header, NAME_CAPACITY};
+use crate::overflow::{self, header_address, Header, NAME_CAPACITY};
 use crate::stack::{DefaultStack, Stack};
 use crate::unwind::{self, ForcedUnwind, Outcome};
 use std::cell::Cell;
@@ -142,12 +142,6 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // the header sits right below the switch's slots, 16-byte aligned.
         unsafe {
             let header = header as *mut Header;
-            (*header).guard_low = stack.limit() - stack.guard_size();
-            (*header).guard_high = if stack.guard_size() == 0 {
-                0
-            } else {
-                stack.limit()
-            };
             (*header).stack_size = top - stack.limit();
             (*header).name_len = 0;
         }
@@ -202,20 +196,17 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         }
     }
 
-    /// Switches into the coroutine with `message`, keeping the overflow
-    /// header current while it runs.
+    /// Switches into the coroutine with `message`.
     ///
     /// # Safety
     /// The coroutine must be suspended or not yet started (`sp != 0`).
     #[inline(always)]
     unsafe fn switch(&mut self, message: usize) -> (usize, usize) {
-        let previous = overflow::enter(header_address(self.top) as *const Header);
         let sp = mem::replace(&mut self.sp, 0);
         // SAFETY: per our invariant `sp` is the suspended context of the
         // stack whose top is `self.top`, and `&mut self` means nobody else
         // resumes it.
         let (message, sp) = unsafe { arch::resume(message, sp, self.top) };
-        overflow::leave(previous);
         self.sp = sp;
         (message, sp)
     }
@@ -398,12 +389,6 @@ impl<I, Y> fmt::Debug for Yielder<I, Y> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yielder").finish_non_exhaustive()
     }
-}
-
-/// Where the overflow header lives: right below the switch's top slots.
-#[inline(always)]
-fn header_address(top: usize) -> usize {
-    top - arch::TOP_SLOTS - mem::size_of::<Header>()
 }
 
 /// The coroutine's first frame, called by the trampoline on the first

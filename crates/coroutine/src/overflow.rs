@@ -1,53 +1,78 @@
 //! Stack-overflow reports.
 //!
-//! Each coroutine stack carries a [`Header`] describing its guard page. While
-//! a coroutine runs, a thread-local points at its header. A SIGSEGV/SIGBUS
-//! handler, running on an alternate signal stack (the faulting stack is
-//! exhausted), checks whether the fault address lies in that guard page: if
-//! so it writes one line naming the coroutine and its stack size, then
-//! aborts. Any other fault goes to the handler that was installed before
-//! ours (Rust's own thread-stack overflow check, or the default action).
+//! Every guarded stack is entered in a process-wide registry of guard pages
+//! when it is mapped (not when a coroutine starts: the switch path stays
+//! free of bookkeeping). Each coroutine writes a [`Header`] with its name and
+//! stack size at a fixed place below its stack top. A SIGSEGV/SIGBUS handler,
+//! running on an alternate signal stack (the faulting stack is exhausted),
+//! looks the fault address up in the registry: if it lies in a guard page it
+//! writes one line naming the coroutine and its stack size, then aborts. Any
+//! other fault goes to the handler that was installed before ours (Rust's own
+//! thread-stack overflow check, or the default action).
 
 use std::cell::Cell;
-use std::sync::{Once, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Once, OnceLock, RwLock};
 
 /// Longest coroutine name kept for diagnostics, in bytes.
 pub(crate) const NAME_CAPACITY: usize = 64;
 
-/// What the fault handler knows about a coroutine stack. It lives inside the
-/// stack itself (below the switch's top slots), so it never moves while the
-/// coroutine exists and is mapped whenever the thread-local points at it.
+/// What the fault handler tells about a coroutine: written by the coroutine
+/// at [`header_address`] of its stack, so it never moves while the coroutine
+/// exists.
 #[repr(C, align(16))]
 pub(crate) struct Header {
-    pub(crate) guard_low: usize,
-    pub(crate) guard_high: usize,
     pub(crate) stack_size: usize,
     pub(crate) name_len: usize,
     pub(crate) name: [u8; NAME_CAPACITY],
 }
 
+/// Where a coroutine's header lives: right below the switch's top slots.
+#[inline(always)]
+pub(crate) fn header_address(top: usize) -> usize {
+    top - crate::arch::TOP_SLOTS - std::mem::size_of::<Header>()
+}
+
+/// A registered guard page: where it ends and the top of its stack.
+#[derive(Clone, Copy)]
+struct Guard {
+    high: usize,
+    top: usize,
+}
+
+/// Guard pages of every mapped guarded stack, by their low address.
+static GUARDS: RwLock<BTreeMap<usize, Guard>> = RwLock::new(BTreeMap::new());
+
+/// Enters the guard page `[low, high)` of the stack whose top is `top`.
+pub(crate) fn register_guard(low: usize, high: usize, top: usize) {
+    let mut guards = GUARDS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    guards.insert(low, Guard { high, top });
+}
+
+/// Removes a guard page entered by [`register_guard`].
+pub(crate) fn deregister_guard(low: usize) {
+    let mut guards = GUARDS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    guards.remove(&low);
+}
+
+/// The top of the stack whose guard page holds `address`. Never blocks:
+/// `try_read` is a single atomic operation, so this is safe in a signal
+/// handler (if the registry is being written right now, we give up).
+fn stack_guarded_at(address: usize) -> Option<usize> {
+    let guards = GUARDS.try_read().ok()?;
+    let (_, guard) = guards.range(..=address).next_back()?;
+    (address < guard.high).then_some(guard.top)
+}
+
 thread_local! {
-    /// Header of the coroutine running on this thread, or null. Const-
-    /// initialised with no destructor, so reading it is a plain load that is
-    /// safe in a signal handler.
-    static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
     /// Whether this thread is known to have an alternate signal stack.
     static THREAD_READY: Cell<bool> = const { Cell::new(false) };
     /// An alternate signal stack we made for this thread, freed at exit.
     static OWN_ALTSTACK: Cell<Option<AltStack>> = const { Cell::new(None) };
-}
-
-/// Marks `header` as the running coroutine; returns the previous one for
-/// [`leave`]. This is on the switch path: two thread-local accesses.
-#[inline(always)]
-pub(crate) fn enter(header: *const Header) -> *const Header {
-    CURRENT.with(|current| current.replace(header))
-}
-
-/// Restores the running coroutine saved by [`enter`].
-#[inline(always)]
-pub(crate) fn leave(previous: *const Header) {
-    CURRENT.with(|current| current.set(previous));
 }
 
 /// Makes sure overflow reports work on this thread: the process-wide handler
@@ -144,8 +169,9 @@ fn ensure_altstack() {
     }
 }
 
-/// The SIGSEGV/SIGBUS handler. Async-signal-safe: it reads a thread-local
-/// cell and the header it points at, calls `write` and `abort`, or chains.
+/// The SIGSEGV/SIGBUS handler. Async-signal-safe: it reads the registry
+/// without blocking and the header of a mapped stack, calls `write` and
+/// `abort`, or chains.
 extern "C" fn on_fault(
     signal: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -153,15 +179,13 @@ extern "C" fn on_fault(
 ) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
     let address = unsafe { (*info).si_addr() } as usize;
-    let header = CURRENT.with(Cell::get);
-    // SAFETY: a non-null CURRENT points at the header of the running
-    // coroutine, inside its stack mapping, which lives while it runs.
-    if let Some(header) = unsafe { header.as_ref() } {
-        if (header.guard_low..header.guard_high).contains(&address) {
-            report(header);
-            // SAFETY: abort is async-signal-safe.
-            unsafe { libc::abort() };
-        }
+    if let Some(top) = stack_guarded_at(address) {
+        // SAFETY: a registered stack is mapped until it is deregistered, and
+        // the header place is inside it; the coroutine that overflowed
+        // wrote its header when it was created.
+        report(unsafe { &*(header_address(top) as *const Header) });
+        // SAFETY: abort is async-signal-safe.
+        unsafe { libc::abort() };
     }
     chain(signal, info, context);
 }

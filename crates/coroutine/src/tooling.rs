@@ -17,12 +17,10 @@ pub(crate) fn stack_registered(limit: usize, size: usize) -> usize {
     }
 }
 
-/// Called before a stack mapping is unmapped.
+/// Called before a registered stack mapping is unmapped.
+#[cfg(feature = "valgrind")]
 pub(crate) fn stack_deregistered(id: usize) {
-    #[cfg(feature = "valgrind")]
     valgrind::request(valgrind::STACK_DEREGISTER, id, 0);
-    #[cfg(not(feature = "valgrind"))]
-    let _ = id;
 }
 
 #[cfg(feature = "valgrind")]

@@ -64,9 +64,14 @@ const LINK: usize = 16;
 pub type EntryFn = unsafe extern "C" fn(message: usize, data: usize, top: usize) -> !;
 
 global_asm!(
+    // Global (LTO may place the reference in another codegen unit) but
+    // hidden, so it is never exported from a shared object; the version in
+    // the name keeps two copies of this crate in one binary apart.
+    ".globl corio_coroutine_trampoline_v0_1",
+    ".hidden corio_coroutine_trampoline_v0_1",
     ".balign 16",
-    ".type corio_coroutine_trampoline, @function",
-    "corio_coroutine_trampoline:",
+    ".type corio_coroutine_trampoline_v0_1, @function",
+    "corio_coroutine_trampoline_v0_1:",
     ".cfi_startproc",
     // Entered by `jmp` from a resume with rdi = first message, rdx = stack
     // top, rsp = sp0 + 24 (16-byte aligned). Until rbp is set there is no
@@ -91,12 +96,12 @@ global_asm!(
     // entry never returns.
     "ud2",
     ".cfi_endproc",
-    ".size corio_coroutine_trampoline, . - corio_coroutine_trampoline",
+    ".size corio_coroutine_trampoline_v0_1, . - corio_coroutine_trampoline_v0_1",
 );
 
 extern "C" {
     // Only its address is used: it is entered by the switch, never called.
-    fn corio_coroutine_trampoline();
+    fn corio_coroutine_trampoline_v0_1();
 }
 
 /// Writes the four top slots and the initial frame of a fresh coroutine
@@ -109,7 +114,7 @@ extern "C" {
 pub unsafe fn init_stack(top: usize, low: usize, entry: EntryFn, data: usize) -> usize {
     debug_assert!(top % 16 == 0 && low <= top - TOP_SLOTS);
     let slot = |offset: usize| (top - offset) as *mut usize;
-    let trampoline = corio_coroutine_trampoline as *const () as usize;
+    let trampoline = corio_coroutine_trampoline_v0_1 as *const () as usize;
     // After the first resume pops three words, rsp must be 16-byte aligned
     // for the trampoline's `call`.
     let sp0 = (low & !15) - 24;

@@ -37,9 +37,10 @@ pub(crate) struct Mapping {
     pub(crate) low: usize,
     /// Usable bytes above the guard page.
     pub(crate) size: usize,
-    /// Whether the trim canary is written (see `pool.rs`).
-    pub(crate) canary: bool,
-    /// Id given by memory-checker registration (see `tooling.rs`).
+    /// Id given by memory-checker registration (see `tooling.rs`). Without
+    /// the feature the struct is two words, which keeps the pool's hot path
+    /// in registers.
+    #[cfg(feature = "valgrind")]
     pub(crate) tooling_id: usize,
 }
 
@@ -58,13 +59,22 @@ impl DefaultStack {
     /// assert_eq!(stack.base() - stack.limit(), 64 * 1024);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn new(size: usize) -> io::Result<Self> {
         let size = size.max(MIN_STACK_SIZE).next_multiple_of(PAGE);
-        let mapping = match pool::take(size) {
-            Some(mapping) => mapping,
-            None => Mapping::map(size)?,
-        };
-        Ok(DefaultStack { mapping })
+        match pool::take(size) {
+            Some(mapping) => Ok(DefaultStack { mapping }),
+            None => Self::map(size),
+        }
+    }
+
+    /// The slow path of [`new`](DefaultStack::new): a fresh mapping.
+    #[cold]
+    #[inline(never)]
+    fn map(size: usize) -> io::Result<Self> {
+        Ok(DefaultStack {
+            mapping: Mapping::map(size)?,
+        })
     }
 
     /// Usable bytes of this stack.
@@ -78,12 +88,17 @@ impl Default for DefaultStack {
     ///
     /// # Panics
     /// If no stack can be mapped; the message names the limit that was hit.
+    #[inline]
     fn default() -> Self {
-        DefaultStack::new(DEFAULT_STACK_SIZE).unwrap_or_else(|e| panic!("{e}"))
+        match DefaultStack::new(DEFAULT_STACK_SIZE) {
+            Ok(stack) => stack,
+            Err(error) => panic!("{error}"),
+        }
     }
 }
 
 impl Drop for DefaultStack {
+    #[inline]
     fn drop(&mut self) {
         let mapping = Mapping { ..self.mapping };
         pool::give_back(mapping);
@@ -131,12 +146,14 @@ impl Mapping {
             unsafe { libc::munmap(low, len) };
             return Err(map_error(error, len));
         }
-        let tooling_id = crate::tooling::stack_registered(low as usize + GUARD, size);
+        let low = low as usize;
+        crate::overflow::register_guard(low, low + GUARD, low + GUARD + size);
+        let _tooling_id = crate::tooling::stack_registered(low + GUARD, size);
         Ok(Mapping {
-            low: low as usize,
+            low,
             size,
-            canary: false,
-            tooling_id,
+            #[cfg(feature = "valgrind")]
+            tooling_id: _tooling_id,
         })
     }
 
@@ -147,6 +164,8 @@ impl Mapping {
 
     /// Gives the mapping back to the kernel.
     pub(crate) fn unmap(self) {
+        crate::overflow::deregister_guard(self.low);
+        #[cfg(feature = "valgrind")]
         crate::tooling::stack_deregistered(self.tooling_id);
         // SAFETY: per the invariant we own the whole mapping, and `self` is
         // consumed so nothing refers to it afterwards.

@@ -19,7 +19,9 @@ pub use pool::set_pool_capacity;
 /// 3. if `guard_size()` is not 0, the `guard_size()` bytes right below
 ///    `limit()` fault on any access (so an overflow traps instead of
 ///    corrupting memory); without a guard, running out of stack is undefined
-///    behaviour, so prefer a guarded stack.
+///    behaviour, so prefer a guarded stack. Only [`DefaultStack`]'s guard
+///    pages are known to the overflow report; an overflow into another
+///    implementation's guard is a plain SIGSEGV.
 pub unsafe trait Stack {
     /// One past the highest usable address: where the stack starts.
     fn base(&self) -> usize;

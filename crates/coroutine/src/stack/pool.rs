@@ -5,9 +5,9 @@
 //! used deeply gives its cold pages back to the kernel when it returns: the
 //! top [`HOT`] bytes stay resident, everything below is `madvise`d away.
 //!
-//! Deep use is detected with a canary word at the bottom of the hot region,
-//! written the first time the stack enters the pool (when the whole cold
-//! region is trimmed once). If the canary is intact on a later return, the
+//! Deep use is detected with a canary word at the bottom of the hot region.
+//! A fresh stack has no canary, so its first return trims the whole cold
+//! region once and writes it. If the canary is intact on a later return, the
 //! coroutine did not write below the hot region, so there is nothing to trim.
 //! This is best effort: a frame that skips the canary word without writing
 //! it goes unnoticed until a later, detected deep use.
@@ -56,6 +56,7 @@ pub fn set_pool_capacity(capacity: usize) {
 }
 
 /// A pooled stack of exactly `size` usable bytes, if this thread has one.
+#[inline]
 pub(super) fn take(size: usize) -> Option<Mapping> {
     POOL.try_with(|pool| {
         let mut stacks = pool.stacks.borrow_mut();
@@ -69,13 +70,14 @@ pub(super) fn take(size: usize) -> Option<Mapping> {
 
 /// Returns a stack to this thread's pool, trimming it if it was used deeply;
 /// unmaps it if the pool is full or the thread is exiting.
-pub(super) fn give_back(mut mapping: Mapping) {
+#[inline]
+pub(super) fn give_back(mapping: Mapping) {
     let kept = POOL.try_with(|pool| {
         let mut stacks = pool.stacks.borrow_mut();
         if stacks.len() >= pool.capacity.get() {
             return Err(());
         }
-        trim(&mut mapping);
+        trim(&mapping);
         stacks.push(Mapping { ..mapping });
         Ok(())
     });
@@ -85,27 +87,33 @@ pub(super) fn give_back(mut mapping: Mapping) {
 }
 
 /// Gives the cold pages of `mapping` back if the canary says it went deep.
-fn trim(mapping: &mut Mapping) {
+#[inline]
+fn trim(mapping: &Mapping) {
     let limit = mapping.low + PAGE;
     let hot_low = mapping.base() - HOT;
     if hot_low <= limit {
         return; // small stack: all of it is hot
     }
-    let canary = hot_low as *mut usize;
     // SAFETY: `hot_low` is inside the usable area of a mapping we own, and
     // no coroutine runs on it any more.
+    if unsafe { *(hot_low as *const usize) } != CANARY {
+        trim_cold(limit, hot_low);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn trim_cold(limit: usize, hot_low: usize) {
+    // SAFETY: [limit, hot_low) lies in the usable area of a mapping we own
+    // and nothing runs on it; MADV_DONTNEED makes those pages read as zero.
     unsafe {
-        if mapping.canary && *canary == CANARY {
-            return;
-        }
         libc::madvise(
             limit as *mut libc::c_void,
             hot_low - limit,
             libc::MADV_DONTNEED,
         );
-        *canary = CANARY;
+        *(hot_low as *mut usize) = CANARY;
     }
-    mapping.canary = true;
 }
 
 #[cfg(test)]
