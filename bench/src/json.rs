@@ -79,7 +79,7 @@ mod tests {
         peer.fields.push(("raised", Field::Bool(true)));
         Report {
             measurements: vec![measurement("switch", System::Corio, 3.0), peer],
-            notes: Vec::new(),
+            ..Report::default()
         }
     }
 

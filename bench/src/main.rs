@@ -3,6 +3,10 @@
 //! Each row (see `rows/`) names a figure and gives one workload per system (see `systems/`);
 //! `harness` times them all the same way (warm-up, repetitions, median). The run prints a table
 //! with corio/peer ratios, or JSON lines with `--json`. `--help` lists the options.
+//!
+//! A workload that cannot run here (missing tool, kernel limit) is skipped with a note; one
+//! that panics is noted as FAILED and makes the exit status non-zero, so CI's `--quick` run
+//! catches a broken bench without losing the other rows.
 
 mod cli;
 mod harness;
@@ -16,7 +20,9 @@ mod system;
 mod systems;
 mod table;
 
+use std::any::Any;
 use std::io::{IsTerminal, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use harness::Config;
@@ -63,7 +69,11 @@ fn main() -> ExitCode {
     } else {
         print!("{}", table::render(&report));
     }
-    ExitCode::SUCCESS
+    if report.failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// The rows to run: all of them, or the one `--only` names.
@@ -90,8 +100,9 @@ fn run(rows: &[Row], config: &Config, json: bool) -> Report {
             if progress {
                 eprint!("\r\x1b[Kmeasuring {} / {}", row.name, entry.system.name());
             }
-            match (entry.run)(config) {
-                Ok(sample) => {
+            // A panicking workload is a bug to report, not a reason to lose the other rows.
+            match panic::catch_unwind(AssertUnwindSafe(|| (entry.run)(config))) {
+                Ok(Ok(sample)) => {
                     for note in sample.notes {
                         add_note(&mut report, note);
                     }
@@ -103,10 +114,16 @@ fn run(rows: &[Row], config: &Config, json: bool) -> Report {
                         fields: sample.fields,
                     });
                 }
-                Err(why) => add_note(
+                Ok(Err(why)) => add_note(
                     &mut report,
                     format!("{} / {}: skipped: {why}", row.name, entry.system.name()),
                 ),
+                Err(payload) => {
+                    report.failures += 1;
+                    let why = panic_message(payload.as_ref());
+                    let name = entry.system.name();
+                    add_note(&mut report, format!("{} / {name}: FAILED: {why}", row.name));
+                }
             }
         }
         if json {
@@ -121,6 +138,17 @@ fn run(rows: &[Row], config: &Config, json: bool) -> Report {
         eprint!("\r\x1b[K");
     }
     report
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "panicked"
+    }
 }
 
 /// Adds a note unless the same text is already there (systems share setup notes).
@@ -140,6 +168,13 @@ mod tests {
         let only = select(rows::all(), Some("switch")).unwrap();
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].name, "switch");
+    }
+
+    #[test]
+    fn panic_messages_are_recovered() {
+        assert_eq!(panic_message(&"literal"), "literal");
+        assert_eq!(panic_message(&format!("formatted {}", 1)), "formatted 1");
+        assert_eq!(panic_message(&7u8), "panicked");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Report {
     pub measurements: Vec<Measurement>,
     /// Caveats and skips, in the order they arose.
     pub notes: Vec<String>,
+    /// Workloads that panicked (each also has a note).
+    pub failures: usize,
 }
 
 impl Report {
@@ -87,7 +89,7 @@ pub(crate) mod tests {
     fn report(ms: Vec<Measurement>) -> Report {
         Report {
             measurements: ms,
-            notes: Vec::new(),
+            ..Report::default()
         }
     }
 

@@ -166,6 +166,7 @@ mod tests {
                 measurement("stackless-switch", System::Async, 1.5),
             ],
             notes: vec!["a note".to_owned()],
+            ..Report::default()
         };
         let expected = "\
 | bench            | unit | corio | corosensei | async | corio/peer |
@@ -186,7 +187,7 @@ mod tests {
                 measurement("x", System::Corosensei, 4.0),
                 measurement("x", System::Async, 1.0),
             ],
-            notes: Vec::new(),
+            ..Report::default()
         };
         assert_eq!(
             ratios(&report, "x", &report.systems()),

@@ -11,7 +11,10 @@ pub const STACK_SIZE: usize = corio_coroutine::stack::DEFAULT_STACK_SIZE;
 /// `create`: corosensei reuses stacks only through `with_stack` + `into_stack`, so its
 /// `create` figure is [`create_with_stack`].
 pub fn create(config: &Config) -> Outcome {
-    create_with_stack(config)
+    Ok(create_with_stack(config)?.note(
+        "create: corio takes its stack from the per-thread pool (Coroutine::new); corosensei, \
+         which has no pool, reuses one DefaultStack via with_stack + into_stack",
+    ))
 }
 
 /// `parked-memory`: resident bytes per coroutine parked on a fresh `DefaultStack`.

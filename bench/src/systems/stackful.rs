@@ -59,7 +59,11 @@ macro_rules! stackful_workloads {
                     stack = Some(co.into_stack());
                 }
             });
-            Ok(Sample::new(ns))
+            Ok(Sample::new(ns).note(format!(
+                "create-with-stack: one {} KiB DefaultStack moved in by with_stack and out \
+                 by into_stack on every iteration",
+                STACK_SIZE / 1024
+            )))
         }
 
         /// The body of a `parked-memory` coroutine: write a frame, then park forever.
