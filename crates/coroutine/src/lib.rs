@@ -46,3 +46,8 @@ mod tooling;
 mod unwind;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder};
+
+// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

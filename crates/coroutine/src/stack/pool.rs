@@ -94,6 +94,7 @@ fn trim(mapping: &Mapping) {
     if hot_low <= limit {
         return; // small stack: all of it is hot
     }
+    crate::tooling::stack_memory_defined(hot_low, std::mem::size_of::<usize>());
     // SAFETY: `hot_low` is inside the usable area of a mapping we own, and
     // no coroutine runs on it any more.
     if unsafe { *(hot_low as *const usize) } != CANARY {
