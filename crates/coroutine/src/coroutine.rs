@@ -316,18 +316,32 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 }
 
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
+    #[inline]
     fn drop(&mut self) {
-        let unwound = if cfg!(panic = "unwind") {
-            panic::catch_unwind(AssertUnwindSafe(|| self.force_unwind()))
-        } else {
-            // Nothing can unwind: the stack's contents are leaked.
-            Ok(())
-        };
+        if self.sp != 0 {
+            self.drop_suspended();
+        }
         // SAFETY: dropped exactly once, here; the coroutine is finished (or,
         // with panic=abort, abandoned), so nothing runs on the stack.
         unsafe { ManuallyDrop::drop(&mut self.stack) };
-        if let Err(payload) = unwound {
-            panic::resume_unwind(payload);
+    }
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Unwinds a coroutine that is dropped while suspended; a panic that
+    /// comes out of the unwind is passed on only after the stack is freed.
+    #[cold]
+    fn drop_suspended(&mut self) {
+        if cfg!(panic = "unwind") {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.force_unwind())) {
+                // SAFETY: the coroutine is finished. Unwinding from here
+                // also leaves `drop`, so the stack is dropped once, here.
+                unsafe { ManuallyDrop::drop(&mut self.stack) };
+                panic::resume_unwind(payload);
+            }
+        } else {
+            // Nothing can unwind: the stack's contents are leaked.
+            self.sp = 0;
         }
     }
 }

@@ -80,7 +80,10 @@ pub(crate) fn switched(fake: FakeStack) -> Bounds {
         // SAFETY: the documented fiber protocol: finish right after arriving,
         // with the fake stack saved when this context was left.
         unsafe { asan::__sanitizer_finish_switch_fiber(fake.save, &mut bottom, &mut size) };
-        Bounds { bottom: bottom as usize, size }
+        Bounds {
+            bottom: bottom as usize,
+            size,
+        }
     }
     #[cfg(not(feature = "asan"))]
     Bounds {}
@@ -112,21 +115,23 @@ mod asan {
     }
 }
 
-/// Called once per fresh stack mapping; returns the id to deregister with.
-pub(crate) fn stack_registered(limit: usize, size: usize) -> usize {
+/// Called once per fresh stack mapping, with its usable area.
+pub(crate) fn stack_registered(limit: usize, size: usize) {
+    let _ = (limit, size);
     #[cfg(feature = "valgrind")]
-    return valgrind::request(valgrind::STACK_REGISTER, limit, limit + size);
-    #[cfg(not(feature = "valgrind"))]
     {
-        let _ = (limit, size);
-        0
+        let id = valgrind::request(valgrind::STACK_REGISTER, limit, limit + size);
+        valgrind::ids().insert(limit, id);
     }
 }
 
-/// Called before a registered stack mapping is unmapped.
-#[cfg(feature = "valgrind")]
-pub(crate) fn stack_deregistered(id: usize) {
-    valgrind::request(valgrind::STACK_DEREGISTER, id, 0);
+/// Called before a stack mapping is unmapped, with its usable area's start.
+pub(crate) fn stack_deregistered(limit: usize) {
+    let _ = limit;
+    #[cfg(feature = "valgrind")]
+    if let Some(id) = valgrind::ids().remove(&limit) {
+        valgrind::request(valgrind::STACK_DEREGISTER, id, 0);
+    }
 }
 
 /// Tells memcheck that `[address, address + len)` of a stack no coroutine
@@ -143,11 +148,19 @@ pub(crate) fn stack_memory_defined(address: usize, len: usize) {
 #[cfg(feature = "valgrind")]
 mod valgrind {
     use core::arch::asm;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
 
     pub(super) const STACK_REGISTER: usize = 0x1501;
     pub(super) const STACK_DEREGISTER: usize = 0x1502;
     /// Memcheck's tool base ('M', 'C') + 2.
     pub(super) const MAKE_MEM_DEFINED: usize = 0x4d43_0002;
+
+    /// Valgrind's ids of the registered stacks, by usable start address.
+    pub(super) fn ids() -> std::sync::MutexGuard<'static, BTreeMap<usize, usize>> {
+        static IDS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+        IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 
     /// Issues a client request; returns 0 when not running under valgrind.
     pub(super) fn request(code: usize, a1: usize, a2: usize) -> usize {
