@@ -93,6 +93,8 @@ pub(crate) struct Local {
     lifo: Cell<Option<TaskRef>>,
     lifo_streak: Cell<u32>,
     tick: Cell<u32>,
+    /// Picks from the queues (not from the LIFO slot).
+    picks: Cell<u32>,
     coroutines: UnsafeCell<Coroutines>,
     pub(crate) wheel: RefCell<Wheel>,
 }
@@ -108,6 +110,7 @@ impl Local {
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
             tick: Cell::new(0),
+            picks: Cell::new(0),
             coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
         }
@@ -190,7 +193,11 @@ impl Local {
             self.ready().push_back(t);
         }
         self.lifo_streak.set(0);
-        if tick % FRESH_INTERVAL == 0 {
+        // Counted here, not by `tick`: LIFO runs come in fixed-length streaks, and a tick-based
+        // choice could then always land on the same parity and never look at `fresh`.
+        let picks = self.picks.get().wrapping_add(1);
+        self.picks.set(picks);
+        if picks % FRESH_INTERVAL == 0 {
             if let Some(t) = self.pop_fresh() {
                 return Some(t);
             }
