@@ -113,6 +113,11 @@ pub(crate) fn shared() -> Option<Arc<Shared>> {
     worker(|w| w.map(|w| w.shared.clone())).or_else(|| HANDLE.with(|h| h.borrow().clone()))
 }
 
+/// The runtime `id`, if this non-worker thread acts for it (a blocking thread, say).
+pub(crate) fn handle_for(id: u64) -> Option<Arc<Shared>> {
+    HANDLE.with(|h| h.borrow().as_ref().filter(|s| s.id == id).cloned())
+}
+
 /// The id of the runtime this thread acts for, without touching reference counts.
 pub(crate) fn runtime_id() -> Option<u64> {
     worker(|w| w.map(|w| w.shared.id))

@@ -24,8 +24,8 @@ pub(crate) const LOCAL_CAP: usize = 256;
 pub(crate) const LIFO_STREAK: u32 = 3;
 /// Every this many ticks the shared queues (inbox, injector) are checked first.
 const SHARED_INTERVAL: u32 = 61;
-/// Every this many ticks an unstarted task runs before the started ones (so a yielding
-/// coroutine lets new tasks start even on a single worker).
+/// Every this many picks from the queues an unstarted task runs before the started ones (so
+/// a yielding coroutine lets new tasks start even on a single worker).
 const FRESH_INTERVAL: u32 = 2;
 /// Every this many ticks the timer wheel is advanced (if it holds timers).
 const TIMER_INTERVAL: u32 = 32;
