@@ -53,11 +53,12 @@ pub(crate) fn wait<F: Future>(future: F, foreign: bool) -> F::Output {
     }
 }
 
-/// Counts a wait that something outside the runtime may end (see `Shared::external`).
-struct ExternalWait(Arc<crate::sched::Shared>);
+/// Counts a wait that something outside the runtime may end (see `Shared::external`), so the
+/// deadlock check stays silent meanwhile. The reactor holds one per I/O registration.
+pub(crate) struct ExternalWait(Arc<crate::sched::Shared>);
 
 impl ExternalWait {
-    fn new(shared: Arc<crate::sched::Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<crate::sched::Shared>) -> Self {
         shared.external.fetch_add(1, Ordering::SeqCst);
         ExternalWait(shared)
     }

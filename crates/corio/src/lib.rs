@@ -35,7 +35,9 @@
 //! to it). So a coroutine may keep `!Send` values (`Rc`, thread-local references, `MutexGuard`)
 //! across suspension points. The price: a coroutine that computes without suspending holds up
 //! the other started coroutines of its worker (other workers carry on, and steal its
-//! unstarted tasks).
+//! unstarted tasks). corio has no opt-in to migrate started coroutines: one would have to be
+//! `unsafe`, with the contract that the coroutine holds nothing tied to its thread across a
+//! suspension point.
 //!
 //! ## Blocking calls
 //! A std blocking call inside a coroutine (`std::thread::sleep`, blocking file or socket I/O,

@@ -464,11 +464,14 @@ impl Local {
                 unsafe { ctx.task().set_error(payload) };
             }
         });
-        let co = match co {
+        let mut co = match co {
             Ok(co) => co,
             Err(e) => return Err((raw.into_arc(), e)),
         };
         let h = raw.get().header();
+        if let Some(name) = &h.name {
+            co.set_name(name); // named in the stack-overflow report
+        }
         // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
         h.home.store(self.index as u32, Ordering::Relaxed);
         let slot = self.coroutines().insert(co, raw);
