@@ -46,6 +46,7 @@ mod tooling;
 mod unwind;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder};
+pub use unwind::is_forced_unwind;
 
 // The README's examples are compiled and run as doctests.
 #[cfg(doctest)]
