@@ -47,8 +47,3 @@ mod unwind;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder};
 pub use unwind::is_forced_unwind;
-
-// The README's examples are compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
