@@ -59,6 +59,7 @@ mod interop;
 mod loom;
 mod runtime;
 mod sched;
+pub mod sync;
 pub mod task;
 pub mod time;
 
