@@ -36,7 +36,7 @@ mod spin {
     unsafe impl<T: Send> Send for Lock<T> {}
 
     impl<T> Lock<T> {
-        pub(crate) fn new(value: T) -> Self {
+        pub(crate) const fn new(value: T) -> Self {
             Lock {
                 locked: AtomicBool::new(false),
                 value: UnsafeCell::new(value),
