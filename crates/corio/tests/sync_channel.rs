@@ -140,7 +140,10 @@ fn rendezvous_send_waits_for_receiver() {
             rx.recv().unwrap()
         });
         tx.send(9).unwrap();
-        assert!(received.load(Ordering::SeqCst), "send returned before the receive");
+        assert!(
+            received.load(Ordering::SeqCst),
+            "send returned before the receive"
+        );
         assert_eq!(h.join().unwrap(), 9);
     });
 }
@@ -150,7 +153,10 @@ fn recv_timeout_expires_then_delivers() {
     corio::run(|| {
         let (tx, rx) = unbounded::<u8>();
         let t = Instant::now();
-        assert_eq!(rx.recv_timeout(Duration::from_millis(10)), Err(RecvTimeoutError::Timeout));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(10)),
+            Err(RecvTimeoutError::Timeout)
+        );
         assert!(t.elapsed() >= Duration::from_millis(10));
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         tx.send(5).unwrap();
@@ -201,7 +207,10 @@ fn dropping_last_receiver_fails_blocked_and_later_senders() {
         };
         corio::time::sleep(Duration::from_millis(5));
         drop(rx);
-        assert_eq!(blocked.join().unwrap(), Err(SendError("blocked".to_string())));
+        assert_eq!(
+            blocked.join().unwrap(),
+            Err(SendError("blocked".to_string()))
+        );
         assert_eq!(tx.send("late".into()), Err(SendError("late".to_string())));
         assert_eq!(
             tx.try_send("try".into()),
@@ -243,7 +252,10 @@ fn thread_to_coroutine_and_back() {
                 to_thread.send(v * 2).unwrap();
             }
         });
-        assert_eq!(thread.join().unwrap(), (0..20_000u64).map(|i| i * 2).sum::<u64>());
+        assert_eq!(
+            thread.join().unwrap(),
+            (0..20_000u64).map(|i| i * 2).sum::<u64>()
+        );
     });
 }
 

@@ -193,7 +193,10 @@ fn rwlock_readers_share_writers_exclude() {
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
         assert_eq!(*l.read(), 4 * 200);
-        assert!(max_readers.load(Ordering::SeqCst) > 1, "readers never overlapped");
+        assert!(
+            max_readers.load(Ordering::SeqCst) > 1,
+            "readers never overlapped"
+        );
     });
 }
 
@@ -243,7 +246,9 @@ fn semaphore_bounds_concurrency_and_serves_in_order() {
         assert_eq!(sem.available_permits(), 3);
         // A big request at the front is not overtaken by small ones.
         let all = sem.acquire_many(3);
-        assert!(sem.acquire_many_timeout(2, Duration::from_millis(5)).is_none());
+        assert!(sem
+            .acquire_many_timeout(2, Duration::from_millis(5))
+            .is_none());
         drop(all);
         assert!(sem.try_acquire_many(3).is_some());
     });

@@ -188,9 +188,8 @@ fn contended_selects_deliver_every_message_once() {
                         let mut open = [true; 3];
                         while open.iter().any(|&o| o) {
                             let mut sel = Select::new();
-                            let idx: Vec<_> = (0..3)
-                                .map(|i| open[i].then(|| sel.recv(&rxs[i])))
-                                .collect();
+                            let idx: Vec<_> =
+                                (0..3).map(|i| open[i].then(|| sel.recv(&rxs[i]))).collect();
                             let op = sel.select();
                             let i = idx.iter().position(|&x| x == Some(op.index())).unwrap();
                             match op.recv(&rxs[i]) {

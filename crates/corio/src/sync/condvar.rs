@@ -110,10 +110,16 @@ impl Condvar {
         let node = Node::new(());
         self.queue.lock().push_back(&node); // before unlocking: no lost notification
         drop(guard);
-        let token = waitq::wait(&node, deadline, &self.queue, |q| q, |_| {
-            // Notified while unwinding: hand the notification to someone who can use it.
-            self.notify_one();
-        });
+        let token = waitq::wait(
+            &node,
+            deadline,
+            &self.queue,
+            |q| q,
+            |_| {
+                // Notified while unwinding: hand the notification to someone who can use it.
+                self.notify_one();
+            },
+        );
         (mutex.lock(), WaitTimeoutResult(token.is_none()))
     }
 

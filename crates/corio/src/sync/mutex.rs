@@ -43,7 +43,11 @@ const HANDOFF: usize = 2;
 pub(crate) const STARVATION: Duration = Duration::from_millis(1);
 
 /// How often `lock` retries before it queues, when nobody is queued yet.
+#[cfg(not(loom))]
 const SPINS: u32 = 40;
+/// Under loom spinning only multiplies the interleavings to explore.
+#[cfg(loom)]
+const SPINS: u32 = 0;
 
 /// A mutual-exclusion lock whose waiters park (the coroutine, or the plain thread) instead of
 /// blocking the worker thread. Shaped like [`std::sync::Mutex`], without poisoning (see the
@@ -147,10 +151,12 @@ impl<T: ?Sized> Mutex<T> {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(MutexGuard {
-            mutex: self,
-            _marker: PhantomData,
-        }),
+                Ok(_) => {
+                    return Some(MutexGuard {
+                        mutex: self,
+                        _marker: PhantomData,
+                    })
+                }
                 Err(now) => s = now,
             }
         }
@@ -216,12 +222,18 @@ impl<T: ?Sized> Mutex<T> {
                 }
             }
             returning = true;
-            let token = waitq::wait(&node, None, &self.queue, |q| q, |token| {
-                if token == HANDOFF {
-                    // We were handed the lock while unwinding: pass it on.
-                    self.unlock();
-                }
-            });
+            let token = waitq::wait(
+                &node,
+                None,
+                &self.queue,
+                |q| q,
+                |token| {
+                    if token == HANDOFF {
+                        // We were handed the lock while unwinding: pass it on.
+                        self.unlock();
+                    }
+                },
+            );
             // Without a deadline `wait` returns only with a token. On HANDOFF we own the lock
             // and, because `wait` loads the token with Acquire (pairing with the unlocker's
             // Release store), we see the previous critical section.

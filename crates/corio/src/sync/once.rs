@@ -6,7 +6,8 @@ use std::mem::MaybeUninit;
 
 use super::lock::Lock;
 use super::waitq::{self, Node, WaitList};
-use crate::loom::{AtomicUsize, Ordering};
+// std atomics even under loom (the cell is not modelled; `get_mut` is used on drop).
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const EMPTY: usize = 0;
 const RUNNING: usize = 1;
@@ -120,12 +121,10 @@ impl<T> OnceCell<T> {
         loop {
             // Acquire on failure (COMPLETE): see the value. The success ordering does not
             // matter: the runner publishes with the Release store below.
-            match self.state.compare_exchange(
-                EMPTY,
-                RUNNING,
-                Ordering::Acquire,
-                Ordering::Acquire,
-            ) {
+            match self
+                .state
+                .compare_exchange(EMPTY, RUNNING, Ordering::Acquire, Ordering::Acquire)
+            {
                 Ok(_) => {
                     let f = init.take().expect("only the runner calls init");
                     return self.run(f);
@@ -185,7 +184,7 @@ impl<T> OnceCell<T> {
     pub fn into_inner(mut self) -> Option<T> {
         if *self.state.get_mut() == COMPLETE {
             *self.state.get_mut() = EMPTY; // so Drop does not drop it again
-            // SAFETY: written (COMPLETE); ownership moves out once.
+                                           // SAFETY: written (COMPLETE); ownership moves out once.
             Some(unsafe { self.value.get_mut().assume_init_read() })
         } else {
             None

@@ -129,10 +129,16 @@ impl<T: ?Sized> RwLock<T> {
             }
             s.queue.push_back(&node);
         }
-        waitq::wait(&node, None, &self.state, |s| &mut s.queue, |_| {
-            // Granted while unwinding: release what we were given.
-            self.release(write);
-        });
+        waitq::wait(
+            &node,
+            None,
+            &self.state,
+            |s| &mut s.queue,
+            |_| {
+                // Granted while unwinding: release what we were given.
+                self.release(write);
+            },
+        );
     }
 
     fn release(&self, write: bool) {

@@ -98,9 +98,15 @@ impl Semaphore {
             }
             s.queue.push_back(&node);
         }
-        let token = waitq::wait(&node, deadline, &self.state, |s| &mut s.queue, |_| {
-            self.release(n); // granted while unwinding: give them back
-        });
+        let token = waitq::wait(
+            &node,
+            deadline,
+            &self.state,
+            |s| &mut s.queue,
+            |_| {
+                self.release(n); // granted while unwinding: give them back
+            },
+        );
         if token.is_none() {
             // We left the queue: whoever was behind us may fit now.
             self.release(0);

@@ -297,7 +297,10 @@ impl<T> Chan<T> {
         let (wakes, dropped) = {
             let mut inner = self.inner.lock();
             inner.receivers_gone = true;
-            (claim_all(&mut inner.senders), std::mem::take(&mut inner.buf))
+            (
+                claim_all(&mut inner.senders),
+                std::mem::take(&mut inner.buf),
+            )
         };
         drop(dropped); // outside the lock: destructors may do anything
         wakes.into_iter().for_each(Waiter::wake);

@@ -51,9 +51,9 @@ pub use error::{
     RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySelectError, TrySendError,
 };
-pub use select::{Select, SelectedOperation};
 #[doc(hidden)]
 pub use select::{AsReceiver, AsSender};
+pub use select::{Select, SelectedOperation};
 
 use crate::loom::Ordering;
 use chan::{Chan, Received, Sent};
@@ -70,7 +70,10 @@ use ops::{run_one, RecvOp, SendOp};
 /// assert_eq!(rx.recv(), Ok(1));
 /// ```
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(cap < usize::MAX, "bounded channel capacity must be below usize::MAX");
+    assert!(
+        cap < usize::MAX,
+        "bounded channel capacity must be below usize::MAX"
+    );
     pair(Chan::new(cap))
 }
 
@@ -90,10 +93,7 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 fn pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(chan);
-    (
-        Sender { chan: chan.clone() },
-        Receiver { chan },
-    )
+    (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
 fn deadline_after(timeout: Duration) -> Option<Instant> {

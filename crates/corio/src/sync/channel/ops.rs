@@ -77,7 +77,7 @@ impl<T> Operation for RecvOp<'_, T> {
         match self.chan.try_recv(std::ptr::null()) {
             Received::Done(m, wake) => {
                 self.result = Some(Ok(m));
-                wake.map(|w| w.wake());
+                wake_opt(wake);
                 true
             }
             Received::Disconnected => {
@@ -94,7 +94,7 @@ impl<T> Operation for RecvOp<'_, T> {
         match unsafe { self.chan.register_recv(sel, op, self.slot.ptr(), alone) } {
             Registration::Done(m, wake) => {
                 self.result = Some(Ok(m));
-                wake.map(|w| w.wake());
+                wake_opt(wake);
                 Reg::Done
             }
             Registration::Ready if alone => {
@@ -154,7 +154,7 @@ impl<T> Operation for SendOp<'_, T> {
         match self.chan.try_send(msg, std::ptr::null()) {
             Sent::Done(wake) => {
                 self.result = Some(Ok(()));
-                wake.map(|w| w.wake());
+                wake_opt(wake);
                 true
             }
             Sent::Disconnected(m) => {
@@ -174,7 +174,7 @@ impl<T> Operation for SendOp<'_, T> {
         match unsafe { self.chan.register_send(sel, op, self.slot.ptr(), alone) } {
             Registration::Done((), wake) => {
                 self.result = Some(Ok(()));
-                wake.map(|w| w.wake());
+                wake_opt(wake);
                 Reg::Done
             }
             Registration::Ready if alone => {
@@ -320,9 +320,7 @@ where
 {
     let n = ops.len();
     let start = random(n);
-    (0..n)
-        .map(|k| (start + k) % n)
-        .find(|&i| ops[i].try_op())
+    (0..n).map(|k| (start + k) % n).find(|&i| ops[i].try_op())
 }
 
 /// Unlinks every operation (after aborting or finishing the selector) if the wait unwinds.
@@ -365,6 +363,13 @@ fn random(n: usize) -> usize {
         x ^= x >> 7;
         x ^= x << 17;
         s.set(x);
-        ((x >> 32) * n as u64 >> 32) as usize
+        (((x >> 32) * n as u64) >> 32) as usize
     })
+}
+
+/// Wakes the partner an operation handed a message to (after the channel lock is released).
+fn wake_opt(wake: Option<crate::sync::waiter::Waiter>) {
+    if let Some(w) = wake {
+        w.wake();
+    }
 }
