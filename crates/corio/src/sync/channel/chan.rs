@@ -230,6 +230,7 @@ impl<T> Chan<T> {
         } else if self.send_ready(&inner, me) {
             return Registration::Ready;
         }
+        sel.prepare();
         inner.senders.push_back(Entry {
             sel: NonNull::from(sel),
             op,
@@ -260,6 +261,7 @@ impl<T> Chan<T> {
         } else if self.recv_ready(&inner, me) {
             return Registration::Ready;
         }
+        sel.prepare();
         inner.receivers.push_back(Entry {
             sel: NonNull::from(sel),
             op,

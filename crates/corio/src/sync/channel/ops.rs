@@ -210,13 +210,12 @@ impl<T> Operation for SendOp<'_, T> {
 
 /// Runs one operation until it completes (`true`) or `deadline` passes (`false`).
 pub(crate) fn run_one(op: &mut dyn Operation, deadline: Option<Instant>) -> bool {
-    if op.try_op() {
-        return true; // fast path: no selector, no waiter handle
-    }
     if deadline.is_some_and(|d| Instant::now() >= d) {
-        return false;
+        return op.try_op();
     }
-    let sel = Selector::new();
+    // One critical section either completes the operation or links it; the waiter handle
+    // is only taken in the second case (`Selector::prepare`).
+    let sel = Selector::lazy();
     match op.register(&sel, 0, true) {
         Reg::Done => return true,
         Reg::Ready => unreachable!("registering alone completes ready operations"),

@@ -23,6 +23,7 @@
 //!    entries under their channels' locks; it leaves (and frees the selector) only after
 //!    unlinking every entry: a linked entry always points at a live selector.
 
+use std::cell::UnsafeCell;
 use std::time::Instant;
 
 use crate::loom::{AtomicBool, AtomicUsize, Ordering};
@@ -35,7 +36,10 @@ const SELECTED: usize = 2;
 
 /// See the module docs.
 pub(crate) struct Selector {
-    waiter: Waiter,
+    /// Who to wake. Written only by the owner before the selector is first linked
+    /// ([`prepare`](Self::prepare)); read by a completer only after it claimed a linked
+    /// entry. So the write happens-before every read (through the channel lock).
+    waiter: UnsafeCell<Option<Waiter>>,
     state: AtomicUsize,
     done: AtomicBool,
 }
@@ -44,9 +48,31 @@ impl Selector {
     /// A selector for the running coroutine or thread.
     pub(crate) fn new() -> Self {
         Selector {
-            waiter: Waiter::current(),
+            waiter: UnsafeCell::new(Some(Waiter::current())),
             state: AtomicUsize::new(WAITING),
             done: AtomicBool::new(false),
+        }
+    }
+
+    /// A selector whose waiter handle is taken only if it must really wait
+    /// ([`prepare`](Self::prepare)): a plain `send`/`recv` that completes at once never
+    /// touches the task's reference count.
+    pub(crate) fn lazy() -> Self {
+        Selector {
+            waiter: UnsafeCell::new(None),
+            state: AtomicUsize::new(WAITING),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    /// Fills in the waiter handle. Must be called by the owner before the selector is linked
+    /// into any channel.
+    pub(crate) fn prepare(&self) {
+        // SAFETY: only the owner calls this, before the first link: no completer can reach
+        // the selector yet, so nobody else reads or writes `waiter` (field invariant).
+        let w = unsafe { &mut *self.waiter.get() };
+        if w.is_none() {
+            *w = Some(Waiter::current());
         }
     }
 
@@ -69,7 +95,10 @@ impl Selector {
     /// Marks a claimed selector done; returns its waiter to wake once the channel lock is
     /// released. The last touch of the selector by the completer (selector rule 2).
     pub(crate) fn finish(&self) -> Waiter {
-        let waiter = self.waiter.clone();
+        // SAFETY: we claimed a linked entry, so `prepare` ran before the link and the owner
+        // never writes `waiter` again (field invariant); the channel lock orders the two.
+        let waiter =
+            unsafe { (*self.waiter.get()).clone() }.expect("a linked selector is prepared");
         // Release: the owner's Acquire load of `done` then sees the moved message.
         self.done.store(true, Ordering::Release);
         waiter
