@@ -234,20 +234,23 @@ impl<S: AsSender + ?Sized> AsSender for &S {
 ///
 /// corio::run(|| {
 ///     let (tx, rx) = unbounded::<u32>();
-///     let (done_tx, done_rx) = bounded::<()>(0);
+///     let (stop_tx, stop_rx) = bounded::<()>(0);
 ///     corio::spawn(move || {
-///         tx.send(1).unwrap();
-///         drop(done_tx); // disconnects `done`
+///         for i in 0..3 {
+///             tx.send(i).unwrap();
+///         }
+///         stop_tx.send(()).unwrap(); // a rendezvous: returns once the loop took it
 ///     });
 ///     let mut got = Vec::new();
 ///     loop {
 ///         corio::select! {
 ///             recv(rx) -> m => got.push(m.unwrap()),
-///             recv(done_rx) -> d => { assert!(d.is_err()); break; }
+///             recv(stop_rx) -> s => { s.unwrap(); break; }
 ///             default(Duration::from_secs(5)) => panic!("timed out"),
 ///         }
 ///     }
-///     assert!(got.len() <= 1);
+///     got.extend(rx.try_iter()); // what was still buffered when `stop` won the race
+///     assert_eq!(got, [0, 1, 2]);
 /// });
 /// ```
 #[macro_export]
