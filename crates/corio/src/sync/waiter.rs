@@ -44,7 +44,7 @@ mod rt {
         #[inline]
         pub(crate) fn wake(self) {
             match self {
-                Waiter::Coroutine(u) => u.unpark(),
+                Waiter::Coroutine(u) => u.unpark_owned(),
                 Waiter::Thread(t) => t.unpark(),
             }
         }
