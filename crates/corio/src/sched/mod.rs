@@ -172,7 +172,7 @@ pub(crate) fn schedule(task: TaskRef) {
     });
     // A thread outside this runtime (a plain thread, a blocking thread, another runtime).
     if let Some(task) = task {
-        if let Some(shared) = registry::get(rt) {
+        if let Some(shared) = context::handle_for(rt).or_else(|| registry::get(rt)) {
             shared.push_remote(home, task);
         }
         // else: the runtime is gone; its shutdown cancelled the task.
