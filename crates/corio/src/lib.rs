@@ -76,6 +76,8 @@ mod context;
 mod coro;
 mod interop;
 mod loom;
+pub mod net;
+mod reactor;
 mod runtime;
 mod sched;
 pub mod task;

@@ -44,7 +44,7 @@ use park::Parker;
 /// The panic message of a deadlocked main coroutine.
 pub(crate) const DEADLOCK_REPORT: &str = "corio: all coroutines are asleep - deadlock! \
 (the main coroutine is waiting, and no runnable coroutine, timer, blocking job, \
-foreign-future wait or outside Handle is left that could wake anything)";
+registered socket, foreign-future wait or outside Handle is left that could wake anything)";
 
 /// What one worker shares with the others.
 pub(crate) struct Remote {
@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) external: AtomicUsize,
     /// The task `block_on` waits for; taken by the deadlock detector when it reports.
     pub(crate) main: Mutex<Option<TaskRef>>,
+    /// The I/O reactor, polled by idle workers (see `reactor`).
+    pub(crate) reactor: std::sync::Arc<crate::reactor::Reactor>,
 }
 
 impl Shared {
@@ -120,6 +122,7 @@ impl Shared {
         if self.has_visible_work()
             || self.blocking_jobs.load(Ordering::SeqCst) != 0
             || self.external.load(Ordering::SeqCst) != 0
+            || self.reactor.registrations() != 0
             || self
                 .remotes
                 .iter()

@@ -177,6 +177,8 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % SHARED_INTERVAL == 0 {
+            // A busy worker still lets I/O in (without blocking; see `reactor`).
+            self.shared.reactor.poll_now();
             if let Some(t) = self.pop_shared() {
                 return Some(t);
             }
@@ -317,7 +319,11 @@ impl Local {
         if timeout.is_none() {
             idle.if_all_asleep(|| self.shared.check_deadlock());
         }
-        self.shared.remotes[self.index].parker.park(timeout);
+        let parker = &self.shared.remotes[self.index].parker;
+        // With sockets registered, one idle worker at a time sleeps in epoll_wait instead.
+        if !self.shared.reactor.park(parker, timeout) {
+            parker.park(timeout);
+        }
         idle.unregister(self.index);
     }
 
