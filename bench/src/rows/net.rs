@@ -1,6 +1,6 @@
 //! Network rows: one TCP echo client and `wrk` against each system's server, pinned to its
-//! own core (method in [`crate::net`]). corio's servers are its `echo` and `http` examples,
-//! which arrive with `corio::net` (issue 6); until then its entries report a skip.
+//! own core (method in [`crate::net`]). corio's echo server is its `echo` example's loop;
+//! its `http` example has not landed yet (issue 6), so that entry reports a skip.
 
 use std::process::Command;
 
@@ -32,7 +32,11 @@ fn go_server(what: &str, addr: &str) -> Result<Command, String> {
 /// Echo figures for `system`, measured once and shared by `echo` and `echo-cpu`.
 fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
     pair("echo", system, || match system {
-        System::Corio => Err(corio_rt::NOT_MERGED.to_owned()),
+        System::Corio => net::echo(config, |a| ours("corio-echo", a)).map(|(r, c)| {
+            let note = "corio: echo server = the loop of crates/corio/examples/echo.rs, \
+                        built into the bench, 1 worker";
+            (r.note(note), c)
+        }),
         System::Tokio => net::echo(config, |a| ours("tokio-echo", a)),
         System::May => net::echo(config, |a| ours("may-echo", a)),
         System::Go => net::echo(config, |a| go_server("echo-server", a))

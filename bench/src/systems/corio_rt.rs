@@ -1,9 +1,10 @@
 //! corio, the runtime (`crates/corio`): the runtime rows' corio workloads.
 //!
-//! Channel, mutex and network rows wait for corio's `sync` and `net` modules (issues 5 and
-//! 6); until they are merged those entries report a skip rather than a number.
+//! Channel and mutex rows wait for corio's `sync` module (issue 5), and `http` for the `http`
+//! example of issue 6; until they are merged those entries report a skip, never a number.
 
 use std::hint::black_box;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -206,6 +207,35 @@ pub fn max_live_raised_here(config: &Config) -> Outcome {
     drop(raise);
     sample.notes.extend(notes);
     Ok(sample)
+}
+
+/// The echo server (`serve corio-echo ADDR`): `crates/corio/examples/echo.rs`'s loop (a
+/// coroutine per connection, 4 KiB reads written straight back) on one worker, compiled
+/// into the bench so the bench stays one binary.
+pub fn echo_server(addr: &str) -> std::io::Result<()> {
+    let rt = runtime(1).map_err(std::io::Error::other)?;
+    let listener_addr = addr.to_owned();
+    rt.block_on(move || {
+        let listener = corio::net::TcpListener::bind(&listener_addr)?;
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_nodelay(true);
+            corio::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Rows waiting for `corio::sync` or `corio::net`.
