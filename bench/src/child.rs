@@ -179,7 +179,8 @@ pub fn run(cmd: Command, core: Option<usize>, timeout: Duration) -> io::Result<F
 
 /// Like [`run`], but with `stall` also kills the child once it has printed nothing new for
 /// that long (a repeated identical `PROGRESS` line is not news): that is how a hang is told
-/// from slow progress.
+/// from slow progress. A `PROGRESS` line with `done=1` ends the watch (the child has
+/// finished counting; only `timeout` applies to the rest).
 pub fn run_watched(
     cmd: Command,
     core: Option<usize>,
@@ -203,7 +204,10 @@ pub fn run_watched(
     let mut news = Instant::now();
     loop {
         let now = Instant::now();
-        let stalled = stall.is_some_and(|s| now.duration_since(news) >= s);
+        let done = lines
+            .iter()
+            .any(|l| matches!(l, Line::Progress(p) if get(p, "done").is_some()));
+        let stalled = !done && stall.is_some_and(|s| now.duration_since(news) >= s);
         if now >= deadline || stalled {
             drop(guard); // kills it
             return Ok(Finished {
@@ -307,6 +311,24 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
         assert!(f.status.is_none());
         assert_eq!(f.last_progress("live"), Some(3.0));
+    }
+
+    #[test]
+    fn a_child_done_counting_is_not_stalled() {
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo PROGRESS live=7 done=1; sleep 1; echo RESULT value=7",
+        ]);
+        let f = run_watched(
+            cmd,
+            None,
+            Duration::from_secs(20),
+            Some(Duration::from_millis(300)),
+        )
+        .unwrap();
+        assert!(f.status.is_some());
+        assert_eq!(f.sample().unwrap().value, 7.0);
     }
 
     #[test]

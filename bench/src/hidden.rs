@@ -27,7 +27,6 @@ type Server = fn(&str) -> io::Result<()>;
 const CHILD: &[(&str, ChildWorkload)] = &[
     ("corio-parked", corio_rt::parked_here),
     ("corio-max-live", corio_rt::max_live_here),
-    ("corio-max-live-raised", corio_rt::max_live_raised_here),
     ("tokio-parked", tokio::parked_here),
     ("tokio-max-live", tokio::max_live_here),
     ("may-yield", may::yield_here),

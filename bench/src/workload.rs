@@ -119,10 +119,12 @@ impl LiveCounter {
         self.started.load(Ordering::Relaxed)
     }
 
-    /// Stops the reporting thread after one last line.
+    /// Stops the reporting thread after one last line, marked `done=1`: counting is over,
+    /// so the parent stops watching for a stall while the child tears down (releasing a
+    /// million tasks can take longer than the stall limit).
     pub fn finish(&self) {
-        println!("PROGRESS live={}", self.get());
         self.done.store(true, Ordering::Relaxed);
+        println!("PROGRESS live={} done=1", self.get());
     }
 }
 
@@ -153,14 +155,21 @@ pub fn bytes_per(before: u64, after: u64, count: usize) -> f64 {
     after.saturating_sub(before) as f64 / count.max(1) as f64
 }
 
-/// Raises `vm.max_map_count` if `tasks` more guarded stacks (2 mappings each) would not fit,
-/// as `parked-memory` does: root only, restored when the guard drops, noted.
+/// Mappings a fresh child process is assumed to use besides its coroutine stacks (libraries,
+/// thread stacks, allocator arenas: a few hundred in practice).
+pub const CHILD_MAPPINGS: usize = 10_000;
+
+/// Raises `vm.max_map_count` if `tasks` more guarded stacks (2 mappings each) would not fit
+/// beside `in_use` mappings, as `parked-memory` does: root only, restored when the guard
+/// drops, noted. A child's limit is raised by the parent (`in_use` = [`CHILD_MAPPINGS`]),
+/// which outlives it: a child killed for hanging could not restore the limit itself.
 pub fn room_for_stacks(
     who: &str,
     tasks: usize,
+    in_use: usize,
     notes: &mut Vec<String>,
 ) -> Result<Option<crate::mem::MapLimitRaise>, String> {
-    let needed = crate::mem::map_count().map_err(|e| e.to_string())? + 2 * tasks + 2_000;
+    let needed = in_use + 2 * tasks + 2_000;
     let limit = crate::mem::max_map_count().map_err(|e| e.to_string())?;
     if needed <= limit {
         return Ok(None);
@@ -174,7 +183,7 @@ pub fn room_for_stacks(
     let raise = crate::mem::MapLimitRaise::to(needed.max(1 << 20))
         .map_err(|e| format!("vm.max_map_count {limit} is too low and cannot be raised: {e}"))?;
     notes.push(format!(
-        "{who}: raised vm.max_map_count from {} to {} in its child process (restored after)",
+        "{who}: raised vm.max_map_count from {} to {} while measuring (restored after)",
         raise.original, raise.raised
     ));
     Ok(Some(raise))

@@ -86,9 +86,13 @@ pub fn rows() -> Vec<Row> {
             unit: Unit::BytesPerTask,
             about: "resident bytes per blocked task (100k, JoinHandles kept), fresh process",
             entries: vec![
-                entry(System::Corio, |c| parked_in_child("corio-parked", c)),
-                entry(System::May, may::parked),
-                entry(System::Tokio, |c| parked_in_child("tokio-parked", c)),
+                entry(System::Corio, |c| {
+                    parked_in_child("corio", "corio-parked", c)
+                }),
+                entry(System::May, |c| parked_in_child("may", "may-parked", c)),
+                entry(System::Tokio, |c| {
+                    parked_in_child("tokio", "tokio-parked", c)
+                }),
                 entry(System::Go, go::parked),
             ],
         },
@@ -108,9 +112,20 @@ pub fn rows() -> Vec<Row> {
     ]
 }
 
-/// `parked-memory-rt` through `child NAME`, one fresh process per repetition.
-fn parked_in_child(name: &str, config: &Config) -> Outcome {
-    fresh_processes(config, || in_child(name, config, CHILD_TIMEOUT)?.sample())
+/// `parked-memory-rt` through `child NAME`, one fresh process per repetition; for stackful
+/// systems the mapping limit is raised first if their stacks need it.
+fn parked_in_child(who: &str, name: &str, config: &Config) -> Outcome {
+    let mut notes = Vec::new();
+    let stacks = if who == "tokio" {
+        0
+    } else {
+        w::parked_tasks(config)
+    };
+    let raise = w::room_for_stacks(who, stacks, w::CHILD_MAPPINGS, &mut notes)?;
+    let mut sample = fresh_processes(config, || in_child(name, config, CHILD_TIMEOUT)?.sample())?;
+    drop(raise);
+    sample.notes.extend(notes);
+    Ok(sample)
 }
 
 /// `max-live` through `child NAME`, watched for hangs.
@@ -130,7 +145,20 @@ fn corio_max_live(config: &Config) -> Outcome {
     let mut sample = max_live_in_child("corio", "corio-max-live", config)?
         .note(format!("max-live: measured at vm.max_map_count {limit}"));
     if !config.quick {
-        match max_live_in_child("corio", "corio-max-live-raised", config) {
+        let mut notes = Vec::new();
+        let raise = w::room_for_stacks(
+            "corio",
+            w::max_live_cap(config),
+            w::CHILD_MAPPINGS,
+            &mut notes,
+        );
+        let raised = raise.and_then(|guard| {
+            let run = max_live_in_child("corio", "corio-max-live", config);
+            drop(guard);
+            run
+        });
+        sample.notes.extend(notes);
+        match raised {
             Ok(raised) => {
                 sample = sample
                     .field("live_with_limit_raised", Field::Int(raised.value as u64))

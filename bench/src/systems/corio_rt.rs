@@ -71,7 +71,10 @@ pub fn spawn(config: &Config) -> Outcome {
 pub fn sleep_wakeups(config: &Config) -> Result<(Sample, Sample), String> {
     let rt = runtime(w::WORKERS)?;
     let tasks = config.ops(w::SLEEP_TASKS);
-    w::split_wall_cpu(w::wall_and_cpu(config, || {
+    let mut notes = Vec::new();
+    let in_use = mem::map_count().map_err(|e| e.to_string())?;
+    let _raise = w::room_for_stacks("corio", tasks as usize, in_use, &mut notes)?;
+    let (mut wall, cpu) = w::split_wall_cpu(w::wall_and_cpu(config, || {
         rt.block_on(move || {
             let handles: Vec<_> = (0..tasks)
                 .map(|_| corio::spawn(|| corio::time::sleep(w::SLEEP)))
@@ -80,7 +83,9 @@ pub fn sleep_wakeups(config: &Config) -> Result<(Sample, Sample), String> {
                 h.join().unwrap();
             }
         })
-    }))
+    }))?;
+    wall.notes.extend(notes);
+    Ok((wall, cpu))
 }
 
 /// Where parked coroutines wait until released: each registers its [`Unparker`].
@@ -115,8 +120,6 @@ impl Gate {
 /// JoinHandles kept.
 pub fn parked_here(config: &Config) -> Outcome {
     let n = w::parked_tasks(config);
-    let mut notes = Vec::new();
-    let raise = w::room_for_stacks("corio", n, &mut notes)?;
     let rt = runtime(w::WORKERS)?;
     let bytes = rt.block_on(move || {
         let before = mem::resident_bytes()?;
@@ -142,10 +145,7 @@ pub fn parked_here(config: &Config) -> Outcome {
         }
         Ok::<_, std::io::Error>(w::bytes_per(before, after, n))
     });
-    drop(raise);
-    let mut sample = Sample::new(bytes.map_err(|e| e.to_string())?);
-    sample.notes = notes;
-    Ok(sample)
+    Ok(Sample::new(bytes.map_err(|e| e.to_string())?))
 }
 
 /// `max-live` (child process): park coroutines in batches of 1k until the cap or the first
@@ -196,17 +196,6 @@ pub fn max_live_here(config: &Config) -> Outcome {
         }
         Ok(sample)
     })
-}
-
-/// `max-live` with `vm.max_map_count` raised (child process): the same, from the room
-/// [`w::room_for_stacks`] makes for the cap.
-pub fn max_live_raised_here(config: &Config) -> Outcome {
-    let mut notes = Vec::new();
-    let raise = w::room_for_stacks("corio", w::max_live_cap(config), &mut notes)?;
-    let mut sample = max_live_here(config)?;
-    drop(raise);
-    sample.notes.extend(notes);
-    Ok(sample)
 }
 
 /// The echo server (`serve corio-echo ADDR`): `crates/corio/examples/echo.rs`'s loop (a

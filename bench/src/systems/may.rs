@@ -98,11 +98,16 @@ pub fn spawn_here(config: &Config) -> Outcome {
 
 /// `sleep-wakeups` and `sleep-wakeups-cpu` (parent side).
 pub fn sleep_wakeups(config: &Config) -> Result<(Sample, Sample), String> {
+    let mut notes = Vec::new();
+    let tasks = config.ops(w::SLEEP_TASKS) as usize;
+    let _raise = w::room_for_stacks("may", tasks, w::CHILD_MAPPINGS, &mut notes)?;
     let finished = in_child("may-sleep", config, CHILD_TIMEOUT)?;
     let pairs = finished.result()?;
     let wall = crate::child::get(&pairs, "value").ok_or("no wall time")?;
     let cpu = crate::child::get(&pairs, "cpu_ms").ok_or("no CPU time")?;
-    Ok((Sample::new(wall), Sample::new(cpu)))
+    let mut wall = Sample::new(wall);
+    wall.notes = notes;
+    Ok((wall, Sample::new(cpu)))
 }
 
 /// `sleep-wakeups` (child): coroutines that each sleep 1 ms, from a coroutine.
@@ -123,18 +128,11 @@ pub fn sleep_here(config: &Config) -> Outcome {
     }))
 }
 
-/// `parked-memory-rt` (parent side): one fresh child per repetition.
-pub fn parked(config: &Config) -> Outcome {
-    crate::systems::fresh_processes(config, || child("may-parked", config))
-}
-
 /// `parked-memory-rt` (child): resident bytes per coroutine parked until unparked through
 /// its JoinHandle.
 pub fn parked_here(config: &Config) -> Outcome {
     workers(w::WORKERS);
     let n = w::parked_tasks(config);
-    let mut notes = Vec::new();
-    let raise = w::room_for_stacks("may", n, &mut notes)?;
     go(|| ()).join().unwrap(); // start the scheduler before the baseline
     let before = mem::resident_bytes().map_err(|e| e.to_string())?;
     let released = Arc::new(AtomicBool::new(false));
@@ -161,10 +159,7 @@ pub fn parked_here(config: &Config) -> Outcome {
     for h in handles {
         h.join().map_err(|_| "a parked coroutine failed")?;
     }
-    drop(raise);
-    let mut sample = Sample::new(w::bytes_per(before, after, n));
-    sample.notes = notes;
-    Ok(sample)
+    Ok(Sample::new(w::bytes_per(before, after, n)))
 }
 
 /// `max-live` (child): coroutines parked in batches of 1k until the cap or a failed spawn.
