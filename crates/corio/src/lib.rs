@@ -26,6 +26,9 @@
 //! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
 //!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
 //! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels.
+//! - [`sync`]: channels ([`sync::channel`], [`select!`]) and locks ([`sync::Mutex`],
+//!   [`sync::RwLock`], [`sync::Condvar`], [`sync::Semaphore`], [`sync::WaitGroup`],
+//!   [`sync::Barrier`], [`sync::OnceCell`]) that park the coroutine, not the thread.
 //! - [`spawn_blocking`]: a bounded pool for calls that block a thread.
 //! - [`block_on`]: await any future from blocking-style code.
 //!
@@ -80,6 +83,7 @@ pub mod net;
 mod reactor;
 mod runtime;
 mod sched;
+pub mod sync;
 pub mod task;
 pub mod time;
 

@@ -1,8 +1,9 @@
 //! Switches the synchronisation primitives of the wake protocol between `std` and
 //! [loom](https://docs.rs/loom) (`RUSTFLAGS="--cfg loom"`), so the same code is model-checked.
 //!
-//! Only the parker and the idle-worker registry go through this shim: they carry the
-//! "never lose a wake-up" argument. Run the models with
+//! The parker, the idle-worker registry and the core of `sync` (its internal lock, wait
+//! queues and channel hand-off) go through this shim: they carry the "never lose a wake-up"
+//! argument. Run the models with
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p corio --lib --release loom
@@ -10,12 +11,12 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{fence, AtomicU32, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering},
     Mutex,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{fence, AtomicU32, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering},
     Mutex,
 };
