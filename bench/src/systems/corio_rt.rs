@@ -1,7 +1,7 @@
 //! corio, the runtime (`crates/corio`): the runtime rows' corio workloads.
 //!
-//! Channel and mutex rows wait for corio's `sync` module (issue 5), and `http` for the `http`
-//! example of issue 6; until they are merged those entries report a skip, never a number.
+//! The `http` row waits for corio's `http` example (issue 6); until it is merged that entry
+//! reports a skip, never a number.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use corio::sync::channel;
 use corio::task::Unparker;
 
 use crate::harness::{time_per_op, Config};
@@ -227,7 +228,98 @@ pub fn echo_server(addr: &str) -> std::io::Result<()> {
     })
 }
 
-/// Rows waiting for `corio::sync` or `corio::net`.
-pub fn not_merged(_: &Config) -> Outcome {
-    Err(NOT_MERGED.to_owned())
+/// Ping-pong over two `bounded(0)` (rendezvous) channels, from the main coroutine; ns per
+/// round trip.
+fn pingpong(config: &Config, workers: usize) -> Outcome {
+    let rt = runtime(workers)?;
+    let ns = time_per_op(config, config.ops(w::PINGPONG_OPS), |ops| {
+        rt.block_on(move || {
+            let (ping_tx, ping_rx) = channel::bounded::<u64>(0);
+            let (pong_tx, pong_rx) = channel::bounded::<u64>(0);
+            let echo = corio::spawn(move || {
+                for v in ping_rx.iter() {
+                    if pong_tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            });
+            for i in 0..ops {
+                ping_tx.send(i).unwrap();
+                black_box(pong_rx.recv().unwrap());
+            }
+            drop(ping_tx);
+            echo.join().unwrap();
+        })
+    });
+    Ok(Sample::new(ns).note("corio: ping-pong over bounded(0) rendezvous channels"))
+}
+
+/// `pingpong-1w`: ping-pong on one worker.
+pub fn pingpong_1(config: &Config) -> Outcome {
+    pingpong(config, 1)
+}
+
+/// `pingpong-2w`: ping-pong on two workers.
+pub fn pingpong_2(config: &Config) -> Outcome {
+    pingpong(config, 2)
+}
+
+/// `mpmc`: 8 producer and 8 consumer coroutines on one `bounded(1024)` channel; msg/s.
+pub fn mpmc(config: &Config) -> Outcome {
+    let rt = runtime(w::WORKERS)?;
+    let per_sec = w::per_second(config, config.ops(w::MPMC_MSGS), |ops| {
+        rt.block_on(move || {
+            let (tx, rx) = channel::bounded::<u64>(w::MPMC_CAPACITY);
+            let each = ops / w::MPMC_SIDES;
+            let producers: Vec<_> = (0..w::MPMC_SIDES)
+                .map(|_| {
+                    let tx = tx.clone();
+                    corio::spawn(move || {
+                        for i in 0..each {
+                            tx.send(i).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let consumers: Vec<_> = (0..w::MPMC_SIDES)
+                .map(|_| {
+                    let rx = rx.clone();
+                    corio::spawn(move || rx.iter().map(black_box).count() as u64)
+                })
+                .collect();
+            for p in producers {
+                p.join().unwrap();
+            }
+            let got: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
+            assert_eq!(got, each * w::MPMC_SIDES);
+        })
+    });
+    Ok(Sample::new(per_sec))
+}
+
+/// `mutex`: coroutines incrementing one counter under `corio::sync::Mutex`; increments/s.
+pub fn mutex(config: &Config) -> Outcome {
+    let rt = runtime(w::WORKERS)?;
+    let per_sec = w::per_second(config, config.ops(w::MUTEX_OPS), |ops| {
+        rt.block_on(move || {
+            let counter = Arc::new(corio::sync::Mutex::new(0u64));
+            let each = ops / w::MUTEX_TASKS;
+            let handles: Vec<_> = (0..w::MUTEX_TASKS)
+                .map(|_| {
+                    let c = counter.clone();
+                    corio::spawn(move || {
+                        for _ in 0..each {
+                            *c.lock() += 1;
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            assert_eq!(*counter.lock(), each * w::MUTEX_TASKS);
+        })
+    });
+    Ok(Sample::new(per_sec))
 }
