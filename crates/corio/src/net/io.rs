@@ -121,7 +121,7 @@ impl<S: AsRawFd> IoSource<S> {
             let reg = self.registration();
             let snapshot = reg.map(Registration::snapshot);
             if let (Some(_), Some(snap)) = (reg, snapshot) {
-                if snap & dir.bit() == 0 && want > 0 {
+                if snap & dir.ready_mask() == 0 && want > 0 {
                     // Drained by an earlier operation and no event since: wait first.
                     self.wait_until(dir, snapshot, timeout, &mut deadline)?;
                     continue;

@@ -59,6 +59,10 @@ pub(crate) mod io;
 pub(crate) mod stream;
 pub(crate) mod sys;
 mod tcp;
+mod udp;
+mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{Incoming as UnixIncoming, UnixListener, UnixStream};

@@ -157,11 +157,17 @@ impl Reactor {
                 continue; // only there to end the wait
             }
             let mut ready = 0;
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                ready |= Direction::Read.bit();
+            if event.is_readable() {
+                ready |= registration::READ;
             }
-            if event.is_writable() || event.is_write_closed() || event.is_error() {
-                ready |= Direction::Write.bit();
+            if event.is_writable() {
+                ready |= registration::WRITE;
+            }
+            if event.is_read_closed() || event.is_error() {
+                ready |= registration::READ_CLOSED;
+            }
+            if event.is_write_closed() || event.is_error() {
+                ready |= registration::WRITE_CLOSED;
             }
             // SAFETY: the token is the address of a `ScheduledIo` that stays allocated until
             // it is deregistered and then released under the `poll` lock, which we hold; an

@@ -3,16 +3,21 @@
 //! # Readiness word
 //!
 //! ```text
-//!   bits 2..   tick: incremented by every event (so a stale snapshot is detectable)
-//!   bit  1     WRITE: writable (or write side closed, or error) since the flag was last cleared
-//!   bit  0     READ:  readable (or read side closed, or error) since the flag was last cleared
+//!   bits 4..   tick: incremented by every event (so a stale snapshot is detectable)
+//!   bit  3     WRITE_CLOSED: write side shut down or socket error (sticky)
+//!   bit  2     READ_CLOSED:  peer's FIN, hang-up or socket error (sticky)
+//!   bit  1     WRITE: writable since the flag was last cleared
+//!   bit  0     READ:  readable since the flag was last cleared
 //! ```
 //!
-//! Edge-triggered epoll reports each *change* once, so the flag is the only memory of it. It
-//! is set by events and cleared only by an operation that got `WouldBlock`, and only if the
-//! word still equals the snapshot taken *before* that syscall: an event that came while the
-//! syscall ran moved the tick, the clear fails, and the operation retries instead of sleeping
-//! through the event.
+//! Edge-triggered epoll reports each *change* once, so the flags are the only memory of it.
+//! `READ`/`WRITE` are set by events and cleared only by an operation that proved the socket
+//! drained (`WouldBlock`, or a short stream transfer), and only if the word still equals the
+//! snapshot taken *before* that syscall: an event that came while the syscall ran moved the
+//! tick, the clear fails, and the operation retries instead of sleeping through the event.
+//! A short transfer clears only `READ`/`WRITE`: the `*_CLOSED` flags stay, since a FIN that
+//! arrived together with the last data is reported once, and a reader that drained the data
+//! must still see it. Only `WouldBlock` (which a closed stream never returns) clears them.
 //!
 //! # Waiting without losing a wake-up
 //!
@@ -39,20 +44,35 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
-    /// The direction's flag in the readiness word.
+    /// The direction's clearable flag in the readiness word.
+    #[inline]
     pub(crate) fn bit(self) -> usize {
         match self {
-            Direction::Read => 1,
-            Direction::Write => 2,
+            Direction::Read => READ,
+            Direction::Write => WRITE,
+        }
+    }
+
+    /// Every flag that means "an operation in this direction will not block".
+    #[inline]
+    pub(crate) fn ready_mask(self) -> usize {
+        match self {
+            Direction::Read => READ | READ_CLOSED,
+            Direction::Write => WRITE | WRITE_CLOSED,
         }
     }
 }
 
-const FLAGS: usize = 3;
-const TICK: usize = 4;
+pub(crate) const READ: usize = 1;
+pub(crate) const WRITE: usize = 2;
+pub(crate) const READ_CLOSED: usize = 4;
+pub(crate) const WRITE_CLOSED: usize = 8;
+const FLAGS: usize = 15;
+const TICK: usize = 16;
 
 struct Waiter {
-    bit: usize,
+    /// The direction's `ready_mask`.
+    mask: usize,
     id: TaskId,
     unparker: Unparker,
 }
@@ -90,7 +110,7 @@ impl ScheduledIo {
         }
         let mut waiters = self.waiters.lock().unwrap();
         waiters.retain(|w| {
-            if w.bit & ready != 0 {
+            if w.mask & ready != 0 {
                 w.unparker.unpark();
                 false
             } else {
@@ -99,11 +119,11 @@ impl ScheduledIo {
         });
     }
 
-    fn remove(&self, id: TaskId, bit: usize) {
+    fn remove(&self, id: TaskId, mask: usize) {
         self.waiters
             .lock()
             .unwrap()
-            .retain(|w| !(w.id == id && w.bit == bit));
+            .retain(|w| !(w.id == id && w.mask == mask));
     }
 }
 
@@ -148,13 +168,15 @@ impl Registration {
         snapshot: Option<usize>,
         deadline: Option<Instant>,
     ) -> io::Result<()> {
-        let bit = dir.bit();
+        let mask = dir.ready_mask();
         if let Some(snap) = snapshot {
-            // Clear our flag only if nothing happened since the syscall began.
+            // `WouldBlock` proves the direction is neither ready nor closed: clear its flags
+            // (the sticky one too, for datagram sockets whose errors are transient), but only
+            // if nothing happened since the syscall began.
             if self
                 .io
                 .readiness
-                .compare_exchange(snap, snap & !bit, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(snap, snap & !mask, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
             {
                 return Ok(()); // an event (or another operation) came in between: retry
@@ -164,12 +186,12 @@ impl Registration {
         let id = me.id();
         {
             let mut waiters = self.io.waiters.lock().unwrap();
-            if self.io.readiness.load(Ordering::Acquire) & bit != 0 {
+            if self.io.readiness.load(Ordering::Acquire) & mask != 0 {
                 return Ok(());
             }
-            if !waiters.iter().any(|w| w.id == id && w.bit == bit) {
+            if !waiters.iter().any(|w| w.id == id && w.mask == mask) {
                 waiters.push(Waiter {
-                    bit,
+                    mask,
                     id,
                     unparker: me.unparker(),
                 });
@@ -184,7 +206,7 @@ impl Registration {
                 }
             }
         }
-        let guard = Unwind(&self.io, id, bit);
+        let guard = Unwind(&self.io, id, mask);
         let timed_out = match deadline {
             Some(d) => task::park_deadline(d),
             None => {
@@ -194,8 +216,8 @@ impl Registration {
         };
         drop(guard);
         if timed_out {
-            self.io.remove(id, bit);
-            if self.io.readiness.load(Ordering::Acquire) & bit == 0 {
+            self.io.remove(id, mask);
+            if self.io.readiness.load(Ordering::Acquire) & mask == 0 {
                 return Err(io::ErrorKind::TimedOut.into());
             }
         }
