@@ -42,7 +42,6 @@ const CHILD: &[(&str, ChildWorkload)] = &[
 
 /// The servers `serve NAME` can run.
 const SERVERS: &[(&str, Server)] = &[
-    ("corio-echo", corio_rt::echo_server),
     ("tokio-echo", tokio::echo_server),
     ("tokio-http", tokio::http_server),
     ("may-echo", may::echo_server),

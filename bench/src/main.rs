@@ -10,6 +10,7 @@
 
 mod child;
 mod cli;
+mod examples;
 mod go;
 mod harness;
 mod hidden;

@@ -183,7 +183,8 @@ pub fn room_for_stacks(
     let raise = crate::mem::MapLimitRaise::to(needed.max(1 << 20))
         .map_err(|e| format!("vm.max_map_count {limit} is too low and cannot be raised: {e}"))?;
     notes.push(format!(
-        "{who}: raised vm.max_map_count from {} to {} while measuring (restored after)",
+        "{who}: raised vm.max_map_count from {} to {} for {tasks} stacks while measuring \
+         (restored after)",
         raise.original, raise.raised
     ));
     Ok(Some(raise))

@@ -1,6 +1,6 @@
 //! Network rows: one TCP echo client and `wrk` against each system's server, pinned to its
-//! own core (method in [`crate::net`]). corio's echo server is its `echo` example's loop;
-//! its `http` example has not landed yet (issue 6), so that entry reports a skip.
+//! own core (method in [`crate::net`]). corio's servers are its `echo` and `http` examples
+//! (see [`crate::examples`]).
 
 use std::process::Command;
 
@@ -9,7 +9,6 @@ use crate::hidden::server_command;
 use crate::net;
 use crate::row::{Entry, Outcome, Row, Sample, Unit};
 use crate::system::System;
-use crate::systems::corio_rt;
 use crate::workload::{self as w, pair};
 
 /// An entry of a row.
@@ -32,11 +31,8 @@ fn go_server(what: &str, addr: &str) -> Result<Command, String> {
 /// Echo figures for `system`, measured once and shared by `echo` and `echo-cpu`.
 fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
     pair("echo", system, || match system {
-        System::Corio => net::echo(config, |a| ours("corio-echo", a)).map(|(r, c)| {
-            let note = "corio: echo server = the loop of crates/corio/examples/echo.rs, \
-                        built into the bench, 1 worker";
-            (r.note(note), c)
-        }),
+        System::Corio => net::echo(config, |a| crate::examples::server("echo", a))
+            .map(|(r, c)| (r.note(crate::examples::note("echo")), c)),
         System::Tokio => net::echo(config, |a| ours("tokio-echo", a)),
         System::May => net::echo(config, |a| ours("may-echo", a)),
         System::Go => net::echo(config, |a| go_server("echo-server", a))
@@ -75,7 +71,10 @@ pub fn rows() -> Vec<Row> {
             unit: Unit::ReqPerSec,
             about: "wrk -t1 -c50 against a hello-world server on core 0 with 1 worker",
             entries: vec![
-                entry(System::Corio, |_| Err(corio_rt::NOT_MERGED.to_owned())),
+                entry(System::Corio, |c| {
+                    let sample = net::http(c, |a| crate::examples::server("http", a))?;
+                    Ok(sample.note(crate::examples::note("http")))
+                }),
                 entry(System::May, |c| net::http(c, |a| ours("may-http", a))),
                 entry(System::Tokio, |c| net::http(c, |a| ours("tokio-http", a))),
                 entry(System::Go, |c| {

@@ -1,10 +1,8 @@
 //! corio, the runtime (`crates/corio`): the runtime rows' corio workloads.
 //!
-//! The `http` row waits for corio's `http` example (issue 6); until it is merged that entry
-//! reports a skip, never a number.
+//! The network rows run corio's own examples instead (see [`crate::examples`]).
 
 use std::hint::black_box;
-use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,9 +14,6 @@ use crate::harness::{time_per_op, Config};
 use crate::mem;
 use crate::row::{Outcome, Sample};
 use crate::workload::{self as w, LiveCounter};
-
-/// The skip reason of rows whose corio API has not landed on this branch yet.
-pub const NOT_MERGED: &str = "corio API not merged yet";
 
 /// A corio runtime with `workers` workers.
 fn runtime(workers: usize) -> Result<corio::Runtime, String> {
@@ -196,35 +191,6 @@ pub fn max_live_here(config: &Config) -> Outcome {
             None => sample = sample.note(format!("corio: reached the cap of {cap} live tasks")),
         }
         Ok(sample)
-    })
-}
-
-/// The echo server (`serve corio-echo ADDR`): `crates/corio/examples/echo.rs`'s loop (a
-/// coroutine per connection, 4 KiB reads written straight back) on one worker, compiled
-/// into the bench so the bench stays one binary.
-pub fn echo_server(addr: &str) -> std::io::Result<()> {
-    let rt = runtime(1).map_err(std::io::Error::other)?;
-    let listener_addr = addr.to_owned();
-    rt.block_on(move || {
-        let listener = corio::net::TcpListener::bind(&listener_addr)?;
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let _ = s.set_nodelay(true);
-            corio::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        Ok(())
     })
 }
 
