@@ -91,3 +91,8 @@ pub use blocking::spawn_blocking;
 pub use interop::block_on;
 pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
 pub use task::{spawn, yield_now, JoinHandle};
+
+// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -46,8 +46,4 @@ mod tooling;
 mod unwind;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder};
-
-// The README's examples are compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
+pub use unwind::is_forced_unwind;

@@ -34,8 +34,8 @@ mod rt {
         /// The waiter for the code running now.
         #[inline]
         pub(crate) fn current() -> Waiter {
-            match task::try_current() {
-                Some(t) => Waiter::Coroutine(t.unparker()),
+            match task::current_unparker() {
+                Some(unparker) => Waiter::Coroutine(unparker),
                 None => Waiter::Thread(thread::current()),
             }
         }

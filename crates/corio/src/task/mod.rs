@@ -177,6 +177,14 @@ pub fn try_current() -> Option<Task> {
     context::coroutine(|c| c.map(|c| Task { raw: c.task_ref() }))
 }
 
+/// The running coroutine's [`Unparker`], or `None` outside a coroutine: one
+/// reference-count increment (the `current().unparker()` route takes two and
+/// gives one back).
+#[inline]
+pub(crate) fn current_unparker() -> Option<Unparker> {
+    context::coroutine(|c| c.map(|c| Unparker { raw: c.task_ref() }))
+}
+
 /// Lets the other runnable coroutines of this worker run, then continues.
 /// Outside a coroutine it yields the thread ([`std::thread::yield_now`]).
 pub fn yield_now() {

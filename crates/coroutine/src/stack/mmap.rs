@@ -170,14 +170,9 @@ fn map_error(error: io::Error, len: usize) -> io::Error {
             format!("corio: cannot map a {len}-byte coroutine stack: {error}"),
         );
     }
-    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    let used = std::fs::read_to_string("/proc/self/maps")
-        .map(|s| s.lines().count())
-        .ok();
+    let (max, used) = mapping_counts();
     let message = match (max, used) {
-        (Some(max), Some(used)) if used + 16 >= max => format!(
+        (Some(max), used) if used + 16 >= max => format!(
             "corio: cannot map another coroutine stack: the process has {used} memory mappings \
              and the kernel limit vm.max_map_count is {max}. Each guarded stack takes two \
              mappings, so about {} coroutines can be live at once. Raise the limit, e.g. \
@@ -191,4 +186,25 @@ fn map_error(error: io::Error, len: usize) -> io::Error {
         ),
     };
     io::Error::new(io::ErrorKind::OutOfMemory, message)
+}
+
+/// The kernel's mapping limit and this process's mapping count. Counting
+/// reads all of /proc/self/maps (milliseconds near the limit), so a burst of
+/// failures reuses a count taken in the last second.
+fn mapping_counts() -> (Option<usize>, usize) {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<Option<(Instant, Option<usize>, usize)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((at, max, used)) = *last {
+        if at.elapsed() < Duration::from_secs(1) {
+            return (max, used);
+        }
+    }
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let used = std::fs::read_to_string("/proc/self/maps").map_or(0, |s| s.lines().count());
+    *last = Some((Instant::now(), max, used));
+    (max, used)
 }

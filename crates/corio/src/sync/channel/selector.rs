@@ -17,7 +17,7 @@
 //!
 //! 1. Only the winner of the CAS out of `WAITING` may touch the owner's message slots, and
 //!    only while holding the lock of the channel whose entry it claimed.
-//! 2. A completer moves the message, clones the waiter, then stores `done` (Release); after
+//! 2. A completer moves the message, takes the waiter, then stores `done` (Release); after
 //!    that store it never touches the selector or the slots again.
 //! 3. The owner reads its slots only after seeing `done` (Acquire) or after unlinking its
 //!    entries under their channels' locks; it leaves (and frees the selector) only after
@@ -96,9 +96,10 @@ impl Selector {
     /// released. The last touch of the selector by the completer (selector rule 2).
     pub(crate) fn finish(&self) -> Waiter {
         // SAFETY: we claimed a linked entry, so `prepare` ran before the link and the owner
-        // never writes `waiter` again (field invariant); the channel lock orders the two.
-        let waiter =
-            unsafe { (*self.waiter.get()).clone() }.expect("a linked selector is prepared");
+        // never touches `waiter` again (field invariant); the channel lock orders the two.
+        // Only one completer can claim, so taking the handle (rather than cloning it and
+        // leaving the owner to drop its copy) saves two reference-count operations.
+        let waiter = unsafe { (*self.waiter.get()).take() }.expect("a linked selector is prepared");
         // Release: the owner's Acquire load of `done` then sees the moved message.
         self.done.store(true, Ordering::Release);
         waiter
