@@ -24,6 +24,14 @@ use crate::task::{Cancelled, JoinHandle};
 
 /// Runs `f` on the blocking pool and returns a handle to its result.
 ///
+/// Use it for anything that blocks a thread: a std blocking call made directly inside a
+/// coroutine (`std::fs`, `std::thread::sleep`, a blocking socket, a contended
+/// `std::sync::Mutex`, FFI) blocks its **whole worker**, and every started coroutine of that
+/// worker waits with it. The pool runs at most
+/// [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads) jobs at once (more
+/// queue), and its idle threads exit after
+/// [`Builder::blocking_keep_alive`](crate::Builder::blocking_keep_alive).
+///
 /// ```
 /// corio::run(|| {
 ///     let len = corio::spawn_blocking(|| std::fs::read_dir(".").map(|d| d.count()).unwrap_or(0));
@@ -153,10 +161,10 @@ fn run(task: TaskRef) {
     if snap & CANCELLED != 0 {
         // SAFETY: we hold RUNNING (state rule 1).
         unsafe { task.drop_closure() };
-        finish(&task, Err(Box::new(Cancelled)));
+        finish(&*task, Err(Box::new(Cancelled)));
         return;
     }
     // SAFETY: we hold RUNNING (state rule 1); `run` is called once.
     let out = panic::catch_unwind(AssertUnwindSafe(|| unsafe { task.run() }));
-    finish(&task, out);
+    finish(&*task, out);
 }

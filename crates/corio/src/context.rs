@@ -9,19 +9,34 @@ use std::sync::Arc;
 use crate::coro::{CoYielder, Resume, Suspend};
 use crate::sched::worker::Local;
 use crate::sched::Shared;
-use crate::task::raw::TaskRef;
+use crate::task::raw::{clone_raw, RawTask, TaskRef};
 
 /// The per-coroutine context. It lives in the coroutine's first stack frame, so it is valid
 /// exactly as long as the coroutine, and its `!Send` contents never leave the home thread.
 pub(crate) struct CoCtx {
     pub(crate) yielder: *const CoYielder,
-    pub(crate) task: TaskRef,
+    /// The task; its worker's coroutine slot owns a reference ([`RawRef`]) for as long as the
+    /// coroutine exists.
+    pub(crate) task: *const dyn RawTask,
     /// `coroutine_local!` values, by key index.
     pub(crate) locals: RefCell<Vec<Option<Box<dyn Any>>>>,
     pub(crate) locals_dead: Cell<bool>,
 }
 
 impl CoCtx {
+    /// The running coroutine's task.
+    pub(crate) fn task(&self) -> &dyn RawTask {
+        // SAFETY: the coroutine's slot holds a reference while the coroutine (and so this
+        // context, which lives on its stack) exists.
+        unsafe { &*self.task }
+    }
+
+    /// A counted reference to the running coroutine's task.
+    pub(crate) fn task_ref(&self) -> TaskRef {
+        // SAFETY: the pointer came from the slot's RawRef, alive as above.
+        unsafe { clone_raw(self.task) }
+    }
+
     /// Drops the coroutine-locals (at the coroutine's end, or while it unwinds), then refuses
     /// new ones: a destructor that touches a coroutine-local gets `AccessError` instead of a
     /// half-dropped vector.
@@ -96,6 +111,11 @@ pub(crate) fn enter_handle(shared: Arc<Shared>) -> HandleGuard {
 /// The runtime this thread acts for: its worker's, or the one entered with `enter_handle`.
 pub(crate) fn shared() -> Option<Arc<Shared>> {
     worker(|w| w.map(|w| w.shared.clone())).or_else(|| HANDLE.with(|h| h.borrow().clone()))
+}
+
+/// The runtime `id`, if this non-worker thread acts for it (a blocking thread, say).
+pub(crate) fn handle_for(id: u64) -> Option<Arc<Shared>> {
+    HANDLE.with(|h| h.borrow().as_ref().filter(|s| s.id == id).cloned())
 }
 
 /// The id of the runtime this thread acts for, without touching reference counts.

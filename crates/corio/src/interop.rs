@@ -34,10 +34,12 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// deadlock check).
 pub(crate) fn wait<F: Future>(future: F, foreign: bool) -> F::Output {
     let mut future = pin!(future);
-    let Some(task) = context::coroutine(|c| c.map(|c| c.task.clone())) else {
+    let Some(task) = context::coroutine(|c| c.map(|c| c.task)) else {
         return block_on_thread(future);
     };
-    let waker = task.waker();
+    // SAFETY: the running coroutine's task is kept alive by its slot until the coroutine
+    // ends, which is after this function returns (or unwinds).
+    let waker = unsafe { (*task).waker_ref() };
     let mut cx = Context::from_waker(&waker);
     let mut external = None;
     loop {
@@ -51,11 +53,12 @@ pub(crate) fn wait<F: Future>(future: F, foreign: bool) -> F::Output {
     }
 }
 
-/// Counts a wait that something outside the runtime may end (see `Shared::external`).
-struct ExternalWait(Arc<crate::sched::Shared>);
+/// Counts a wait that something outside the runtime may end (see `Shared::external`), so the
+/// deadlock check stays silent meanwhile. The reactor holds one per I/O registration.
+pub(crate) struct ExternalWait(Arc<crate::sched::Shared>);
 
 impl ExternalWait {
-    fn new(shared: Arc<crate::sched::Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<crate::sched::Shared>) -> Self {
         shared.external.fetch_add(1, Ordering::SeqCst);
         ExternalWait(shared)
     }

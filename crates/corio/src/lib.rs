@@ -35,7 +35,9 @@
 //! to it). So a coroutine may keep `!Send` values (`Rc`, thread-local references, `MutexGuard`)
 //! across suspension points. The price: a coroutine that computes without suspending holds up
 //! the other started coroutines of its worker (other workers carry on, and steal its
-//! unstarted tasks).
+//! unstarted tasks). corio has no opt-in to migrate started coroutines: one would have to be
+//! `unsafe`, with the contract that the coroutine holds nothing tied to its thread across a
+//! suspension point.
 //!
 //! ## Blocking calls
 //! A std blocking call inside a coroutine (`std::thread::sleep`, blocking file or socket I/O,
@@ -51,6 +53,23 @@
 //! ```should_panic
 //! corio::run(|| corio::task::park()); // nobody will ever unpark it
 //! ```
+//!
+//! ## Performance notes
+//! Spawning allocates one heap cell per task (header, closure and output together); the
+//! coroutine's stack comes from the worker's stack pool when the task first runs. Yielding and
+//! parking make no system call and take no lock: the run queue of started coroutines is
+//! private to its worker. A worker wakes a sleeping peer only when its stealable queue goes
+//! from empty to non-empty (peers that steal wake the next one).
+//!
+//! ## Testing the wake protocol
+//! The parker and the idle-worker handshake are model-checked with
+//! [loom](https://docs.rs/loom):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p corio --lib --release loom
+//! ```
+//!
+//! (a separate target directory keeps the loom build from invalidating the normal one).
 
 mod blocking;
 mod context;

@@ -160,11 +160,15 @@ impl Builder {
 }
 
 fn default_workers() -> usize {
-    std::env::var("CORIO_WORKERS")
-        .ok()
+    workers_from_env(std::env::var("CORIO_WORKERS").ok().as_deref())
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `CORIO_WORKERS`, if it holds a positive number.
+fn workers_from_env(value: Option<&str>) -> Option<usize> {
+    value
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// A corio runtime: worker threads running coroutines, their timers, and a blocking pool.
@@ -377,5 +381,19 @@ impl Drop for Handle {
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corio_workers_parsing() {
+        assert_eq!(workers_from_env(Some("3")), Some(3));
+        assert_eq!(workers_from_env(Some(" 8\n")), Some(8));
+        assert_eq!(workers_from_env(Some("0")), None);
+        assert_eq!(workers_from_env(Some("many")), None);
+        assert_eq!(workers_from_env(None), None);
     }
 }

@@ -117,3 +117,67 @@ fn unpark_from_a_plain_thread() {
         t.join().unwrap();
     });
 }
+
+/// Two coroutines handing control to each other through the LIFO slot cannot starve the
+/// other coroutines of their (only) worker.
+#[test]
+fn lifo_slot_cannot_starve_the_queue() {
+    const LIMIT: usize = 1_000_000;
+    let rt = corio::Builder::new().workers(1).build().unwrap();
+    let (seen_by_main, seen_by_third) = rt.block_on(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let (tx_a, rx_a) = std::sync::mpsc::channel::<corio::task::Unparker>();
+        let (tx_b, rx_b) = std::sync::mpsc::channel::<corio::task::Unparker>();
+        let partner = |rx: std::sync::mpsc::Receiver<corio::task::Unparker>| loop {
+            match rx.try_recv() {
+                Ok(u) => break u,
+                Err(_) => corio::yield_now(),
+            }
+        };
+        let a = {
+            let (stop, rounds) = (stop.clone(), rounds.clone());
+            corio::spawn(move || {
+                tx_a.send(corio::task::current().unparker()).unwrap();
+                let b = partner(rx_b);
+                while !stop.load(Ordering::SeqCst) && rounds.load(Ordering::SeqCst) < LIMIT {
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                    b.unpark(); // b goes to the LIFO slot
+                    corio::task::park();
+                }
+                stop.store(true, Ordering::SeqCst);
+                b.unpark();
+            })
+        };
+        let b = {
+            let stop = stop.clone();
+            corio::spawn(move || {
+                tx_b.send(corio::task::current().unparker()).unwrap();
+                let a = partner(rx_a);
+                while !stop.load(Ordering::SeqCst) {
+                    a.unpark();
+                    corio::task::park();
+                }
+                a.unpark();
+            })
+        };
+        while rounds.load(Ordering::SeqCst) < 1000 {
+            corio::yield_now();
+        }
+        let seen_by_main = rounds.load(Ordering::SeqCst);
+        let third = {
+            let (stop, rounds) = (stop.clone(), rounds.clone());
+            corio::spawn(move || {
+                let seen = rounds.load(Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
+                seen
+            })
+        };
+        let seen_by_third = third.join().unwrap();
+        a.join().unwrap();
+        b.join().unwrap();
+        (seen_by_main, seen_by_third)
+    });
+    assert!(seen_by_main < LIMIT, "the main coroutine starved");
+    assert!(seen_by_third < LIMIT, "a new coroutine starved");
+}

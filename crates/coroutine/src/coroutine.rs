@@ -3,6 +3,7 @@
 use crate::arch;
 use crate::overflow::{self, header_address, Header, NAME_CAPACITY};
 use crate::stack::{DefaultStack, Stack};
+use crate::tooling::{self, Bounds};
 use crate::unwind::{self, ForcedUnwind, Outcome};
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -99,6 +100,8 @@ pub struct Yielder<Input, Yield> {
     top: usize,
     /// Set once a forced unwind has begun: any further suspend unwinds again.
     unwinding: Cell<bool>,
+    /// The resumer's stack, for memory checkers (empty without them).
+    resumer: Cell<Bounds>,
     marker: PhantomData<(SuspendFn<Input, Yield>, NotSend)>,
 }
 
@@ -203,10 +206,12 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     #[inline(always)]
     unsafe fn switch(&mut self, message: usize) -> (usize, usize) {
         let sp = mem::replace(&mut self.sp, 0);
+        let fake = tooling::switching(Bounds::of(self.stack.limit(), self.top));
         // SAFETY: per our invariant `sp` is the suspended context of the
         // stack whose top is `self.top`, and `&mut self` means nobody else
         // resumes it.
         let (message, sp) = unsafe { arch::resume(message, sp, self.top) };
+        tooling::switched(fake);
         self.sp = sp;
         (message, sp)
     }
@@ -311,18 +316,32 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 }
 
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
+    #[inline]
     fn drop(&mut self) {
-        let unwound = if cfg!(panic = "unwind") {
-            panic::catch_unwind(AssertUnwindSafe(|| self.force_unwind()))
-        } else {
-            // Nothing can unwind: the stack's contents are leaked.
-            Ok(())
-        };
+        if self.sp != 0 {
+            self.drop_suspended();
+        }
         // SAFETY: dropped exactly once, here; the coroutine is finished (or,
         // with panic=abort, abandoned), so nothing runs on the stack.
         unsafe { ManuallyDrop::drop(&mut self.stack) };
-        if let Err(payload) = unwound {
-            panic::resume_unwind(payload);
+    }
+}
+
+impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
+    /// Unwinds a coroutine that is dropped while suspended; a panic that
+    /// comes out of the unwind is passed on only after the stack is freed.
+    #[cold]
+    fn drop_suspended(&mut self) {
+        if cfg!(panic = "unwind") {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.force_unwind())) {
+                // SAFETY: the coroutine is finished. Unwinding from here
+                // also leaves `drop`, so the stack is dropped once, here.
+                unsafe { ManuallyDrop::drop(&mut self.stack) };
+                panic::resume_unwind(payload);
+            }
+        } else {
+            // Nothing can unwind: the stack's contents are leaked.
+            self.sp = 0;
         }
     }
 }
@@ -371,10 +390,12 @@ impl<I, Y> Yielder<I, Y> {
             unwind::forced();
         }
         let value = ManuallyDrop::new(value);
+        let fake = tooling::switching(self.resumer.get());
         // SAFETY: a Yielder only exists inside its running coroutine (it is
         // !Send and borrowed by the coroutine's function), so this runs on the
         // stack whose top is `self.top` and the parent link is live.
         let message = unsafe { arch::suspend(&value as *const ManuallyDrop<Y> as usize, self.top) };
+        self.resumer.set(tooling::switched(fake));
         if message == 0 {
             self.unwinding.set(true);
             unwind::forced();
@@ -401,20 +422,26 @@ unsafe extern "C" fn entry<F, I, Y, R>(message: usize, data: usize, top: usize) 
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
+    let resumer = tooling::switched(tooling::first_arrival());
     // SAFETY: per the contract, `data` holds our closure and is read once.
     let f = unsafe { ptr::read(data as *const F) };
     let outcome: Outcome<R> = if message == 0 {
         // Dropped before it ever ran: drop the closure, report an unwind.
-        panic::catch_unwind(AssertUnwindSafe(|| drop(f))).and_then(|()| Err(unwind::payload()))
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(f)));
+        tooling::leaving_for_good(resumer);
+        outcome.and_then(|()| Err(unwind::payload()))
     } else {
         // SAFETY: `resume` passes the address of its Input, read once.
         let input = unsafe { ptr::read(message as *const I) };
         let yielder = Yielder {
             top,
             unwinding: Cell::new(false),
+            resumer: Cell::new(resumer),
             marker: PhantomData,
         };
-        panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, input)))
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, input)));
+        tooling::leaving_for_good(yielder.resumer.get());
+        outcome
     };
     // The resumer moves `outcome` out; this frame never returns, so it is
     // never dropped here.

@@ -87,6 +87,7 @@ fn overflow_in_an_unnamed_nested_coroutine_is_reported() {
 }
 
 #[test]
+#[cfg_attr(feature = "asan", ignore = "under ASan the previous handler is ASan's")]
 fn other_faults_keep_their_usual_outcome() {
     if in_child() {
         // Make sure our handler is installed, then fault outside any guard.
@@ -105,6 +106,7 @@ fn other_faults_keep_their_usual_outcome() {
 }
 
 #[test]
+#[cfg_attr(feature = "asan", ignore = "under ASan the previous handler is ASan's")]
 fn thread_stack_overflow_is_still_reported_by_std() {
     if in_child() {
         let _ = Coroutine::<(), (), ()>::new(|_, ()| ()); // installs our handler

@@ -7,6 +7,10 @@ use corio_coroutine::{Coroutine, CoroutineResult, Yielder};
 use util::{in_child, mapping_count, rss_bytes, run_child};
 
 #[test]
+#[cfg_attr(
+    feature = "asan",
+    ignore = "ASan's shadow memory changes mappings and RSS"
+)]
 fn a_million_coroutines_leave_mappings_and_rss_flat() {
     if !in_child() {
         // Alone in a process: other test threads come and go with mappings.
@@ -50,6 +54,10 @@ fn churn(n: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    feature = "asan",
+    ignore = "ASan's shadow memory changes mappings and RSS"
+)]
 fn the_mapping_limit_is_an_error_that_names_it() {
     if in_child() {
         let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")

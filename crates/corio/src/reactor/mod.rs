@@ -39,6 +39,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::interop::ExternalWait;
 use crate::sched::park::Parker;
 pub(crate) use registration::{Direction, Registration, ScheduledIo};
 
@@ -53,7 +54,7 @@ pub(crate) struct Reactor {
     poll: Mutex<PollState>,
     registry: mio::Registry,
     waker: Arc<mio::Waker>,
-    /// Live registrations: possible sources of wake-ups for the deadlock check.
+    /// Live registrations (each also holds an `ExternalWait` for the deadlock check).
     registrations: AtomicUsize,
     /// Deregistered `ScheduledIo`s waiting to be freed under the `poll` lock.
     release: Mutex<Vec<Arc<ScheduledIo>>>,
@@ -86,13 +87,18 @@ impl Reactor {
         self.waker.clone()
     }
 
-    /// Live registrations (the deadlock check counts them as possible wakers).
+    /// Live registrations (no need to poll while there are none).
     pub(crate) fn registrations(&self) -> usize {
         self.registrations.load(Ordering::SeqCst)
     }
 
-    /// Registers `fd` for both directions, edge-triggered.
-    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+    /// Registers `fd` for both directions, edge-triggered; `external` keeps the deadlock
+    /// check silent while the registration lives.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        fd: RawFd,
+        external: ExternalWait,
+    ) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::new());
         let token = Token(Arc::as_ptr(&io) as usize);
         self.registry.register(
@@ -101,7 +107,7 @@ impl Reactor {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         self.registrations.fetch_add(1, Ordering::SeqCst);
-        Ok(Registration::new(io, self.clone(), fd))
+        Ok(Registration::new(io, self.clone(), fd, external))
     }
 
     /// Removes `fd` from epoll and frees `io` once no poller can still see its token.

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::Reactor;
+use crate::interop::ExternalWait;
 use crate::task::{self, TaskId, Unparker};
 
 /// The direction an operation waits for.
@@ -135,11 +136,24 @@ pub(crate) struct Registration {
     io: Arc<ScheduledIo>,
     reactor: Arc<Reactor>,
     fd: RawFd,
+    /// A live registration is a possible source of wake-ups (a peer may send any time), so
+    /// the deadlock check must stay silent while it exists.
+    _external: ExternalWait,
 }
 
 impl Registration {
-    pub(crate) fn new(io: Arc<ScheduledIo>, reactor: Arc<Reactor>, fd: RawFd) -> Self {
-        Registration { io, reactor, fd }
+    pub(crate) fn new(
+        io: Arc<ScheduledIo>,
+        reactor: Arc<Reactor>,
+        fd: RawFd,
+        external: ExternalWait,
+    ) -> Self {
+        Registration {
+            io,
+            reactor,
+            fd,
+            _external: external,
+        }
     }
 
     /// The readiness word, to snapshot before a syscall.

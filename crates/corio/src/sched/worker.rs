@@ -13,7 +13,7 @@ use crossbeam_utils::Backoff;
 use super::Shared;
 use crate::context::{self, CoCtx};
 use crate::coro::{self, Co, CoroutineResult, Resume, Suspend};
-use crate::task::raw::{TaskRef, UNSET};
+use crate::task::raw::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, JOIN_WAKER};
 use crate::task::Cancelled;
 use crate::time::wheel::Wheel;
@@ -24,8 +24,8 @@ pub(crate) const LOCAL_CAP: usize = 256;
 pub(crate) const LIFO_STREAK: u32 = 3;
 /// Every this many ticks the shared queues (inbox, injector) are checked first.
 const SHARED_INTERVAL: u32 = 61;
-/// Every this many ticks an unstarted task runs before the started ones (so a yielding
-/// coroutine lets new tasks start even on a single worker).
+/// Every this many picks from the queues an unstarted task runs before the started ones (so
+/// a yielding coroutine lets new tasks start even on a single worker).
 const FRESH_INTERVAL: u32 = 2;
 /// Every this many ticks the timer wheel is advanced (if it holds timers).
 const TIMER_INTERVAL: u32 = 32;
@@ -34,7 +34,7 @@ const TIMER_INTERVAL: u32 = 32;
 /// as the coroutine exists (the coroutine's context points into it).
 struct Slot {
     co: Co,
-    task: TaskRef,
+    task: RawRef,
 }
 
 /// Started coroutines of this worker, by slot.
@@ -51,7 +51,7 @@ struct Coroutines {
 }
 
 impl Coroutines {
-    fn insert(&mut self, co: Co, task: TaskRef) -> u32 {
+    fn insert(&mut self, co: Co, task: RawRef) -> u32 {
         let entry = Some(Slot { co, task });
         match self.free.pop() {
             Some(i) => {
@@ -65,11 +65,10 @@ impl Coroutines {
         }
     }
 
-    fn co(&mut self, slot: u32) -> &mut Co {
-        &mut self.slots[slot as usize]
+    fn get(&mut self, slot: u32) -> &mut Slot {
+        self.slots[slot as usize]
             .as_mut()
             .expect("empty coroutine slot")
-            .co
     }
 
     fn remove(&mut self, slot: u32) -> Slot {
@@ -94,6 +93,8 @@ pub(crate) struct Local {
     lifo: Cell<Option<TaskRef>>,
     lifo_streak: Cell<u32>,
     tick: Cell<u32>,
+    /// Picks from the queues (not from the LIFO slot).
+    picks: Cell<u32>,
     coroutines: UnsafeCell<Coroutines>,
     pub(crate) wheel: RefCell<Wheel>,
 }
@@ -109,6 +110,7 @@ impl Local {
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
             tick: Cell::new(0),
+            picks: Cell::new(0),
             coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
         }
@@ -118,19 +120,21 @@ impl Local {
     /// cancels everything it owns.
     pub(crate) fn run(self) {
         let _enter = context::enter_worker(&self);
+        // Once shutdown starts no coroutine runs again, not even one woken by another worker
+        // unwinding its coroutines: every coroutine is unwound where it is parked.
         loop {
-            if let Some(task) = self.next_local() {
-                self.run_task(task);
+            let Some(task) = self.next_local().or_else(|| self.search()) else {
+                if self.shared.shutdown.load(Ordering::Acquire) {
+                    break;
+                }
+                self.sleep();
                 continue;
-            }
+            };
             if self.shared.shutdown.load(Ordering::Acquire) {
+                cancel_unstarted(task); // a started one is unwound from its slot below
                 break;
             }
-            if let Some(task) = self.search() {
-                self.run_task(task);
-                continue;
-            }
-            self.sleep();
+            self.run_task(task);
         }
         self.shutdown();
     }
@@ -138,8 +142,14 @@ impl Local {
     // ----- queues -------------------------------------------------------------------------
 
     /// A task spawned on this worker.
+    ///
+    /// Only a push onto an *empty* queue wakes a sleeping worker (a full fence and a look at
+    /// the sleepers, on every spawn, would dominate it): while the queue stays non-empty no
+    /// worker can fall asleep (its last look sees the queue), and a worker that steals from
+    /// it and leaves some behind wakes the next one ([`Self::steal`]), so the wake-ups chain.
     pub(crate) fn push_fresh(&self, task: TaskRef) {
-        if self.fresh.len() >= LOCAL_CAP {
+        let was_empty = !self.fresh_hint.get() || self.fresh.is_empty();
+        if !was_empty && self.fresh.len() >= LOCAL_CAP {
             // Full: move the older half to the injector, where every worker can take it.
             for _ in 0..LOCAL_CAP / 2 {
                 match self.fresh.pop() {
@@ -147,10 +157,13 @@ impl Local {
                     None => break,
                 }
             }
+            self.shared.notify_idle();
         }
         self.fresh.push(task);
         self.fresh_hint.set(true);
-        self.shared.notify_idle();
+        if was_empty {
+            self.shared.notify_idle();
+        }
     }
 
     /// A started coroutine of this worker, woken on this thread: it runs next.
@@ -182,7 +195,11 @@ impl Local {
             self.ready().push_back(t);
         }
         self.lifo_streak.set(0);
-        if tick % FRESH_INTERVAL == 0 {
+        // Counted here, not by `tick`: LIFO runs come in fixed-length streaks, and a tick-based
+        // choice could then always land on the same parity and never look at `fresh`.
+        let picks = self.picks.get().wrapping_add(1);
+        self.picks.set(picks);
+        if picks % FRESH_INTERVAL == 0 {
             if let Some(t) = self.pop_fresh() {
                 return Some(t);
             }
@@ -226,6 +243,9 @@ impl Local {
             match self.shared.injector.steal_batch_and_pop(&self.fresh) {
                 Steal::Success(t) => {
                     self.fresh_hint.set(true);
+                    if !self.shared.injector.is_empty() {
+                        self.shared.notify_idle(); // chain, as in `steal`
+                    }
                     return Some(t);
                 }
                 Steal::Retry => continue,
@@ -248,6 +268,9 @@ impl Local {
                 match stealer.steal_batch_with_limit_and_pop(&self.fresh, LOCAL_CAP / 2) {
                     Steal::Success(t) => {
                         self.fresh_hint.set(true);
+                        if !stealer.is_empty() {
+                            self.shared.notify_idle(); // chain: more left for another thief
+                        }
                         return Some(t);
                     }
                     Steal::Retry => continue,
@@ -333,58 +356,72 @@ impl Local {
     // ----- running ------------------------------------------------------------------------
 
     fn run_task(&self, task: TaskRef) {
-        let h = task.header();
-        let snap = h.state.to_running();
+        let snap = task.header().state.to_running();
         debug_assert!(snap & COMPLETE == 0);
-        let mut slot = h.slot.load(Ordering::Relaxed);
-        if slot == UNSET {
+        let slot = task.header().slot.load(Ordering::Relaxed);
+        if slot != UNSET {
             if snap & CANCELLED != 0 {
-                // SAFETY: we hold RUNNING (state rule 1).
-                unsafe { task.drop_closure() };
-                finish(&task, Err(Box::new(Cancelled)));
+                drop(task);
+                let entry = self.coroutines().remove(slot);
+                context::force_unwind(entry.co); // its destructors run here, on its thread
+                finish(entry.task.get(), Err(Box::new(Cancelled)));
                 return;
             }
-            match self.start(&task) {
-                Ok(s) => slot = s,
-                Err(e) => {
-                    let msg = format!("corio: cannot create a coroutine: {e}");
-                    finish(&task, Err(Box::new(msg)));
-                    return;
+            if let Some(requeue) = self.resume(slot, snap) {
+                if requeue {
+                    self.ready().push_back(task);
                 }
             }
-        } else if snap & CANCELLED != 0 {
-            let entry = self.coroutines().remove(slot);
-            context::force_unwind(entry.co); // its destructors run here, on its thread
-            finish(&task, Err(Box::new(Cancelled)));
             return;
         }
+        if snap & CANCELLED != 0 {
+            // SAFETY: we hold RUNNING (state rule 1).
+            unsafe { task.drop_closure() };
+            finish(&*task, Err(Box::new(Cancelled)));
+            return;
+        }
+        // The queue's reference moves into the new coroutine's slot.
+        match self.start(task) {
+            Ok((slot, ptr)) => {
+                if self.resume(slot, snap) == Some(true) {
+                    // SAFETY: the coroutine is suspended, so its slot (and RawRef) is alive.
+                    self.ready().push_back(unsafe { clone_raw(ptr) });
+                }
+            }
+            Err((task, e)) => {
+                let msg = format!("corio: cannot create a coroutine: {e}");
+                finish(&*task, Err(Box::new(msg)));
+            }
+        }
+    }
+
+    /// Resumes the coroutine in `slot` until it suspends or finishes. Returns `None` if it
+    /// finished (the task is then complete), else whether it must be requeued.
+    #[inline]
+    fn resume(&self, slot: u32, snap: usize) -> Option<bool> {
         let input = if snap & DEADLOCK != 0 {
             Resume::Deadlock
         } else {
             Resume::Run
         };
-        let co: *mut Co = self.coroutines().co(slot);
-        // SAFETY: `co` points into `coroutines`, which nothing touches until `resume` returns
-        // (the `Coroutines` invariant), so it stays valid and unaliased meanwhile. The
-        // coroutine catches its own panics (see `start`), so none comes out of `resume`.
+        let co: *mut Co = &mut self.coroutines().get(slot).co;
+        // SAFETY: `co` points into `coroutines`, which nothing touches until `resume`
+        // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
+        // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
         let result = coro::resume(unsafe { &mut *co }, input);
         context::set_coroutine(std::ptr::null());
         match result {
-            CoroutineResult::Yield(msg) => {
-                let requeue = match msg {
-                    Suspend::Yield => true,
-                    Suspend::Park => task.header().state.after_park() == AfterPark::Requeue,
-                };
-                if requeue {
-                    self.ready().push_back(task);
-                }
+            CoroutineResult::Yield(Suspend::Yield) => Some(true),
+            CoroutineResult::Yield(Suspend::Park) => {
+                let task = self.coroutines().get(slot).task.get();
+                Some(task.header().state.after_park() == AfterPark::Requeue)
             }
             CoroutineResult::Return(()) => {
                 // The output (or the panic payload) is already stored.
                 let entry = self.coroutines().remove(slot);
                 coro::recycle(entry.co);
-                finish(&task, Ok(()));
-                drop(entry.task);
+                finish(entry.task.get(), Ok(()));
+                None
             }
         }
     }
@@ -398,13 +435,15 @@ impl Local {
         unsafe { &mut *self.coroutines.get() }
     }
 
-    /// Creates the task's coroutine on this worker, which becomes its home for good.
-    fn start(&self, task: &TaskRef) -> std::io::Result<u32> {
-        let inner = task.clone();
+    /// Creates the task's coroutine on this worker, which becomes its home for good; the
+    /// task reference moves into the coroutine's slot.
+    fn start(&self, task: TaskRef) -> Result<(u32, *const dyn RawTask), (TaskRef, std::io::Error)> {
+        let raw = RawRef::new(task);
+        let ptr = raw.ptr();
         let co = coro::create(self.shared.config.stack_size, move |yielder, _| {
             let ctx = CoCtx {
                 yielder,
-                task: inner,
+                task: ptr,
                 locals: RefCell::new(Vec::new()),
                 locals_dead: Cell::new(false),
             };
@@ -421,22 +460,33 @@ impl Local {
                 let _locals = Locals(&ctx);
                 // SAFETY: this coroutine only runs while its worker holds RUNNING on the task
                 // (state rule 1), and `run` is called once, here.
-                unsafe { ctx.task.run() };
+                unsafe { ctx.task().run() };
             }));
             if let Err(payload) = out {
                 if context::force_unwinding() {
                     panic::resume_unwind(payload); // the coroutine crate's own unwind: let it pass
                 }
                 // SAFETY: as above, we run under RUNNING.
-                unsafe { ctx.task.set_error(payload) };
+                unsafe { ctx.task().set_error(payload) };
             }
-        })?;
-        let h = task.header();
+        });
+        let mut co = match co {
+            Ok(co) => co,
+            Err(e) => return Err((raw.into_arc(), e)),
+        };
+        let h = raw.get().header();
+        if let Some(name) = &h.name {
+            co.set_name(name); // named in the stack-overflow report
+        }
         // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
         h.home.store(self.index as u32, Ordering::Relaxed);
-        let slot = self.coroutines().insert(co, task.clone());
-        h.slot.store(slot, Ordering::Relaxed);
-        Ok(slot)
+        let slot = self.coroutines().insert(co, raw);
+        // SAFETY: the slot now owns the reference `ptr` came from.
+        unsafe { &*ptr }
+            .header()
+            .slot
+            .store(slot, Ordering::Relaxed);
+        Ok((slot, ptr))
     }
 
     // ----- shutdown -----------------------------------------------------------------------
@@ -453,8 +503,8 @@ impl Local {
             let mut any = !entries.is_empty();
             for Slot { co, task } in entries {
                 context::force_unwind(co); // destructors run
-                task.header().state.claim();
-                finish(&task, Err(Box::new(Cancelled)));
+                task.get().header().state.claim();
+                finish(task.get(), Err(Box::new(Cancelled)));
             }
             // What remains in the queues: started tasks (just references now) and unstarted
             // ones (cancelled without running).
@@ -481,7 +531,7 @@ impl Local {
 }
 
 /// Stores the outcome, sets `COMPLETE` and wakes the joiner. The caller holds `RUNNING`.
-pub(crate) fn finish(task: &TaskRef, out: Result<(), Box<dyn std::any::Any + Send>>) {
+pub(crate) fn finish(task: &dyn RawTask, out: Result<(), Box<dyn std::any::Any + Send>>) {
     if let Err(payload) = out {
         // SAFETY: the caller holds RUNNING and COMPLETE is clear (state rule 1).
         unsafe { task.set_error(payload) };
@@ -505,5 +555,5 @@ pub(crate) fn cancel_unstarted(task: TaskRef) {
     h.state.to_running();
     // SAFETY: we hold RUNNING now (state rule 1).
     unsafe { task.drop_closure() };
-    finish(&task, Err(Box::new(Cancelled)));
+    finish(&*task, Err(Box::new(Cancelled)));
 }

@@ -42,7 +42,7 @@ use raw::{Task as Cell, TaskRef};
 ///
 /// A closure that captures a `!Send` value is rejected at compile time:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::rc::Rc;
 /// corio::run(|| {
 ///     let rc = Rc::new(5);
@@ -174,11 +174,7 @@ pub fn current() -> Task {
 
 /// The task whose coroutine is running, or `None` outside a coroutine.
 pub fn try_current() -> Option<Task> {
-    context::coroutine(|c| {
-        c.map(|c| Task {
-            raw: c.task.clone(),
-        })
-    })
+    context::coroutine(|c| c.map(|c| Task { raw: c.task_ref() }))
 }
 
 /// Lets the other runnable coroutines of this worker run, then continues.

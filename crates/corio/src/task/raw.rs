@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::mem::{self, ManuallyDrop};
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{RawWaker, RawWakerVTable, Waker};
@@ -90,10 +91,62 @@ pub(crate) unsafe trait RawTask: Send + Sync + 'static {
     unsafe fn take_output(&self, dst: *mut ());
     /// A `Waker` that wakes this task, without allocating.
     fn waker(self: Arc<Self>) -> Waker;
+    /// A `Waker` that borrows this task's count instead of holding one.
+    ///
+    /// # Safety
+    /// `self` lives in an `Arc`, and a counted reference outlives the returned waker (clones
+    /// of it take their own counts).
+    unsafe fn waker_ref(&self) -> ManuallyDrop<Waker>;
 }
 
 /// A counted reference to a task.
 pub(crate) type TaskRef = Arc<dyn RawTask>;
+
+/// An owned task reference kept as the raw pointer of `Arc::into_raw`, so that code holding
+/// only the pointer (a coroutine's context) can borrow the task, make counted references
+/// ([`clone_raw`]) and borrowed wakers from it while this owner lives.
+pub(crate) struct RawRef(NonNull<dyn RawTask>);
+
+impl RawRef {
+    pub(crate) fn new(task: TaskRef) -> Self {
+        RawRef(NonNull::new(Arc::into_raw(task) as *mut dyn RawTask).expect("Arc is non-null"))
+    }
+
+    pub(crate) fn ptr(&self) -> *const dyn RawTask {
+        self.0.as_ptr()
+    }
+
+    pub(crate) fn get(&self) -> &dyn RawTask {
+        // SAFETY: we own a count, so the task is alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn into_arc(self) -> TaskRef {
+        let ptr = self.0.as_ptr();
+        std::mem::forget(self);
+        // SAFETY: takes back the count `new` gave to the pointer.
+        unsafe { Arc::from_raw(ptr) }
+    }
+}
+
+impl Drop for RawRef {
+    fn drop(&mut self) {
+        // SAFETY: releases the count `new` gave to the pointer.
+        drop(unsafe { Arc::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// A counted reference from a [`RawRef::ptr`] pointer.
+///
+/// # Safety
+/// The `RawRef` the pointer came from is alive.
+pub(crate) unsafe fn clone_raw(ptr: *const dyn RawTask) -> TaskRef {
+    // SAFETY: `ptr` came from `Arc::into_raw` and its owner is alive (caller's contract).
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Arc::from_raw(ptr)
+    }
+}
 
 impl dyn RawTask {
     /// The task's header.
@@ -221,5 +274,12 @@ where
         let raw = RawWaker::new(Arc::into_raw(self) as *const (), &Self::VTABLE);
         // SAFETY: the vtable functions above keep the one-count-per-waker contract.
         unsafe { Waker::from_raw(raw) }
+    }
+
+    unsafe fn waker_ref(&self) -> ManuallyDrop<Waker> {
+        let raw = RawWaker::new(self as *const Self as *const (), &Self::VTABLE);
+        // SAFETY: `self` is the data of an Arc (caller's contract), which is what the vtable
+        // expects; ManuallyDrop keeps the waker from releasing a count it does not own.
+        ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
     }
 }

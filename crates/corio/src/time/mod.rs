@@ -1,6 +1,6 @@
 //! Time: `sleep`, `sleep_until`, and deadline-bounded parking.
 //!
-//! Timers live in a per-worker hierarchical wheel ([`wheel`], 1 ms resolution), next to the
+//! Timers live in a per-worker hierarchical timer wheel (1 ms resolution), next to the
 //! coroutines they wake; a timer never fires early.
 
 pub(crate) mod wheel;
@@ -66,7 +66,7 @@ struct Timer {
 
 impl Timer {
     fn register(deadline: Instant) -> Timer {
-        let task = context::coroutine(|c| c.map(|c| c.task.clone()));
+        let task = context::coroutine(|c| c.map(|c| c.task_ref()));
         let key = context::worker(|w| {
             let (w, task) = (w?, task?);
             let mut wheel = w.wheel.borrow_mut();

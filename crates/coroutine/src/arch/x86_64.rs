@@ -32,7 +32,7 @@
 //!       │ initial frame:            │
 //!  sp0  │   0           (rbp)       │  first resume pops these three and
 //!       │   trampoline  (resume at) │  jumps into the trampoline, which
-//!       │   0           (rbx)       │  calls entry(message, data, top)
+//!       │   0           (rbx)       │  enters entry(message, data, top)
 //!       ├───────────────────────────┤
 //!       │ ... coroutine frames ...  │
 //!       ├───────────────────────────┤
@@ -90,10 +90,17 @@ global_asm!(
     ".cfi_offset rbx, -8",
     ".cfi_offset rip, -16",
     ".cfi_offset rbp, -24",
-    // entry(rdi = message, rsi = data pointer, rdx = stack top)
+    // entry(rdi = message, rsi = data pointer, rdx = stack top). Push the
+    // return address and jump rather than `call`: entry never returns, and a
+    // `call` would leave an entry in the CPU's return stack buffer on every
+    // coroutine, making later `ret`s mispredict. Unwinders still see a
+    // return address inside this function (they look up address - 1, the
+    // `jmp`), so the CFI above applies.
     "mov rsi, [rdx - 24]",
-    "call [rdx - 32]",
-    // entry never returns.
+    "lea rax, [rip + 3f]",
+    "push rax",
+    "jmp [rdx - 32]",
+    "3:",
     "ud2",
     ".cfi_endproc",
     ".size corio_coroutine_trampoline_v0_1, . - corio_coroutine_trampoline_v0_1",

@@ -37,11 +37,6 @@ pub(crate) struct Mapping {
     pub(crate) low: usize,
     /// Usable bytes above the guard page.
     pub(crate) size: usize,
-    /// Id given by memory-checker registration (see `tooling.rs`). Without
-    /// the feature the struct is two words, which keeps the pool's hot path
-    /// in registers.
-    #[cfg(feature = "valgrind")]
-    pub(crate) tooling_id: usize,
 }
 
 impl DefaultStack {
@@ -148,13 +143,8 @@ impl Mapping {
         }
         let low = low as usize;
         crate::overflow::register_guard(low, low + GUARD, low + GUARD + size);
-        let _tooling_id = crate::tooling::stack_registered(low + GUARD, size);
-        Ok(Mapping {
-            low,
-            size,
-            #[cfg(feature = "valgrind")]
-            tooling_id: _tooling_id,
-        })
+        crate::tooling::stack_registered(low + GUARD, size);
+        Ok(Mapping { low, size })
     }
 
     /// One past the highest usable address.
@@ -165,8 +155,7 @@ impl Mapping {
     /// Gives the mapping back to the kernel.
     pub(crate) fn unmap(self) {
         crate::overflow::deregister_guard(self.low);
-        #[cfg(feature = "valgrind")]
-        crate::tooling::stack_deregistered(self.tooling_id);
+        crate::tooling::stack_deregistered(self.low + GUARD);
         // SAFETY: per the invariant we own the whole mapping, and `self` is
         // consumed so nothing refers to it afterwards.
         unsafe { libc::munmap(self.low as *mut libc::c_void, self.size + GUARD) };

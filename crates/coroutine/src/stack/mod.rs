@@ -32,3 +32,17 @@ pub unsafe trait Stack {
         0
     }
 }
+
+// SAFETY: a unique borrow upholds the contract of the stack it borrows for as
+// long as it lives, and the borrow outlives any coroutine built on it.
+unsafe impl<S: Stack> Stack for &mut S {
+    fn base(&self) -> usize {
+        (**self).base()
+    }
+    fn limit(&self) -> usize {
+        (**self).limit()
+    }
+    fn guard_size(&self) -> usize {
+        (**self).guard_size()
+    }
+}

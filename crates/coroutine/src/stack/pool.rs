@@ -3,7 +3,7 @@
 //! Creating a coroutine takes a stack from here and dropping it gives the
 //! stack back, so the steady state makes no system call. A stack that was
 //! used deeply gives its cold pages back to the kernel when it returns: the
-//! top [`HOT`] bytes stay resident, everything below is `madvise`d away.
+//! top [`HOT_BYTES`] stay resident, everything below is `madvise`d away.
 //!
 //! Deep use is detected with a canary word at the bottom of the hot region.
 //! A fresh stack has no canary, so its first return trims the whole cold
@@ -16,7 +16,7 @@ use super::mmap::{Mapping, PAGE};
 use std::cell::{Cell, RefCell};
 
 /// Bytes at the top of a pooled stack that stay resident between uses.
-const HOT: usize = 16 * 1024;
+const HOT_BYTES: usize = 16 * 1024;
 
 /// The canary: an unlikely word, so ordinary stack data does not match it.
 const CANARY: usize = 0x5a17_c0de_0b5e_55ed;
@@ -24,33 +24,134 @@ const CANARY: usize = 0x5a17_c0de_0b5e_55ed;
 /// Stacks a thread keeps ready by default.
 const DEFAULT_CAPACITY: usize = 256;
 
-struct Pool {
-    stacks: RefCell<Vec<Mapping>>,
+/// The fast path: one free stack in destructor-free thread-locals, so the
+/// common create-run-drop cycle costs two plain thread-local accesses (a
+/// thread-local with a destructor checks its registration state on every
+/// access). The spare pool behind it is only touched when this slot is full
+/// or empty.
+struct Hot {
+    /// Low address of the stack in the slot, 0 if empty.
+    low: Cell<usize>,
+    size: Cell<usize>,
+    /// UNSET, OPEN or CLOSED: whether stacks may be kept in the slot.
+    state: Cell<u8>,
+}
+
+/// The spare pool is not set up yet (its exit hook is not registered).
+const UNSET: u8 = 0;
+/// Stacks may be kept.
+const OPEN: u8 = 1;
+/// The thread is exiting, or pooling is off: unmap returned stacks.
+const CLOSED: u8 = 2;
+
+/// Free stacks beyond the hot slot, by size. Buckets hold bare addresses:
+/// moving one word in and out avoids store-forwarding stalls that copying
+/// two-word entries caused (measured: 22 ns against 15 ns per coroutine).
+struct Spare {
+    buckets: RefCell<Vec<Bucket>>,
+    /// Stacks held in the buckets.
+    held: Cell<usize>,
+    /// Most stacks kept, the hot slot included.
     capacity: Cell<usize>,
 }
 
-impl Drop for Pool {
-    fn drop(&mut self) {
-        for mapping in self.stacks.get_mut().drain(..) {
-            mapping.unmap();
-        }
-    }
+/// Free stacks of one usable size, by their mapping's low address.
+struct Bucket {
+    size: usize,
+    lows: Vec<usize>,
 }
 
 thread_local! {
-    static POOL: Pool = const {
-        Pool { stacks: RefCell::new(Vec::new()), capacity: Cell::new(DEFAULT_CAPACITY) }
+    static HOT: Hot = const {
+        Hot { low: Cell::new(0), size: Cell::new(0), state: Cell::new(UNSET) }
     };
+    static SPARE: Spare = const {
+        Spare {
+            buckets: RefCell::new(Vec::new()),
+            held: Cell::new(0),
+            capacity: Cell::new(DEFAULT_CAPACITY),
+        }
+    };
+}
+
+impl Spare {
+    /// Removes and returns every stack beyond the first `keep`.
+    fn evict(&self, keep: usize) -> Vec<Mapping> {
+        let mut evicted = Vec::new();
+        let mut left = keep;
+        for bucket in self.buckets.borrow_mut().iter_mut() {
+            let kept = bucket.lows.len().min(left);
+            left -= kept;
+            let size = bucket.size;
+            evicted.extend(bucket.lows.drain(kept..).map(|low| Mapping { low, size }));
+        }
+        self.held.set(self.held.get() - evicted.len());
+        evicted
+    }
+
+    /// Keeps `mapping` if there is room, else hands it back.
+    fn keep(&self, mapping: Mapping) -> Result<(), Mapping> {
+        // The hot slot holds one more.
+        if self.held.get() + 1 >= self.capacity.get() {
+            return Err(mapping);
+        }
+        let mut buckets = self.buckets.borrow_mut();
+        match buckets.iter_mut().find(|b| b.size == mapping.size) {
+            Some(bucket) => bucket.lows.push(mapping.low),
+            None => buckets.push(Bucket {
+                size: mapping.size,
+                lows: vec![mapping.low],
+            }),
+        }
+        self.held.set(self.held.get() + 1);
+        Ok(())
+    }
+
+    fn take(&self, size: usize) -> Option<Mapping> {
+        let mut buckets = self.buckets.borrow_mut();
+        let low = buckets.iter_mut().find(|b| b.size == size)?.lows.pop()?;
+        self.held.set(self.held.get() - 1);
+        Some(Mapping { low, size })
+    }
+}
+
+impl Drop for Spare {
+    /// At thread exit: close the hot slot and unmap everything kept.
+    fn drop(&mut self) {
+        let hot = HOT.with(|hot| {
+            hot.state.set(CLOSED);
+            let low = hot.low.replace(0);
+            (low != 0).then(|| Mapping {
+                low,
+                size: hot.size.get(),
+            })
+        });
+        hot.into_iter()
+            .chain(self.evict(0))
+            .for_each(Mapping::unmap);
+    }
 }
 
 /// Sets how many free stacks the calling thread keeps for reuse (default
 /// 256); extra stacks are unmapped. 0 disables pooling on this thread.
 pub fn set_pool_capacity(capacity: usize) {
-    let evicted: Vec<Mapping> = POOL.with(|pool| {
-        pool.capacity.set(capacity);
-        let mut stacks = pool.stacks.borrow_mut();
-        let keep = stacks.len().min(capacity);
-        stacks.drain(keep..).collect()
+    let Ok(mut evicted) = SPARE.try_with(|spare| {
+        spare.capacity.set(capacity);
+        spare.evict(capacity.saturating_sub(1))
+    }) else {
+        return; // the thread is exiting
+    };
+    HOT.with(|hot| {
+        hot.state.set(if capacity == 0 { CLOSED } else { OPEN });
+        let low = hot.low.replace(0);
+        if capacity == 0 && low != 0 {
+            evicted.push(Mapping {
+                low,
+                size: hot.size.get(),
+            });
+        } else {
+            hot.low.set(low);
+        }
     });
     evicted.into_iter().for_each(Mapping::unmap);
 }
@@ -58,31 +159,59 @@ pub fn set_pool_capacity(capacity: usize) {
 /// A pooled stack of exactly `size` usable bytes, if this thread has one.
 #[inline]
 pub(super) fn take(size: usize) -> Option<Mapping> {
-    POOL.try_with(|pool| {
-        let mut stacks = pool.stacks.borrow_mut();
-        // Usually every stack has the default size, so the last one fits.
-        let index = stacks.iter().rposition(|m| m.size == size)?;
-        Some(stacks.swap_remove(index))
-    })
-    .ok()
-    .flatten()
+    let low = HOT.with(|hot| {
+        if hot.size.get() == size {
+            hot.low.replace(0)
+        } else {
+            0
+        }
+    });
+    if low != 0 {
+        return Some(Mapping { low, size });
+    }
+    take_spare(size)
+}
+
+#[cold]
+fn take_spare(size: usize) -> Option<Mapping> {
+    SPARE.try_with(|spare| spare.take(size)).ok().flatten()
 }
 
 /// Returns a stack to this thread's pool, trimming it if it was used deeply;
 /// unmaps it if the pool is full or the thread is exiting.
 #[inline]
 pub(super) fn give_back(mapping: Mapping) {
-    let kept = POOL.try_with(|pool| {
-        let mut stacks = pool.stacks.borrow_mut();
-        if stacks.len() >= pool.capacity.get() {
-            return Err(());
+    let kept = HOT.with(|hot| {
+        if hot.state.get() != OPEN || hot.low.get() != 0 {
+            return false;
         }
         trim(&mapping);
-        stacks.push(Mapping { ..mapping });
-        Ok(())
+        hot.low.set(mapping.low);
+        hot.size.set(mapping.size);
+        true
     });
-    if !matches!(kept, Ok(Ok(()))) {
-        mapping.unmap();
+    if !kept {
+        give_back_spare(mapping);
+    }
+}
+
+#[cold]
+fn give_back_spare(mapping: Mapping) {
+    let state = HOT.with(|hot| hot.state.get());
+    if state == CLOSED {
+        return mapping.unmap();
+    }
+    trim(&mapping);
+    // Touching SPARE registers its exit hook; only then may stacks be kept.
+    let kept = SPARE.try_with(|spare| spare.keep(mapping));
+    match kept {
+        Ok(Ok(())) => {
+            if state == UNSET {
+                HOT.with(|hot| hot.state.set(OPEN));
+            }
+        }
+        Ok(Err(mapping)) => mapping.unmap(),
+        Err(_) => {} // unreachable: CLOSED is set before SPARE goes away
     }
 }
 
@@ -90,7 +219,7 @@ pub(super) fn give_back(mapping: Mapping) {
 #[inline]
 fn trim(mapping: &Mapping) {
     let limit = mapping.low + PAGE;
-    let hot_low = mapping.base() - HOT;
+    let hot_low = mapping.base() - HOT_BYTES;
     if hot_low <= limit {
         return; // small stack: all of it is hot
     }
@@ -142,7 +271,7 @@ mod tests {
         unsafe { (deep as *mut u64).write(7) };
         // Overwrite the canary, as a deep frame would.
         // SAFETY: as above; the canary is the lowest word of the hot region.
-        unsafe { ((stack.base() - super::HOT) as *mut usize).write(1) };
+        unsafe { ((stack.base() - super::HOT_BYTES) as *mut usize).write(1) };
         drop(stack);
         let stack = DefaultStack::new(256 * 1024).unwrap();
         // SAFETY: as above; MADV_DONTNEED pages read back as zero.

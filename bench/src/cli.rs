@@ -1,0 +1,106 @@
+//! Command-line arguments.
+
+/// Usage text for `--help` and argument errors.
+pub const USAGE: &str = "\
+usage: corio-bench [--json] [--quick] [--only NAME] [--list]
+
+Measures corio beside its peers in one run and prints a table (figures are medians of
+several repetitions after a warm-up; ratio = corio / peer).
+
+  --json       one JSON object per line: {\"bench\", \"system\", \"value\", \"unit\", ...};
+               peers' lines add \"corio_ratio\" (corio's value / theirs); notes go to stderr
+  --quick      smoke run: tiny sizes, one repetition, finishes in seconds (for CI)
+  --only NAME  run only the row NAME (see --list)
+  --list       print the rows and what they measure, then exit
+  -h, --help   print this help
+
+parked-memory parks 100k coroutines; if vm.max_map_count is too low for that it is raised
+while measuring (root only) and restored after, as the output notes. Set
+CORIO_BENCH_NO_SYSCTL=1 to forbid that: fewer coroutines are parked and the count is noted.";
+
+/// Parsed arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    /// Print JSON lines instead of the table.
+    pub json: bool,
+    /// Smoke run.
+    pub quick: bool,
+    /// Run only this row.
+    pub only: Option<String>,
+    /// List the rows and exit.
+    pub list: bool,
+    /// Print usage and exit.
+    pub help: bool,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--json" => parsed.json = true,
+            "--quick" => parsed.quick = true,
+            "--list" => parsed.list = true,
+            "-h" | "--help" => parsed.help = true,
+            "--only" => {
+                let name = args.next().ok_or("--only needs a row name")?;
+                parsed.only = Some(name);
+            }
+            other => match other.strip_prefix("--only=") {
+                Some(name) => parsed.only = Some(name.to_owned()),
+                None => return Err(format!("unknown argument `{other}`")),
+            },
+        }
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Result<Args, String> {
+        parse(s.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn no_arguments_means_full_table_run() {
+        assert_eq!(parse_str(""), Ok(Args::default()));
+    }
+
+    #[test]
+    fn flags_combine() {
+        let args = parse_str("--json --quick --only switch").unwrap();
+        assert_eq!(
+            args,
+            Args {
+                json: true,
+                quick: true,
+                only: Some("switch".to_owned()),
+                ..Args::default()
+            }
+        );
+    }
+
+    #[test]
+    fn only_accepts_equals_form() {
+        assert_eq!(
+            parse_str("--only=create").unwrap().only.as_deref(),
+            Some("create")
+        );
+    }
+
+    #[test]
+    fn only_without_name_is_an_error() {
+        assert!(parse_str("--only").is_err());
+    }
+
+    #[test]
+    fn unknown_argument_is_an_error() {
+        assert_eq!(
+            parse_str("--fast"),
+            Err("unknown argument `--fast`".to_owned())
+        );
+    }
+}

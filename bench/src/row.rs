@@ -1,0 +1,89 @@
+//! What a bench row is: a named figure, its unit, and one workload per system.
+
+use crate::harness::Config;
+use crate::system::System;
+
+/// The unit of a row's figures. Every unit so far is lower-is-better; a throughput unit
+/// would need the table legend to say which way its ratio reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Nanoseconds per operation (lower is better).
+    Ns,
+    /// Resident bytes per parked coroutine or task (lower is better).
+    BytesPerCoroutine,
+}
+
+impl Unit {
+    /// The label printed in the table and as the JSON `"unit"` value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Unit::Ns => "ns",
+            Unit::BytesPerCoroutine => "B/coroutine",
+        }
+    }
+}
+
+/// One row of the table: the same figure measured for several systems in one run.
+pub struct Row {
+    /// Short name, used by `--only` and as the JSON `"bench"` value.
+    pub name: &'static str,
+    /// Unit of every figure in the row.
+    pub unit: Unit,
+    /// One line saying what is measured, shown by `--list`.
+    pub about: &'static str,
+    /// The workloads, one per system, run in this order.
+    pub entries: Vec<Entry>,
+}
+
+/// One system's workload for a row.
+pub struct Entry {
+    /// The system the workload exercises.
+    pub system: System,
+    /// Runs the workload under `config`: a sample, or why it was skipped.
+    pub run: fn(&Config) -> Outcome,
+}
+
+/// What a workload returns: a figure, or the reason it could not run here (never a panic).
+pub type Outcome = Result<Sample, String>;
+
+/// A measured figure plus whatever a reader needs to interpret it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sample {
+    /// The figure, in the row's unit.
+    pub value: f64,
+    /// Extra JSON fields (e.g. the coroutine count or stack size actually used).
+    pub fields: Vec<(&'static str, Field)>,
+    /// Caveats printed under the table (or to stderr with `--json`).
+    pub notes: Vec<String>,
+}
+
+impl Sample {
+    /// A bare figure with no extra fields or notes.
+    pub fn new(value: f64) -> Self {
+        Sample {
+            value,
+            ..Sample::default()
+        }
+    }
+
+    /// Adds an extra JSON field.
+    pub fn field(mut self, key: &'static str, value: Field) -> Self {
+        self.fields.push((key, value));
+        self
+    }
+
+    /// Adds a note for the reader.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// An extra JSON field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    /// A count or size.
+    Int(u64),
+    /// A flag.
+    Bool(bool),
+}
