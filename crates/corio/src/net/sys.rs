@@ -18,9 +18,9 @@ macro_rules! syscall {
 
 /// `send(2)` with `MSG_NOSIGNAL`: writing to a closed peer gives `EPIPE`, never `SIGPIPE`.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is a live byte slice of `buf.len()` bytes; `send` only reads it.
-    let n =
-        syscall!(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })?;
+    let (ptr, len) = (buf.as_ptr().cast(), buf.len());
+    // SAFETY: `ptr` points to the live slice `buf` of `len` bytes; `send` only reads it.
+    let n = syscall!(unsafe { libc::send(fd, ptr, len, libc::MSG_NOSIGNAL) })?;
     Ok(n as usize)
 }
 
