@@ -132,21 +132,26 @@ impl Reactor {
         let Ok(mut state) = self.poll.try_lock() else {
             return false;
         };
-        parker.park_in(|| self.poll_locked(&mut state, timeout));
+        parker.park_in(|| {
+            self.poll_locked(&mut state, timeout);
+        });
         true
     }
 
-    /// Polls without blocking, if no other worker is polling (for busy workers).
-    pub(crate) fn poll_now(&self) {
+    /// Polls without blocking, if no other worker is polling (for busy and searching
+    /// workers). Returns whether any socket event was dispatched.
+    pub(crate) fn poll_now(&self) -> bool {
         if self.registrations() == 0 {
-            return;
+            return false;
         }
-        if let Ok(mut state) = self.poll.try_lock() {
-            self.poll_locked(&mut state, Some(Duration::ZERO));
+        match self.poll.try_lock() {
+            Ok(mut state) => self.poll_locked(&mut state, Some(Duration::ZERO)) > 0,
+            Err(_) => false,
         }
     }
 
-    fn poll_locked(&self, state: &mut PollState, timeout: Option<Duration>) {
+    /// Polls and dispatches; returns the number of socket events.
+    fn poll_locked(&self, state: &mut PollState, timeout: Option<Duration>) -> usize {
         // Events of earlier polls are all dispatched: the released tokens are dead now.
         let released = std::mem::take(&mut *self.release.lock().unwrap());
         drop(released);
@@ -155,8 +160,9 @@ impl Reactor {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("corio: epoll_wait failed: {e}");
             }
-            return;
+            return 0;
         }
+        let mut n = 0;
         for event in events.iter() {
             let token = event.token();
             if token == WAKER {
@@ -181,6 +187,8 @@ impl Reactor {
             // module docs).
             let io = unsafe { &*(token.0 as *const ScheduledIo) };
             io.set_ready(ready);
+            n += 1;
         }
+        n
     }
 }
