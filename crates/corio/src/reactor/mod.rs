@@ -192,3 +192,33 @@ impl Reactor {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// An `unpark` aimed at a thread blocked in `epoll_wait` (through `park_in`) ends the
+    /// wait via the reactor's waker, instead of being lost until the next event.
+    #[test]
+    fn unpark_interrupts_a_parker_in_epoll_wait() {
+        let reactor = Reactor::new().unwrap();
+        let parker = Arc::new(Parker::with_interrupt(reactor.waker()));
+        let p2 = parker.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            p2.unpark();
+        });
+        let start = Instant::now();
+        let mut state = reactor.poll.lock().unwrap();
+        parker.park_in(|| {
+            // No timeout: only the waker can end this wait.
+            reactor.poll_locked(&mut state, None);
+        });
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+        // A token left before parking makes `park_in` return without polling at all.
+        parker.unpark();
+        parker.park_in(|| panic!("must not poll with a token pending"));
+    }
+}
