@@ -302,7 +302,12 @@ impl Local {
             if let Some(t) = self.steal() {
                 return Some(t);
             }
-            if backoff.is_completed() || self.shared.shutdown.load(Ordering::Relaxed) {
+            // A lone worker with sockets registered has nobody to steal from, and its work
+            // arrives as I/O events: wait in the reactor (`sleep`) rather than burn the core.
+            if backoff.is_completed()
+                || self.shared.shutdown.load(Ordering::Relaxed)
+                || (self.shared.remotes.len() == 1 && self.shared.reactor.registrations() != 0)
+            {
                 return None;
             }
             backoff.snooze();
