@@ -137,7 +137,11 @@ fn parse(buf: &[u8], args: &mut Vec<(usize, usize)>) -> Parse {
         let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
             return Parse::Incomplete;
         };
-        let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
         let mut i = 0;
         while i < line_end {
             while i < line_end && buf[i] == b' ' {
@@ -263,7 +267,9 @@ fn execute<'a>(
         let mut shard = store.shard(k);
         let cur = match shard.get(k) {
             None => Some(0),
-            Some(v) => std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()),
+            Some(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok()),
         };
         match cur.and_then(|c| c.checked_add(1)) {
             Some(next) => {
@@ -283,7 +289,11 @@ fn execute<'a>(
         }
     } else if is(b"CONFIG") && argc == 3 && arg(1).eq_ignore_ascii_case(b"GET") {
         // Enough for tools that ask (redis-benchmark asks for `save` and `appendonly`).
-        let value: &[u8] = if arg(2).eq_ignore_ascii_case(b"appendonly") { b"no" } else { b"" };
+        let value: &[u8] = if arg(2).eq_ignore_ascii_case(b"appendonly") {
+            b"no"
+        } else {
+            b""
+        };
         out.extend_from_slice(b"*2\r\n");
         bulk(out, Some(arg(2)));
         bulk(out, Some(value));

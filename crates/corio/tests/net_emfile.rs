@@ -143,7 +143,10 @@ fn parent() {
         }
     }
     for mut c in waiting {
-        assert!(echoes(&mut c, Duration::from_secs(5)), "not served after fds freed");
+        assert!(
+            echoes(&mut c, Duration::from_secs(5)),
+            "not served after fds freed"
+        );
         drop(c);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -158,9 +161,17 @@ fn parent() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "server failed: {status}\n{err}");
-    let lines: Vec<&str> = err.lines().filter(|l| l.contains("corio: accept")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("corio: accept"))
+        .collect();
     assert_eq!(lines.len(), 1, "expected one log line, got:\n{err}");
     assert!(lines[0].contains("Too many open files"), "{}", lines[0]);
 }

@@ -18,9 +18,9 @@ fn tungstenite_websocket_over_corio() {
                     let mut ws = tungstenite::accept(stream).unwrap();
                     loop {
                         match ws.read().unwrap() {
-                            Message::Text(t) => ws
-                                .send(Message::text(t.as_str().to_uppercase()))
-                                .unwrap(),
+                            Message::Text(t) => {
+                                ws.send(Message::text(t.as_str().to_uppercase())).unwrap()
+                            }
                             Message::Binary(b) => ws.send(Message::Binary(b)).unwrap(),
                             Message::Close(_) => break,
                             _ => {}

@@ -31,30 +31,34 @@ fn write_until_error(mut w: impl Write, vectored: bool) -> std::io::Error {
 fn broken_pipe_not_sigpipe() {
     // SAFETY: restoring the default action of SIGPIPE; no handler is involved.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    corio::Builder::new().workers(2).build().unwrap().block_on(|| {
-        for vectored in [false, true] {
+    corio::Builder::new()
+        .workers(2)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            for vectored in [false, true] {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+                let (s, _) = listener.accept().unwrap();
+                drop(s);
+                let e = write_until_error(&c, vectored);
+                assert!(
+                    matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+                    "{e}"
+                );
+                // Once the reset is consumed, it is always EPIPE.
+                let e = (&c).write(b"x").unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
+            }
+            // Our own shut-down write side.
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let (s, _) = listener.accept().unwrap();
-            drop(s);
-            let e = write_until_error(&c, vectored);
-            assert!(
-                matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
-                "{e}"
-            );
-            // Once the reset is consumed, it is always EPIPE.
-            let e = (&c).write(b"x").unwrap_err();
+            c.shutdown(Shutdown::Write).unwrap();
+            assert_eq!((&c).write(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+            // Unix streams.
+            let (a, b) = UnixStream::pair().unwrap();
+            drop(b);
+            let e = write_until_error(&a, false);
             assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
-        }
-        // Our own shut-down write side.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!((&c).write(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
-        // Unix streams.
-        let (a, b) = UnixStream::pair().unwrap();
-        drop(b);
-        let e = write_until_error(&a, false);
-        assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
-    });
+        });
 }

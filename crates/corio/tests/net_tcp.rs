@@ -113,7 +113,7 @@ fn reset_mid_read_is_connection_reset() {
         let peer = corio::spawn(move || {
             let (s, _) = listener.accept().unwrap();
             corio::time::sleep(Duration::from_millis(50)); // let the reader park first
-            // SO_LINGER 0: close sends RST instead of FIN.
+                                                           // SO_LINGER 0: close sends RST instead of FIN.
             let linger = libc::linger {
                 l_onoff: 1,
                 l_linger: 0,
@@ -171,11 +171,9 @@ fn read_timeouts_drop_silent_and_slow_clients() {
             let mut outcomes = Vec::new();
             for _ in 0..2 {
                 let (mut s, _) = listener.accept().unwrap();
-                s.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
-                assert_eq!(
-                    s.read_timeout().unwrap(),
-                    Some(Duration::from_millis(150))
-                );
+                s.set_read_timeout(Some(Duration::from_millis(150)))
+                    .unwrap();
+                assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_millis(150)));
                 let t = Instant::now();
                 let mut buf = [0u8; 64];
                 let err = loop {

@@ -66,7 +66,9 @@ fn resolve_host(host: &str, port: u16) -> io::Result<vec::IntoIter<SocketAddr>> 
 }
 
 /// Runs a blocking lookup on the blocking pool when called from a coroutine.
-fn lookup<I>(f: impl FnOnce() -> io::Result<I> + Send + 'static) -> io::Result<vec::IntoIter<SocketAddr>>
+fn lookup<I>(
+    f: impl FnOnce() -> io::Result<I> + Send + 'static,
+) -> io::Result<vec::IntoIter<SocketAddr>>
 where
     I: Iterator<Item = SocketAddr>,
 {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::sys;
 use crate::context;
+use crate::interop::ExternalWait;
 use crate::reactor::{Direction, Registration};
 
 /// A non-blocking socket `S` driven by the reactor.
@@ -78,7 +79,12 @@ impl<S: AsRawFd> IoSource<S> {
         want: usize,
         op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        self.stream(Direction::Write, load_timeout(&self.write_timeout), want, op)
+        self.stream(
+            Direction::Write,
+            load_timeout(&self.write_timeout),
+            want,
+            op,
+        )
     }
 
     /// Runs `op` until it does not return `WouldBlock`, waiting for `dir` in between; fails
@@ -182,10 +188,11 @@ impl<S: AsRawFd> IoSource<S> {
             Some(Err((kind, os))) => Err(rebuild(*kind, *os)),
             None => {
                 let reg = self.reg.get_or_init(|| {
-                    let reactor = context::worker(|w| w.map(|w| w.shared.reactor.clone()))
+                    let shared = context::worker(|w| w.map(|w| w.shared.clone()))
                         .expect("a coroutine runs on a worker");
+                    let reactor = shared.reactor.clone();
                     reactor
-                        .register(self.fd())
+                        .register(self.fd(), ExternalWait::new(shared))
                         .map_err(|e| (e.kind(), e.raw_os_error()))
                 });
                 match reg {

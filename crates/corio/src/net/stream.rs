@@ -17,7 +17,8 @@ macro_rules! stream_io {
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.io.read(|mut s| std::io::Read::read_vectored(&mut s, bufs))
+                self.io
+                    .read(|mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 
@@ -120,7 +121,10 @@ macro_rules! timeouts {
             ///
             /// # Errors
             /// `InvalidInput` for `Some(Duration::ZERO)`, like std.
-            pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            pub fn set_read_timeout(
+                &self,
+                dur: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
                 self.io.set_read_timeout(dur)
             }
 

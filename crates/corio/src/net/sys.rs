@@ -18,10 +18,9 @@ macro_rules! syscall {
 
 /// `send(2)` with `MSG_NOSIGNAL`: writing to a closed peer gives `EPIPE`, never `SIGPIPE`.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is a live byte slice of `buf.len()` bytes; `send` only reads it.
-    let n = syscall!(unsafe {
-        libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)
-    })?;
+    let (ptr, len) = (buf.as_ptr().cast(), buf.len());
+    // SAFETY: `ptr` points to the live slice `buf` of `len` bytes; `send` only reads it.
+    let n = syscall!(unsafe { libc::send(fd, ptr, len, libc::MSG_NOSIGNAL) })?;
     Ok(n as usize)
 }
 
@@ -39,7 +38,11 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
 
 /// Blocks the *thread* until `fd` has `events` (`POLLIN`/`POLLOUT`) or `deadline` passes
 /// (`TimedOut`): how sockets wait outside a coroutine.
-pub(crate) fn poll_fd(fd: RawFd, events: libc::c_short, deadline: Option<Instant>) -> io::Result<()> {
+pub(crate) fn poll_fd(
+    fd: RawFd,
+    events: libc::c_short,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
     loop {
         let timeout_ms = match deadline {
             None => -1,

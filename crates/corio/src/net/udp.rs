@@ -122,9 +122,9 @@ impl UdpSocket {
     /// A second handle to the same socket (a duplicated fd with its own registration).
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
         let fd: OwnedFd = crate::net::stream::dup(self.io.get_ref())?;
-        Ok(UdpSocket::from_io(IoSource::new(mio::net::UdpSocket::from(
-            fd,
-        ))))
+        Ok(UdpSocket::from_io(IoSource::new(
+            mio::net::UdpSocket::from(fd),
+        )))
     }
 }
 

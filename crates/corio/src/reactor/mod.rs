@@ -39,6 +39,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::interop::ExternalWait;
 use crate::sched::park::Parker;
 pub(crate) use registration::{Direction, Registration, ScheduledIo};
 
@@ -53,7 +54,7 @@ pub(crate) struct Reactor {
     poll: Mutex<PollState>,
     registry: mio::Registry,
     waker: Arc<mio::Waker>,
-    /// Live registrations: possible sources of wake-ups for the deadlock check.
+    /// Live registrations (each also holds an `ExternalWait` for the deadlock check).
     registrations: AtomicUsize,
     /// Deregistered `ScheduledIo`s waiting to be freed under the `poll` lock.
     release: Mutex<Vec<Arc<ScheduledIo>>>,
@@ -86,13 +87,18 @@ impl Reactor {
         self.waker.clone()
     }
 
-    /// Live registrations (the deadlock check counts them as possible wakers).
+    /// Live registrations (no need to poll while there are none).
     pub(crate) fn registrations(&self) -> usize {
         self.registrations.load(Ordering::SeqCst)
     }
 
-    /// Registers `fd` for both directions, edge-triggered.
-    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
+    /// Registers `fd` for both directions, edge-triggered; `external` keeps the deadlock
+    /// check silent while the registration lives.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        fd: RawFd,
+        external: ExternalWait,
+    ) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::new());
         let token = Token(Arc::as_ptr(&io) as usize);
         self.registry.register(
@@ -101,7 +107,7 @@ impl Reactor {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         self.registrations.fetch_add(1, Ordering::SeqCst);
-        Ok(Registration::new(io, self.clone(), fd))
+        Ok(Registration::new(io, self.clone(), fd, external))
     }
 
     /// Removes `fd` from epoll and frees `io` once no poller can still see its token.
@@ -126,21 +132,26 @@ impl Reactor {
         let Ok(mut state) = self.poll.try_lock() else {
             return false;
         };
-        parker.park_in(|| self.poll_locked(&mut state, timeout));
+        parker.park_in(|| {
+            self.poll_locked(&mut state, timeout);
+        });
         true
     }
 
-    /// Polls without blocking, if no other worker is polling (for busy workers).
-    pub(crate) fn poll_now(&self) {
+    /// Polls without blocking, if no other worker is polling (for busy and searching
+    /// workers). Returns whether any socket event was dispatched.
+    pub(crate) fn poll_now(&self) -> bool {
         if self.registrations() == 0 {
-            return;
+            return false;
         }
-        if let Ok(mut state) = self.poll.try_lock() {
-            self.poll_locked(&mut state, Some(Duration::ZERO));
+        match self.poll.try_lock() {
+            Ok(mut state) => self.poll_locked(&mut state, Some(Duration::ZERO)) > 0,
+            Err(_) => false,
         }
     }
 
-    fn poll_locked(&self, state: &mut PollState, timeout: Option<Duration>) {
+    /// Polls and dispatches; returns the number of socket events.
+    fn poll_locked(&self, state: &mut PollState, timeout: Option<Duration>) -> usize {
         // Events of earlier polls are all dispatched: the released tokens are dead now.
         let released = std::mem::take(&mut *self.release.lock().unwrap());
         drop(released);
@@ -149,8 +160,9 @@ impl Reactor {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("corio: epoll_wait failed: {e}");
             }
-            return;
+            return 0;
         }
+        let mut n = 0;
         for event in events.iter() {
             let token = event.token();
             if token == WAKER {
@@ -175,6 +187,38 @@ impl Reactor {
             // module docs).
             let io = unsafe { &*(token.0 as *const ScheduledIo) };
             io.set_ready(ready);
+            n += 1;
         }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// An `unpark` aimed at a thread blocked in `epoll_wait` (through `park_in`) ends the
+    /// wait via the reactor's waker, instead of being lost until the next event.
+    #[test]
+    fn unpark_interrupts_a_parker_in_epoll_wait() {
+        let reactor = Reactor::new().unwrap();
+        let parker = Arc::new(Parker::with_interrupt(reactor.waker()));
+        let p2 = parker.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            p2.unpark();
+        });
+        let start = Instant::now();
+        let mut state = reactor.poll.lock().unwrap();
+        parker.park_in(|| {
+            // No timeout: only the waker can end this wait.
+            reactor.poll_locked(&mut state, None);
+        });
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+        // A token left before parking makes `park_in` return without polling at all.
+        parker.unpark();
+        parker.park_in(|| panic!("must not poll with a token pending"));
     }
 }

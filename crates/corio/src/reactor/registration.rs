@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::Reactor;
+use crate::interop::ExternalWait;
 use crate::task::{self, TaskId, Unparker};
 
 /// The direction an operation waits for.
@@ -119,6 +120,19 @@ impl ScheduledIo {
         });
     }
 
+    /// Clears `flags` if the word still equals `snapshot`; returns whether it did.
+    #[inline]
+    fn clear(&self, snapshot: usize, flags: usize) -> bool {
+        self.readiness
+            .compare_exchange(
+                snapshot,
+                snapshot & !flags,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
     fn remove(&self, id: TaskId, mask: usize) {
         self.waiters
             .lock()
@@ -135,11 +149,24 @@ pub(crate) struct Registration {
     io: Arc<ScheduledIo>,
     reactor: Arc<Reactor>,
     fd: RawFd,
+    /// A live registration is a possible source of wake-ups (a peer may send any time), so
+    /// the deadlock check must stay silent while it exists.
+    _external: ExternalWait,
 }
 
 impl Registration {
-    pub(crate) fn new(io: Arc<ScheduledIo>, reactor: Arc<Reactor>, fd: RawFd) -> Self {
-        Registration { io, reactor, fd }
+    pub(crate) fn new(
+        io: Arc<ScheduledIo>,
+        reactor: Arc<Reactor>,
+        fd: RawFd,
+        external: ExternalWait,
+    ) -> Self {
+        Registration {
+            io,
+            reactor,
+            fd,
+            _external: external,
+        }
     }
 
     /// The readiness word, to snapshot before a syscall.
@@ -151,12 +178,7 @@ impl Registration {
     /// Clears `dir`'s flag if the word still equals `snapshot` (no event since).
     #[inline]
     pub(crate) fn clear(&self, dir: Direction, snapshot: usize) {
-        let _ = self.io.readiness.compare_exchange(
-            snapshot,
-            snapshot & !dir.bit(),
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        );
+        self.io.clear(snapshot, dir.bit());
     }
 
     /// After a `WouldBlock`: parks the current coroutine until `dir` may be ready again, or
@@ -173,12 +195,7 @@ impl Registration {
             // `WouldBlock` proves the direction is neither ready nor closed: clear its flags
             // (the sticky one too, for datagram sockets whose errors are transient), but only
             // if nothing happened since the syscall began.
-            if self
-                .io
-                .readiness
-                .compare_exchange(snap, snap & !mask, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
+            if !self.io.clear(snap, mask) {
                 return Ok(()); // an event (or another operation) came in between: retry
             }
         }
@@ -228,5 +245,43 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.reactor.deregister(self.fd, self.io.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(io: &ScheduledIo) -> usize {
+        io.readiness.load(Ordering::Acquire)
+    }
+
+    #[test]
+    fn an_event_during_the_syscall_keeps_the_flag() {
+        let io = ScheduledIo::new();
+        io.set_ready(READ | WRITE);
+        let snap = load(&io); // taken before the "syscall"
+        io.set_ready(READ); // an event while it ran: the tick moves
+        assert!(!io.clear(snap, READ), "a stale snapshot must not clear");
+        assert_ne!(load(&io) & READ, 0);
+        let snap = load(&io);
+        assert!(io.clear(snap, READ));
+        assert_eq!(load(&io) & (READ | WRITE), WRITE);
+    }
+
+    #[test]
+    fn closed_flags_survive_a_short_read_but_not_would_block() {
+        let io = ScheduledIo::new();
+        io.set_ready(READ | READ_CLOSED);
+        let snap = load(&io);
+        assert!(io.clear(snap, Direction::Read.bit())); // short read: data drained
+        assert_ne!(
+            load(&io) & Direction::Read.ready_mask(),
+            0,
+            "EOF still pending"
+        );
+        let snap = load(&io);
+        assert!(io.clear(snap, Direction::Read.ready_mask())); // WouldBlock: nothing pending
+        assert_eq!(load(&io) & FLAGS, 0);
     }
 }

@@ -44,7 +44,7 @@ use park::Parker;
 /// The panic message of a deadlocked main coroutine.
 pub(crate) const DEADLOCK_REPORT: &str = "corio: all coroutines are asleep - deadlock! \
 (the main coroutine is waiting, and no runnable coroutine, timer, blocking job, \
-registered socket, foreign-future wait or outside Handle is left that could wake anything)";
+foreign-future wait or outside Handle is left that could wake anything)";
 
 /// What one worker shares with the others.
 pub(crate) struct Remote {
@@ -122,7 +122,6 @@ impl Shared {
         if self.has_visible_work()
             || self.blocking_jobs.load(Ordering::SeqCst) != 0
             || self.external.load(Ordering::SeqCst) != 0
-            || self.reactor.registrations() != 0
             || self
                 .remotes
                 .iter()

@@ -178,7 +178,7 @@ impl Local {
         self.tick.set(tick);
         if tick % SHARED_INTERVAL == 0 {
             // A busy worker still lets I/O in (without blocking; see `reactor`).
-            self.shared.reactor.poll_now();
+            let _ = self.shared.reactor.poll_now();
             if let Some(t) = self.pop_shared() {
                 return Some(t);
             }
@@ -283,6 +283,12 @@ impl Local {
 
     /// Nothing local: look everywhere, spinning briefly before giving up.
     fn search(&self) -> Option<TaskRef> {
+        // I/O that is already there beats spinning (see `reactor`).
+        if self.shared.reactor.poll_now() {
+            if let Some(t) = self.next_local() {
+                return Some(t);
+            }
+        }
         let backoff = Backoff::new();
         loop {
             if let Some(t) = self.pop_shared() {
@@ -296,7 +302,12 @@ impl Local {
             if let Some(t) = self.steal() {
                 return Some(t);
             }
-            if backoff.is_completed() || self.shared.shutdown.load(Ordering::Relaxed) {
+            // A lone worker with sockets registered has nobody to steal from, and its work
+            // arrives as I/O events: wait in the reactor (`sleep`) rather than burn the core.
+            if backoff.is_completed()
+                || self.shared.shutdown.load(Ordering::Relaxed)
+                || (self.shared.remotes.len() == 1 && self.shared.reactor.registrations() != 0)
+            {
                 return None;
             }
             backoff.snooze();
