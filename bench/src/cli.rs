@@ -14,9 +14,15 @@ several repetitions after a warm-up; ratio = corio / peer).
   --list       print the rows and what they measure, then exit
   -h, --help   print this help
 
-parked-memory parks 100k coroutines; if vm.max_map_count is too low for that it is raised
+parked-memory, parked-memory-rt, sleep-wakeups and max-live need more memory mappings than
+the default vm.max_map_count allows for 100k+ coroutine stacks; the limit is then raised
 while measuring (root only) and restored after, as the output notes. Set
-CORIO_BENCH_NO_SYSCTL=1 to forbid that: fewer coroutines are parked and the count is noted.";
+CORIO_BENCH_NO_SYSCTL=1 to forbid that (parked-memory parks fewer coroutines; the runtime
+rows skip corio and may).
+
+Peers: may and tokio are built in; Go rows need `go` on PATH (the Go program is built at run
+time) and the http row needs `wrk`; without them those entries are skipped with a note.
+Workloads that need a fresh process run as children of this binary (hidden subcommands).";
 
 /// Parsed arguments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! Each line is `{"bench":..,"system":..,"value":..,"unit":..}`, then `"corio_ratio"`
 //! (corio's figure divided by this one, same as the table's ratio column; absent on corio's
-//! own lines) and any extra fields the workload reported.
+//! own lines), `"higher_is_better":true` for rates and counts, and any extra fields the
+//! workload reported.
 
 use std::fmt::Write;
 
@@ -16,6 +17,9 @@ pub fn line(report: &Report, m: &Measurement) -> String {
     out += &format!(",\"system\":{}", string(m.system.name()));
     out += &format!(",\"value\":{}", number(m.value));
     out += &format!(",\"unit\":{}", string(m.unit.label()));
+    if m.unit.higher_is_better() {
+        out += ",\"higher_is_better\":true";
+    }
     if let Some(ratio) = report.corio_ratio(m) {
         out += &format!(",\"corio_ratio\":{}", number(ratio));
     }
@@ -23,6 +27,7 @@ pub fn line(report: &Report, m: &Measurement) -> String {
         let value = match value {
             Field::Int(n) => n.to_string(),
             Field::Bool(b) => b.to_string(),
+            Field::Float(x) => number(*x),
         };
         out += &format!(",{}:{}", string(key), value);
     }

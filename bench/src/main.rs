@@ -8,10 +8,16 @@
 //! that panics is noted as FAILED and makes the exit status non-zero, so CI's `--quick` run
 //! catches a broken bench without losing the other rows.
 
+mod child;
 mod cli;
+mod examples;
+mod go;
 mod harness;
+mod hidden;
 mod json;
 mod mem;
+mod net;
+mod os;
 mod parked;
 mod report;
 mod row;
@@ -19,6 +25,7 @@ mod rows;
 mod system;
 mod systems;
 mod table;
+mod workload;
 
 use std::any::Any;
 use std::io::{IsTerminal, Write};
@@ -30,7 +37,11 @@ use report::{Measurement, Report};
 use row::Row;
 
 fn main() -> ExitCode {
-    let args = match cli::parse(std::env::args().skip(1)) {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = hidden::dispatch(&raw) {
+        return code;
+    }
+    let args = match cli::parse(raw) {
         Ok(args) => args,
         Err(e) => {
             eprintln!("corio-bench: {e}\n\n{}", cli::USAGE);
@@ -62,6 +73,7 @@ fn main() -> ExitCode {
     };
 
     let report = run(&rows, &config, args.json);
+    go::clean_up();
     if args.json {
         for note in &report.notes {
             eprintln!("note: {note}");
@@ -141,7 +153,7 @@ fn run(rows: &[Row], config: &Config, json: bool) -> Report {
 }
 
 /// The text of a panic payload (`panic!` with a literal or a formatted message).
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s
     } else if let Some(s) = payload.downcast_ref::<String>() {

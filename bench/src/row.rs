@@ -3,14 +3,31 @@
 use crate::harness::Config;
 use crate::system::System;
 
-/// The unit of a row's figures. Every unit so far is lower-is-better; a throughput unit
-/// would need the table legend to say which way its ratio reads.
+/// The unit of a row's figures; [`Unit::higher_is_better`] says which way its ratio reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     /// Nanoseconds per operation (lower is better).
     Ns,
-    /// Resident bytes per parked coroutine or task (lower is better).
+    /// Resident bytes per parked coroutine (lower is better).
     BytesPerCoroutine,
+    /// Resident bytes per parked runtime task, its `JoinHandle` included (lower is better).
+    BytesPerTask,
+    /// Milliseconds of wall-clock time (lower is better).
+    WallMs,
+    /// Milliseconds of CPU time, user + system (lower is better).
+    CpuMs,
+    /// Microseconds of server CPU time per round trip (lower is better).
+    CpuUsPerRoundTrip,
+    /// Tasks alive at once (higher is better).
+    Tasks,
+    /// Messages per second (higher is better).
+    MsgsPerSec,
+    /// Mutex-protected increments per second (higher is better).
+    IncrPerSec,
+    /// Request/response round trips per second (higher is better).
+    RoundTripsPerSec,
+    /// HTTP requests per second (higher is better).
+    ReqPerSec,
 }
 
 impl Unit {
@@ -19,7 +36,29 @@ impl Unit {
         match self {
             Unit::Ns => "ns",
             Unit::BytesPerCoroutine => "B/coroutine",
+            Unit::BytesPerTask => "B/task",
+            Unit::WallMs => "ms",
+            Unit::CpuMs => "CPU ms",
+            Unit::CpuUsPerRoundTrip => "CPU µs/rt",
+            Unit::Tasks => "tasks",
+            Unit::MsgsPerSec => "msg/s",
+            Unit::IncrPerSec => "incr/s",
+            Unit::RoundTripsPerSec => "rt/s",
+            Unit::ReqPerSec => "req/s",
         }
+    }
+
+    /// Whether a bigger figure is better (counts and rates), so a corio/peer ratio above 1
+    /// favours corio.
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            Unit::Tasks
+                | Unit::MsgsPerSec
+                | Unit::IncrPerSec
+                | Unit::RoundTripsPerSec
+                | Unit::ReqPerSec
+        )
     }
 }
 
@@ -86,4 +125,19 @@ pub enum Field {
     Int(u64),
     /// A flag.
     Bool(bool),
+    /// A measured quantity (e.g. the CPU milliseconds beside a wall-clock figure).
+    Float(f64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_counts_are_higher_is_better() {
+        assert!(Unit::ReqPerSec.higher_is_better());
+        assert!(Unit::Tasks.higher_is_better());
+        assert!(!Unit::Ns.higher_is_better());
+        assert!(!Unit::CpuUsPerRoundTrip.higher_is_better());
+    }
 }

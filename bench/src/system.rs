@@ -14,11 +14,28 @@ pub enum System {
     Corosensei,
     /// A hand-polled Rust `async` state machine: the stackless baseline.
     Async,
+    /// may 0.3, the other stackful-coroutine runtime for Rust (run in child processes: its
+    /// scheduler is a process-wide singleton configured once).
+    May,
+    /// tokio 1.x, multi-thread runtime with the row's worker count.
+    Tokio,
+    /// Go, built at run time from `go/peers.go` when a `go` toolchain is on PATH.
+    Go,
+    /// Plain OS threads (crossbeam-channel, `std::sync::Mutex`): the no-runtime baseline.
+    Threads,
 }
 
 impl System {
     /// Every system, in column order.
-    pub const ALL: [System; 3] = [System::Corio, System::Corosensei, System::Async];
+    pub const ALL: [System; 7] = [
+        System::Corio,
+        System::Corosensei,
+        System::Async,
+        System::May,
+        System::Tokio,
+        System::Go,
+        System::Threads,
+    ];
 
     /// The name used as the table header and as the JSON `"system"` value.
     pub fn name(self) -> &'static str {
@@ -26,6 +43,10 @@ impl System {
             System::Corio => "corio",
             System::Corosensei => "corosensei",
             System::Async => "async",
+            System::May => "may",
+            System::Tokio => "tokio",
+            System::Go => "go",
+            System::Threads => "threads",
         }
     }
 }

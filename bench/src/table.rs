@@ -29,7 +29,8 @@ pub fn render(report: &Report) -> String {
     }
 
     let mut out = aligned(&rows);
-    out += "\nratio = corio / peer: below 1 means corio is faster (ns) or smaller (bytes).\n";
+    out += "\nratio = corio / peer: below 1 favours corio for times and bytes (ns, ms, µs, B); \
+            above 1 favours corio for rates and counts (/s, tasks).\n";
     if !report.notes.is_empty() {
         out += "\nNotes:\n";
         for note in &report.notes {

@@ -1,13 +1,20 @@
 //! Every row of the suite, grouped by what they compare. Adding a row means adding it to one
 //! of these lists (or a new group file here); the CLI, table and JSON pick it up.
 
+mod channels;
 mod coroutine;
+mod net;
+mod runtime;
 
 use crate::row::Row;
 
 /// All rows, in table order.
 pub fn all() -> Vec<Row> {
-    coroutine::rows()
+    let mut rows = coroutine::rows();
+    rows.extend(runtime::rows());
+    rows.extend(channels::rows());
+    rows.extend(net::rows());
+    rows
 }
 
 #[cfg(test)]
@@ -18,7 +25,10 @@ mod tests {
     fn row_names_are_unique_and_cli_friendly() {
         let rows = all();
         for (i, row) in rows.iter().enumerate() {
-            assert!(row.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(row
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
             assert!(rows[..i].iter().all(|r| r.name != row.name), "{}", row.name);
         }
     }

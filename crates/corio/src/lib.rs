@@ -31,6 +31,8 @@
 //!   [`sync::Barrier`], [`sync::OnceCell`]) that park the coroutine, not the thread.
 //! - [`spawn_blocking`]: a bounded pool for calls that block a thread.
 //! - [`block_on`]: await any future from blocking-style code.
+//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, shaped
+//!   like `std::net`; idle workers poll the epoll reactor themselves.
 //!
 //! ## Soundness: started coroutines never migrate
 //! `spawn` needs only `F: Send`: a task may be stolen by another worker *before* it starts,
@@ -79,6 +81,8 @@ mod context;
 mod coro;
 mod interop;
 mod loom;
+pub mod net;
+mod reactor;
 mod runtime;
 mod sched;
 pub mod sync;

@@ -12,6 +12,7 @@ use crossbeam_deque::{Injector, Steal, Worker as Deque};
 
 use crate::blocking::Pool;
 use crate::context;
+use crate::reactor::Reactor;
 use crate::sched::idle::Idle;
 use crate::sched::park::Parker;
 use crate::sched::worker::{cancel_unstarted, Local};
@@ -115,12 +116,13 @@ impl Builder {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let n = self.workers.unwrap_or_else(default_workers);
         let deques: Vec<Deque<TaskRef>> = (0..n).map(|_| Deque::new_fifo()).collect();
+        let reactor = Arc::new(Reactor::new()?);
         let remotes = deques
             .iter()
             .map(|d| Remote {
                 inbox: Injector::new(),
                 stealer: d.stealer(),
-                parker: Parker::new(),
+                parker: Parker::with_interrupt(reactor.waker()),
                 timers: AtomicUsize::new(0),
             })
             .collect();
@@ -139,6 +141,7 @@ impl Builder {
             blocking_jobs: AtomicUsize::new(0),
             external: AtomicUsize::new(0),
             main: Mutex::new(None),
+            reactor,
         });
         registry::insert(id, &shared);
         let mut rt = Runtime {

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) external: AtomicUsize,
     /// The task `block_on` waits for; taken by the deadlock detector when it reports.
     pub(crate) main: Mutex<Option<TaskRef>>,
+    /// The I/O reactor, polled by idle workers (see `reactor`).
+    pub(crate) reactor: std::sync::Arc<crate::reactor::Reactor>,
 }
 
 impl Shared {

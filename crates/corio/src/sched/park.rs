@@ -17,6 +17,13 @@
 //! if it has not slept yet, `futex_wait(PARKED)` fails immediately because the word is no
 //! longer `PARKED`. A futex wait also returns spuriously, so the parked side loops until it
 //! consumes the token (or its timeout passes).
+//!
+//! # Parking in the reactor
+//!
+//! [`Parker::park_in`] is the same protocol with the thread blocked in the reactor's
+//! `epoll_wait` instead of the futex: `EMPTY → POLLING` (a token already there is consumed
+//! instead), and an `unpark` that swaps out `POLLING` ends the wait through the reactor's
+//! `mio::Waker` (an eventfd write) instead of `futex_wake`.
 
 use crate::loom::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -24,11 +31,15 @@ use std::time::{Duration, Instant};
 const PARKED: u32 = u32::MAX;
 const EMPTY: u32 = 0;
 const NOTIFIED: u32 = 1;
+/// Blocked in the reactor (see [`Parker::park_in`]).
+const POLLING: u32 = u32::MAX - 1;
 
 /// Parks one thread until another unparks it (see the module docs for the state machine).
 #[derive(Debug)]
 pub(crate) struct Parker {
     state: AtomicU32,
+    /// Ends a `park_in` wait (the reactor's waker); `None` for parkers that never poll.
+    interrupt: Option<std::sync::Arc<mio::Waker>>,
     #[cfg(loom)]
     futex: sys::LoomFutex,
 }
@@ -37,9 +48,38 @@ impl Parker {
     pub(crate) fn new() -> Self {
         Parker {
             state: AtomicU32::new(EMPTY),
+            interrupt: None,
             #[cfg(loom)]
             futex: sys::LoomFutex::default(),
         }
+    }
+
+    /// A parker whose thread may also park in the reactor whose waker is `interrupt`.
+    pub(crate) fn with_interrupt(interrupt: std::sync::Arc<mio::Waker>) -> Self {
+        Parker {
+            interrupt: Some(interrupt),
+            ..Parker::new()
+        }
+    }
+
+    /// Like [`park`](Self::park), but the thread blocks in `wait` (the reactor's
+    /// `epoll_wait`), which an [`unpark`](Self::unpark) meanwhile interrupts through the
+    /// reactor's waker. Returns at once, consuming it, if a token is already there.
+    pub(crate) fn park_in(&self, wait: impl FnOnce()) {
+        debug_assert!(self.interrupt.is_some());
+        // Acquire on both paths: see what the unparker wrote before its token.
+        if self
+            .state
+            .compare_exchange(EMPTY, POLLING, Ordering::Acquire, Ordering::Acquire)
+            .is_err()
+        {
+            self.state.swap(EMPTY, Ordering::Acquire); // NOTIFIED → EMPTY
+            return;
+        }
+        wait();
+        // POLLING → EMPTY, or NOTIFIED → EMPTY (the token is consumed: the caller searches
+        // its queues next anyway).
+        self.state.swap(EMPTY, Ordering::Acquire);
     }
 
     /// Blocks until a token is available (consuming it) or `timeout` passes.
@@ -76,8 +116,16 @@ impl Parker {
     /// Makes the token available, waking the parked thread if there is one.
     pub(crate) fn unpark(&self) {
         // Release: publishes the waker's writes to the thread that consumes the token.
-        if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
-            self.wake();
+        match self.state.swap(NOTIFIED, Ordering::Release) {
+            PARKED => self.wake(),
+            POLLING => {
+                if let Some(waker) = &self.interrupt {
+                    // An eventfd write; it fails only if the eventfd is broken, and then the
+                    // poll's timeout (or the next event) still ends the wait.
+                    let _ = waker.wake();
+                }
+            }
+            _ => {}
         }
     }
 

@@ -177,6 +177,8 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick % SHARED_INTERVAL == 0 {
+            // A busy worker still lets I/O in (without blocking; see `reactor`).
+            let _ = self.shared.reactor.poll_now();
             if let Some(t) = self.pop_shared() {
                 return Some(t);
             }
@@ -281,6 +283,12 @@ impl Local {
 
     /// Nothing local: look everywhere, spinning briefly before giving up.
     fn search(&self) -> Option<TaskRef> {
+        // I/O that is already there beats spinning (see `reactor`).
+        if self.shared.reactor.poll_now() {
+            if let Some(t) = self.next_local() {
+                return Some(t);
+            }
+        }
         let backoff = Backoff::new();
         loop {
             if let Some(t) = self.pop_shared() {
@@ -294,7 +302,12 @@ impl Local {
             if let Some(t) = self.steal() {
                 return Some(t);
             }
-            if backoff.is_completed() || self.shared.shutdown.load(Ordering::Relaxed) {
+            // A lone worker with sockets registered has nobody to steal from, and its work
+            // arrives as I/O events: wait in the reactor (`sleep`) rather than burn the core.
+            if backoff.is_completed()
+                || self.shared.shutdown.load(Ordering::Relaxed)
+                || (self.shared.remotes.len() == 1 && self.shared.reactor.registrations() != 0)
+            {
                 return None;
             }
             backoff.snooze();
@@ -317,7 +330,11 @@ impl Local {
         if timeout.is_none() {
             idle.if_all_asleep(|| self.shared.check_deadlock());
         }
-        self.shared.remotes[self.index].parker.park(timeout);
+        let parker = &self.shared.remotes[self.index].parker;
+        // With sockets registered, one idle worker at a time sleeps in epoll_wait instead.
+        if !self.shared.reactor.park(parker, timeout) {
+            parker.park(timeout);
+        }
         idle.unregister(self.index);
     }
 

@@ -1,0 +1,245 @@
+//! The network rows: a TCP echo client (the same for every server) and `wrk` for HTTP,
+//! against servers running as child processes pinned to core 0 with one worker.
+//!
+//! Method (see `/work/shared/anchors.md`): the server is pinned to core 0, the client to
+//! core 1; 1 s warm-up, then 5 s measured (`--quick`: 0.2 s, no warm-up); TCP_NODELAY;
+//! 127.0.0.1 only. Server CPU per round trip comes from `/proc/PID/stat`, because the client
+//! saturates its core too and the throughput alone would partly measure the client.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::child::ChildGuard;
+use crate::harness::Config;
+use crate::os;
+use crate::row::{Field, Sample};
+
+/// Bytes per echo message.
+pub const MESSAGE: usize = 64;
+/// Client connections, for echo and for wrk.
+pub const CONNECTIONS: usize = 50;
+/// The core servers are pinned to.
+const SERVER_CORE: usize = 0;
+/// The core the client (echo threads, wrk) is pinned to.
+const CLIENT_CORE: usize = 1;
+/// What every HTTP server here answers (the tokio responder writes exactly this).
+pub const HTTP_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world!";
+
+/// Warm-up and measured durations for `config`.
+fn durations(config: &Config) -> (Duration, Duration) {
+    if config.quick {
+        (Duration::ZERO, Duration::from_millis(200))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(5))
+    }
+}
+
+/// Counts the complete requests (header blocks ending in a blank line; the bench's clients
+/// send no bodies) at the start of `buf`; returns how many and how many bytes they use.
+pub fn complete_requests(buf: &[u8]) -> (usize, usize) {
+    let mut count = 0;
+    let mut used = 0;
+    while let Some(end) = buf[used..].windows(4).position(|w| w == b"\r\n\r\n") {
+        used += end + 4;
+        count += 1;
+    }
+    (count, used)
+}
+
+/// A server child pinned to core 0, listening on a fresh loopback port once started.
+pub struct Server {
+    guard: ChildGuard,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `make(addr)` pinned to the server core and waits until it accepts connections.
+    pub fn start(make: impl FnOnce(&str) -> Result<Command, String>) -> Result<Server, String> {
+        let port = os::free_port().map_err(|e| e.to_string())?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let cmd = make(&addr.to_string())?;
+        let core = (os::cpus() > SERVER_CORE).then_some(SERVER_CORE);
+        let mut guard = ChildGuard::spawn(cmd, core).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).is_err() {
+            if guard.exited() {
+                return Err("the server exited at start".into());
+            }
+            if Instant::now() > deadline {
+                return Err("the server did not listen within 10 s".into());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Server { guard, addr })
+    }
+
+    /// CPU time the server has used so far.
+    fn cpu(&self) -> io::Result<Duration> {
+        os::proc_cpu(self.guard.pid())
+    }
+}
+
+/// Pins the calling client thread to the client core when there is one; says if it did.
+fn pin_client() -> bool {
+    os::cpus() > CLIENT_CORE && os::pin_to_core(CLIENT_CORE).is_ok()
+}
+
+/// The echo rows for one server: round trips per second, and server CPU µs per round trip.
+pub fn echo(
+    config: &Config,
+    make: impl FnOnce(&str) -> Result<Command, String>,
+) -> Result<(Sample, Sample), String> {
+    let server = Server::start(make)?;
+    let (warm_up, measured) = durations(config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let trips = Arc::new(AtomicU64::new(0));
+    let pinned = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            let (stop, trips, pinned, addr) =
+                (stop.clone(), trips.clone(), pinned.clone(), server.addr);
+            thread::spawn(move || -> io::Result<()> {
+                if pin_client() {
+                    pinned.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut conn = TcpStream::connect(addr)?;
+                conn.set_nodelay(true)?;
+                conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let mut msg = [i as u8; MESSAGE];
+                while !stop.load(Ordering::Relaxed) {
+                    conn.write_all(&msg)?;
+                    conn.read_exact(&mut msg)?;
+                    trips.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    thread::sleep(warm_up);
+    let (n0, cpu0, t0) = (trips.load(Ordering::Relaxed), server.cpu(), Instant::now());
+    thread::sleep(measured);
+    let (n1, cpu1, secs) = (
+        trips.load(Ordering::Relaxed),
+        server.cpu(),
+        t0.elapsed().as_secs_f64(),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let mut errors = 0;
+    for c in clients {
+        if !matches!(c.join(), Ok(Ok(()))) {
+            errors += 1;
+        }
+    }
+    drop(server);
+    let n = n1.saturating_sub(n0);
+    if n == 0 {
+        return Err("no round trip completed".into());
+    }
+    let cpu = cpu1.map_err(|e| e.to_string())? - cpu0.map_err(|e| e.to_string())?;
+    let mut rate = Sample::new(n as f64 / secs).field("round_trips", Field::Int(n));
+    if errors > 0 {
+        rate = rate.note(format!(
+            "echo: {errors} of {CONNECTIONS} client connections failed"
+        ));
+    }
+    if pinned.load(Ordering::Relaxed) < CONNECTIONS as u64 {
+        rate = rate.note("echo: client threads could not be pinned to core 1");
+    }
+    let cpu_us = Sample::new(cpu.as_secs_f64() * 1e6 / n as f64);
+    Ok((rate, cpu_us))
+}
+
+/// Extracts `Requests/sec` from wrk's report.
+pub fn parse_wrk(report: &str) -> Option<f64> {
+    report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Runs wrk once against `addr` for `secs` seconds, pinned to the client core.
+fn wrk(addr: SocketAddr, secs: u64) -> Result<String, String> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t1", &format!("-c{CONNECTIONS}"), &format!("-d{secs}s")])
+        .arg(format!("http://{addr}/"));
+    let core = (os::cpus() > CLIENT_CORE).then_some(CLIENT_CORE);
+    if let Some(core) = core {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only `sched_setaffinity` (async-signal-safe) runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || os::pin_to_core(core));
+        }
+    }
+    let out = cmd
+        .output()
+        .map_err(|_| "no `wrk` on PATH (Debian: apt-get install wrk)".to_owned())?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The http row for one server: requests per second under `wrk -t1 -c50`.
+pub fn http(
+    config: &Config,
+    make: impl FnOnce(&str) -> Result<Command, String>,
+) -> Result<Sample, String> {
+    Command::new("wrk")
+        .arg("-v")
+        .output()
+        .map_err(|_| "no `wrk` on PATH (Debian: apt-get install wrk)".to_owned())?;
+    let server = Server::start(make)?;
+    // wrk counts whole seconds: --quick measures 1 s without warm-up.
+    let (warm_up, measured) = if config.quick { (0, 1) } else { (1, 5) };
+    if warm_up > 0 {
+        wrk(server.addr, warm_up)?;
+    }
+    let report = wrk(server.addr, measured)?;
+    drop(server);
+    let rate = parse_wrk(&report).ok_or_else(|| format!("cannot read wrk's report: {report}"))?;
+    let mut sample = Sample::new(rate);
+    if report.contains("Non-2xx") || report.contains("Socket errors") {
+        let errors: Vec<&str> = report
+            .lines()
+            .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+            .map(str::trim)
+            .collect();
+        sample = sample.note(format!("http: wrk reported {}", errors.join("; ")));
+    }
+    Ok(sample)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_rate_is_parsed() {
+        let report = "Running 5s test @ http://127.0.0.1:8080/\n  1 threads and 50 connections\n\
+                      Requests/sec: 133123.45\nTransfer/sec:     15.11MB\n";
+        assert_eq!(parse_wrk(report), Some(133123.45));
+        assert_eq!(parse_wrk("nothing"), None);
+    }
+
+    #[test]
+    fn pipelined_requests_are_counted() {
+        let buf = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\nGET /";
+        let (count, used) = complete_requests(buf);
+        assert_eq!(count, 2);
+        assert_eq!(&buf[used..], b"GET /");
+        assert_eq!(complete_requests(b"GET"), (0, 0));
+    }
+
+    #[test]
+    fn the_response_is_well_formed() {
+        let text = std::str::from_utf8(HTTP_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+    }
+}

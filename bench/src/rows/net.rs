@@ -1,0 +1,87 @@
+//! Network rows: one TCP echo client and `wrk` against each system's server, pinned to its
+//! own core (method in [`crate::net`]). corio's servers are its `echo` and `http` examples
+//! (see [`crate::examples`]).
+
+use std::process::Command;
+
+use crate::harness::Config;
+use crate::hidden::server_command;
+use crate::net;
+use crate::row::{Entry, Outcome, Row, Sample, Unit};
+use crate::system::System;
+use crate::workload::{self as w, pair};
+
+/// An entry of a row.
+fn entry(system: System, run: fn(&Config) -> Outcome) -> Entry {
+    Entry { system, run }
+}
+
+/// This binary serving `name` (a hidden `serve` subcommand).
+fn ours(name: &str, addr: &str) -> Result<Command, String> {
+    server_command(name, addr).map_err(|e| e.to_string())
+}
+
+/// The Go program serving `what` with one P.
+fn go_server(what: &str, addr: &str) -> Result<Command, String> {
+    let mut cmd = crate::go::command(&[what.to_owned(), addr.to_owned()])?;
+    cmd.env("GOMAXPROCS", "1");
+    Ok(cmd)
+}
+
+/// Echo figures for `system`, measured once and shared by `echo` and `echo-cpu`.
+fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
+    pair("echo", system, || match system {
+        System::Corio => net::echo(config, |a| crate::examples::server("echo", a))
+            .map(|(r, c)| (r.note(crate::examples::note("echo")), c)),
+        System::Tokio => net::echo(config, |a| ours("tokio-echo", a)),
+        System::May => net::echo(config, |a| ours("may-echo", a)),
+        System::Go => net::echo(config, |a| go_server("echo-server", a))
+            .map(|(r, c)| (r.note(crate::go::version_note()), c)),
+        _ => Err("no echo server".to_owned()),
+    })
+}
+
+/// The network rows, in table order.
+pub fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            name: "echo",
+            unit: Unit::RoundTripsPerSec,
+            about: "TCP echo, 50 connections, 64 B, server on core 0 with 1 worker",
+            entries: vec![
+                entry(System::Corio, |c| w::first(echo(System::Corio, c))),
+                entry(System::May, |c| w::first(echo(System::May, c))),
+                entry(System::Tokio, |c| w::first(echo(System::Tokio, c))),
+                entry(System::Go, |c| w::first(echo(System::Go, c))),
+            ],
+        },
+        Row {
+            name: "echo-cpu",
+            unit: Unit::CpuUsPerRoundTrip,
+            about: "the same run's server CPU time per round trip (/proc/PID/stat)",
+            entries: vec![
+                entry(System::Corio, |c| w::second(echo(System::Corio, c))),
+                entry(System::May, |c| w::second(echo(System::May, c))),
+                entry(System::Tokio, |c| w::second(echo(System::Tokio, c))),
+                entry(System::Go, |c| w::second(echo(System::Go, c))),
+            ],
+        },
+        Row {
+            name: "http",
+            unit: Unit::ReqPerSec,
+            about: "wrk -t1 -c50 against a hello-world server on core 0 with 1 worker",
+            entries: vec![
+                entry(System::Corio, |c| {
+                    let sample = net::http(c, |a| crate::examples::server("http", a))?;
+                    Ok(sample.note(crate::examples::note("http")))
+                }),
+                entry(System::May, |c| net::http(c, |a| ours("may-http", a))),
+                entry(System::Tokio, |c| net::http(c, |a| ours("tokio-http", a))),
+                entry(System::Go, |c| {
+                    Ok(net::http(c, |a| go_server("http-server", a))?
+                        .note(crate::go::version_note()))
+                }),
+            ],
+        },
+    ]
+}

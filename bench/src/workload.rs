@@ -1,0 +1,281 @@
+//! What the runtime rows share across systems: their sizes, and the measuring helpers every
+//! system's version of a row uses, so each row's method is written once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::harness::{median, time_per_op, Config};
+use crate::row::{Field, Outcome, Sample};
+use crate::system::System;
+
+/// `yield`: yields per repetition, split between the two tasks.
+pub const YIELD_OPS: u64 = 1_000_000;
+/// `spawn`: tasks spawned and joined per repetition.
+pub const SPAWN_OPS: u64 = 1_000_000;
+/// `spawn`: tasks per batch (spawn them all, then join them all).
+pub const SPAWN_BATCH: u64 = 1_000;
+/// `sleep-wakeups`: tasks that each sleep [`SLEEP`].
+pub const SLEEP_TASKS: u64 = 100_000;
+/// `sleep-wakeups`: how long each task sleeps.
+pub const SLEEP: Duration = Duration::from_millis(1);
+/// `pingpong-*`: round trips per repetition.
+pub const PINGPONG_OPS: u64 = 200_000;
+/// `mpmc`: messages per repetition, split between the producers.
+pub const MPMC_MSGS: u64 = 1_000_000;
+/// `mpmc`: producers, and as many consumers.
+pub const MPMC_SIDES: u64 = 8;
+/// `mpmc`: channel capacity, the same for every system.
+pub const MPMC_CAPACITY: usize = 1024;
+/// `mutex`: increments per repetition, split between the tasks.
+pub const MUTEX_OPS: u64 = 1_000_000;
+/// `mutex`: tasks contending for the lock.
+pub const MUTEX_TASKS: u64 = 8;
+/// Worker threads for rows that do not say otherwise (the machine has 2 cores).
+pub const WORKERS: usize = 2;
+
+/// Tasks parked for `parked-memory-rt` (1k under `--quick`).
+pub fn parked_tasks(config: &Config) -> usize {
+    if config.quick {
+        1_000
+    } else {
+        100_000
+    }
+}
+
+/// The most tasks `max-live` starts before declaring the system unbounded.
+pub fn max_live_cap(config: &Config) -> usize {
+    if config.quick {
+        40_000
+    } else {
+        1_000_000
+    }
+}
+
+/// Median operations per second of `workload(ops)` (warm-up + repetitions, as every row).
+pub fn per_second(config: &Config, ops: u64, workload: impl FnMut(u64)) -> f64 {
+    1e9 / time_per_op(config, ops, workload)
+}
+
+/// Runs `workload` once to warm up, then `config.reps` times, and returns the median wall
+/// time and the median process CPU time of a run, both in milliseconds, as a sample whose
+/// value is the wall time and whose `cpu_ms` field is the CPU time.
+pub fn wall_and_cpu(config: &Config, mut workload: impl FnMut()) -> Sample {
+    workload();
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    for _ in 0..config.reps.max(1) {
+        let cpu = crate::os::self_cpu();
+        let start = Instant::now();
+        workload();
+        walls.push(start.elapsed().as_secs_f64() * 1e3);
+        cpus.push((crate::os::self_cpu() - cpu).as_secs_f64() * 1e3);
+    }
+    Sample::new(median(&mut walls)).field("cpu_ms", Field::Float(median(&mut cpus)))
+}
+
+/// The CPU figure [`wall_and_cpu`] (or a child) put in a sample's `cpu_ms` field.
+pub fn cpu_ms(sample: &Sample) -> Option<f64> {
+    sample.fields.iter().find_map(|(k, v)| match (k, v) {
+        (&"cpu_ms", Field::Float(x)) => Some(*x),
+        _ => None,
+    })
+}
+
+/// Counts started tasks for `max-live` and reports the count as `PROGRESS live=N` lines
+/// every 100 ms from a thread, so a parent sees how far a child got even if it hangs.
+#[derive(Debug, Clone)]
+pub struct LiveCounter {
+    started: Arc<AtomicUsize>,
+    done: Arc<AtomicBool>,
+}
+
+impl LiveCounter {
+    /// Starts the reporting thread.
+    pub fn start() -> LiveCounter {
+        let counter = LiveCounter {
+            started: Arc::new(AtomicUsize::new(0)),
+            done: Arc::new(AtomicBool::new(false)),
+        };
+        let c = counter.clone();
+        thread::spawn(move || {
+            while !c.done.load(Ordering::Relaxed) {
+                println!("PROGRESS live={}", c.get());
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+        counter
+    }
+
+    /// Called by each task once it runs.
+    pub fn started(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Tasks started so far.
+    pub fn get(&self) -> usize {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Stops the reporting thread after one last line, marked `done=1`: counting is over,
+    /// so the parent stops watching for a stall while the child tears down (releasing a
+    /// million tasks can take longer than the stall limit).
+    pub fn finish(&self) {
+        self.done.store(true, Ordering::Relaxed);
+        println!("PROGRESS live={} done=1", self.get());
+    }
+}
+
+/// `max-live`: how long a child may go without news before it counts as hung.
+pub const MAX_LIVE_STALL: Duration = Duration::from_secs(5);
+/// `max-live`: how long a child may run at all.
+pub const MAX_LIVE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Turns a `max-live` child's run into the row's figure: its result, or, if it was killed
+/// for hanging, the last count it reported, noted as a hang.
+pub fn max_live_outcome(who: &str, finished: &crate::child::Finished) -> Outcome {
+    if finished.status.is_some() {
+        return finished.sample();
+    }
+    let live = finished
+        .last_progress("live")
+        .ok_or("hung before starting any task")?;
+    let mut sample = Sample::new(live);
+    sample.notes = finished.notes();
+    Ok(sample.field("hung", Field::Bool(true)).note(format!(
+        "{who}: hangs at {live} live tasks (no progress for {} s; child process killed)",
+        MAX_LIVE_STALL.as_secs()
+    )))
+}
+
+/// Resident bytes per task: growth of RSS over `count` tasks.
+pub fn bytes_per(before: u64, after: u64, count: usize) -> f64 {
+    after.saturating_sub(before) as f64 / count.max(1) as f64
+}
+
+/// Mappings a fresh child process is assumed to use besides its coroutine stacks (libraries,
+/// thread stacks, allocator arenas: a few hundred in practice).
+pub const CHILD_MAPPINGS: usize = 10_000;
+
+/// Raises `vm.max_map_count` if `tasks` more guarded stacks (2 mappings each) would not fit
+/// beside `in_use` mappings, as `parked-memory` does: root only, restored when the guard
+/// drops, noted. A child's limit is raised by the parent (`in_use` = [`CHILD_MAPPINGS`]),
+/// which outlives it: a child killed for hanging could not restore the limit itself.
+pub fn room_for_stacks(
+    who: &str,
+    tasks: usize,
+    in_use: usize,
+    notes: &mut Vec<String>,
+) -> Result<Option<crate::mem::MapLimitRaise>, String> {
+    let needed = in_use + 2 * tasks + 2_000;
+    let limit = crate::mem::max_map_count().map_err(|e| e.to_string())?;
+    if needed <= limit {
+        return Ok(None);
+    }
+    if std::env::var_os(crate::parked::NO_SYSCTL).is_some() {
+        return Err(format!(
+            "{tasks} coroutine stacks need vm.max_map_count >= {needed} (it is {limit}) and {} is set",
+            crate::parked::NO_SYSCTL
+        ));
+    }
+    let raise = crate::mem::MapLimitRaise::to(needed.max(1 << 20))
+        .map_err(|e| format!("vm.max_map_count {limit} is too low and cannot be raised: {e}"))?;
+    notes.push(format!(
+        "{who}: raised vm.max_map_count from {} to {} for {tasks} stacks while measuring \
+         (restored after)",
+        raise.original, raise.raised
+    ));
+    Ok(Some(raise))
+}
+
+/// Results computed once and shared by two rows (e.g. wall and CPU time of one run).
+type Memo = HashMap<(&'static str, System), Result<(Sample, Sample), String>>;
+
+/// Shared by [`pair`].
+static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
+
+/// Measures a pair of figures for `system` once per run, keyed by `key`; the two rows
+/// that show them call this with the same key and each takes its half.
+pub fn pair(
+    key: &'static str,
+    system: System,
+    measure: impl FnOnce() -> Result<(Sample, Sample), String>,
+) -> Result<(Sample, Sample), String> {
+    if let Some(hit) = MEMO
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .get(&(key, system))
+    {
+        return hit.clone();
+    }
+    let result = measure();
+    MEMO.lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert((key, system), result.clone());
+    result
+}
+
+/// The first figure of a [`pair`].
+pub fn first(pair: Result<(Sample, Sample), String>) -> Outcome {
+    pair.map(|(a, _)| a)
+}
+
+/// The second figure of a [`pair`].
+pub fn second(pair: Result<(Sample, Sample), String>) -> Outcome {
+    pair.map(|(_, b)| b)
+}
+
+/// Splits a wall/CPU sample from [`wall_and_cpu`] into the two rows' samples (notes go with
+/// the first).
+pub fn split_wall_cpu(sample: Sample) -> Result<(Sample, Sample), String> {
+    let cpu = cpu_ms(&sample).ok_or("no CPU figure")?;
+    Ok((sample, Sample::new(cpu)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_measures_once() {
+        let mut calls = 0;
+        for _ in 0..3 {
+            let got = pair("test-pair", System::Go, || {
+                calls += 1;
+                Ok((Sample::new(1.0), Sample::new(2.0)))
+            });
+            assert_eq!(second(got).unwrap().value, 2.0);
+        }
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn wall_and_cpu_reports_both() {
+        let s = wall_and_cpu(&Config::QUICK, || thread::sleep(Duration::from_millis(2)));
+        assert!(s.value >= 2.0);
+        let (wall, cpu) = split_wall_cpu(s).unwrap();
+        assert!(wall.value >= cpu.value);
+    }
+
+    #[test]
+    fn a_hung_max_live_child_reports_its_last_count() {
+        use crate::child::{Finished, Line};
+        let hung = Finished {
+            lines: vec![Line::Progress(vec![("live".into(), 32740.0)])],
+            status: None,
+        };
+        let s = max_live_outcome("may", &hung).unwrap();
+        assert_eq!(s.value, 32740.0);
+        assert!(s.notes[0].contains("hangs at 32740"), "{:?}", s.notes);
+    }
+
+    #[test]
+    fn bytes_per_never_goes_negative() {
+        assert_eq!(bytes_per(100, 50, 10), 0.0);
+        assert_eq!(bytes_per(0, 1000, 10), 100.0);
+    }
+}

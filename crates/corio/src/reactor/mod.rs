@@ -1,0 +1,224 @@
+//! The I/O reactor: one `mio::Poll` (epoll) per runtime, polled by whichever worker runs out
+//! of work, instead of by a dedicated I/O thread.
+//!
+//! # How an operation waits
+//!
+//! 1. A socket operation tries its syscall first. Data that is already there costs exactly one
+//!    syscall and never touches the reactor.
+//! 2. Only on `WouldBlock` is the socket registered (once, lazily, edge-triggered, for both
+//!    directions: see [`registration`]), its readiness flag for that direction cleared — if no
+//!    event arrived since the syscall started — and the coroutine parked.
+//! 3. A worker with nothing to run polls the reactor instead of sleeping on its futex
+//!    ([`Reactor::park`], called from the scheduler's idle path). Each event sets readiness
+//!    bits and unparks the waiting coroutines through their [`Unparker`](crate::task::Unparker),
+//!    which sends them to their home worker.
+//!
+//! # Who polls
+//!
+//! At most one worker at a time blocks in `epoll_wait` (the `poll` lock is only ever
+//! *tried*); the others sleep on their futex as before. A wake-up aimed at the polling worker
+//! goes through the reactor's [`mio::Waker`] (see `sched::park`: the parker's `POLLING`
+//! state). A busy worker also polls without blocking every few dozen scheduling ticks, so I/O
+//! is not starved while coroutines keep every worker busy.
+//!
+//! # Token lifetime
+//!
+//! A registration's token is the address of its [`ScheduledIo`]. Deregistration removes the
+//! fd from epoll first; the `ScheduledIo` is then freed only while holding the `poll` lock
+//! (immediately if it is free, else by the next poller before it calls `epoll_wait`), so an
+//! event already fetched by a concurrent poll never points to freed memory.
+
+pub(crate) mod registration;
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::interop::ExternalWait;
+use crate::sched::park::Parker;
+pub(crate) use registration::{Direction, Registration, ScheduledIo};
+
+/// The token of the reactor's waker (no `ScheduledIo` lives at address 0).
+const WAKER: Token = Token(0);
+/// Events fetched per `epoll_wait`.
+const EVENTS: usize = 1024;
+
+/// The per-runtime reactor (see the module docs).
+pub(crate) struct Reactor {
+    /// Held by the worker polling; only ever `try_lock`ed.
+    poll: Mutex<PollState>,
+    registry: mio::Registry,
+    waker: Arc<mio::Waker>,
+    /// Live registrations (each also holds an `ExternalWait` for the deadlock check).
+    registrations: AtomicUsize,
+    /// Deregistered `ScheduledIo`s waiting to be freed under the `poll` lock.
+    release: Mutex<Vec<Arc<ScheduledIo>>>,
+}
+
+struct PollState {
+    poll: Poll,
+    events: Events,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Arc::new(mio::Waker::new(&registry, WAKER)?);
+        Ok(Reactor {
+            poll: Mutex::new(PollState {
+                poll,
+                events: Events::with_capacity(EVENTS),
+            }),
+            registry,
+            waker,
+            registrations: AtomicUsize::new(0),
+            release: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The waker that interrupts the polling worker's `epoll_wait`.
+    pub(crate) fn waker(&self) -> Arc<mio::Waker> {
+        self.waker.clone()
+    }
+
+    /// Live registrations (no need to poll while there are none).
+    pub(crate) fn registrations(&self) -> usize {
+        self.registrations.load(Ordering::SeqCst)
+    }
+
+    /// Registers `fd` for both directions, edge-triggered; `external` keeps the deadlock
+    /// check silent while the registration lives.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        fd: RawFd,
+        external: ExternalWait,
+    ) -> io::Result<Registration> {
+        let io = Arc::new(ScheduledIo::new());
+        let token = Token(Arc::as_ptr(&io) as usize);
+        self.registry.register(
+            &mut SourceFd(&fd),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.registrations.fetch_add(1, Ordering::SeqCst);
+        Ok(Registration::new(io, self.clone(), fd, external))
+    }
+
+    /// Removes `fd` from epoll and frees `io` once no poller can still see its token.
+    pub(crate) fn deregister(&self, fd: RawFd, io: Arc<ScheduledIo>) {
+        // An error means the fd is already gone from the interest list (closed elsewhere).
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        self.registrations.fetch_sub(1, Ordering::SeqCst);
+        match self.poll.try_lock() {
+            // Nobody is polling or dispatching: no event can refer to `io` any more.
+            Ok(_guard) => drop(io),
+            Err(_) => self.release.lock().unwrap().push(io),
+        }
+    }
+
+    /// The scheduler's idle hook: if sockets are registered and no other worker is polling,
+    /// park this worker in `epoll_wait` (at most `timeout`), dispatch what arrives, and return
+    /// `true`. Returns `false` (doing nothing) otherwise: the caller sleeps on its futex.
+    pub(crate) fn park(&self, parker: &Parker, timeout: Option<Duration>) -> bool {
+        if self.registrations() == 0 {
+            return false;
+        }
+        let Ok(mut state) = self.poll.try_lock() else {
+            return false;
+        };
+        parker.park_in(|| {
+            self.poll_locked(&mut state, timeout);
+        });
+        true
+    }
+
+    /// Polls without blocking, if no other worker is polling (for busy and searching
+    /// workers). Returns whether any socket event was dispatched.
+    pub(crate) fn poll_now(&self) -> bool {
+        if self.registrations() == 0 {
+            return false;
+        }
+        match self.poll.try_lock() {
+            Ok(mut state) => self.poll_locked(&mut state, Some(Duration::ZERO)) > 0,
+            Err(_) => false,
+        }
+    }
+
+    /// Polls and dispatches; returns the number of socket events.
+    fn poll_locked(&self, state: &mut PollState, timeout: Option<Duration>) -> usize {
+        // Events of earlier polls are all dispatched: the released tokens are dead now.
+        let released = std::mem::take(&mut *self.release.lock().unwrap());
+        drop(released);
+        let PollState { poll, events } = state;
+        if let Err(e) = poll.poll(events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                eprintln!("corio: epoll_wait failed: {e}");
+            }
+            return 0;
+        }
+        let mut n = 0;
+        for event in events.iter() {
+            let token = event.token();
+            if token == WAKER {
+                continue; // only there to end the wait
+            }
+            let mut ready = 0;
+            if event.is_readable() {
+                ready |= registration::READ;
+            }
+            if event.is_writable() {
+                ready |= registration::WRITE;
+            }
+            if event.is_read_closed() || event.is_error() {
+                ready |= registration::READ_CLOSED;
+            }
+            if event.is_write_closed() || event.is_error() {
+                ready |= registration::WRITE_CLOSED;
+            }
+            // SAFETY: the token is the address of a `ScheduledIo` that stays allocated until
+            // it is deregistered and then released under the `poll` lock, which we hold; an
+            // event fetched by this poll was queued before its deregistration (token lifetime,
+            // module docs).
+            let io = unsafe { &*(token.0 as *const ScheduledIo) };
+            io.set_ready(ready);
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// An `unpark` aimed at a thread blocked in `epoll_wait` (through `park_in`) ends the
+    /// wait via the reactor's waker, instead of being lost until the next event.
+    #[test]
+    fn unpark_interrupts_a_parker_in_epoll_wait() {
+        let reactor = Reactor::new().unwrap();
+        let parker = Arc::new(Parker::with_interrupt(reactor.waker()));
+        let p2 = parker.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            p2.unpark();
+        });
+        let start = Instant::now();
+        let mut state = reactor.poll.lock().unwrap();
+        parker.park_in(|| {
+            // No timeout: only the waker can end this wait.
+            reactor.poll_locked(&mut state, None);
+        });
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+        // A token left before parking makes `park_in` return without polling at all.
+        parker.unpark();
+        parker.park_in(|| panic!("must not poll with a token pending"));
+    }
+}
