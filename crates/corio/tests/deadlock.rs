@@ -75,3 +75,18 @@ fn foreign_future_wait_is_not_a_deadlock() {
     })
     .unwrap();
 }
+
+/// Regression: the check once met the next `block_on`'s main task queued but not yet
+/// started (published just before it is injected) and marked it deadlocked, so a busy
+/// runtime reused across `block_on` calls reported a deadlock now and then.
+#[test]
+fn a_reused_runtime_never_reports_a_false_deadlock() {
+    let rt = corio::Builder::new().workers(2).build().unwrap();
+    for _ in 0..20_000 {
+        let sum = rt.block_on(|| {
+            let handles: Vec<_> = (0..1000u64).map(|i| corio::spawn(move || i)).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        });
+        assert_eq!(sum, 499_500);
+    }
+}

@@ -130,10 +130,18 @@ impl Shared {
         {
             return;
         }
-        let Some(main) = self.main.lock().unwrap().take() else {
+        let mut main = self.main.lock().unwrap();
+        // Only a parked main coroutine is deadlocked. `block_on` publishes its task just
+        // before injecting it, so the check can meet it queued and not yet started (or
+        // already complete): leave it alone then.
+        let parked = main
+            .as_ref()
+            .is_some_and(|m| m.header().state.notify_deadlocked());
+        if !parked {
             return;
-        };
-        if main.header().state.notify(crate::task::state::DEADLOCK) {
+        }
+        if let Some(main) = main.take() {
+            // Parked means started: `home` is set.
             let home = main.header().home.load(Ordering::Acquire) as usize;
             self.push_remote(home, main);
         }

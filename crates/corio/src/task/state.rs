@@ -92,6 +92,15 @@ impl State {
         prev & (NOTIFIED | RUNNING | COMPLETE) == 0
     }
 
+    /// Deadlock detector: sets `NOTIFIED | DEADLOCK` only if the task is parked (none of
+    /// `NOTIFIED`, `RUNNING`, `COMPLETE`): a queued (even unstarted) or running task is not
+    /// deadlocked. Returns `true` if it did; the caller must then schedule the task.
+    pub(crate) fn notify_deadlocked(&self) -> bool {
+        self.update(|s| {
+            (s & (NOTIFIED | RUNNING | COMPLETE) == 0).then_some(s | NOTIFIED | DEADLOCK)
+        })
+    }
+
     /// Output stored: set `COMPLETE`, drop `RUNNING`. Returns the previous state.
     pub(crate) fn complete(&self) -> usize {
         // Release: the output write happens-before a joiner's Acquire load of COMPLETE.
@@ -126,6 +135,18 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_parked_task_can_be_found_deadlocked() {
+        let s = State::new();
+        assert!(!s.notify_deadlocked(), "queued, not started");
+        s.to_running();
+        assert!(!s.notify_deadlocked(), "running");
+        assert_eq!(s.after_park(), AfterPark::Idle);
+        assert!(s.notify_deadlocked(), "parked");
+        assert_eq!(s.load() & (NOTIFIED | DEADLOCK), NOTIFIED | DEADLOCK);
+        assert!(!s.notify_deadlocked(), "already woken");
+    }
 
     #[test]
     fn lifecycle() {
