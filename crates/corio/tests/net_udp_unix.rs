@@ -110,27 +110,24 @@ fn unix_connect_waits_for_room_in_a_full_backlog() {
         let r = unsafe { libc::listen(fd, 0) };
         assert_eq!(r, 0);
         let listener = UnixListener::from(listener);
-        let p = path.clone();
-        let clients = corio::spawn(move || {
-            // More connects than the backlog holds: the extra ones must wait, not fail.
-            let conns: Vec<_> = (0..4)
-                .map(|_| {
-                    let p = p.clone();
-                    corio::spawn(move || UnixStream::connect(&p).unwrap())
-                })
-                .collect();
-            let mut n = 0;
-            for c in conns {
-                c.join().unwrap().peer_addr().unwrap();
-                n += 1;
+        // The accepts start late, so the extra connects find the backlog full.
+        let acceptor = corio::spawn(move || {
+            corio::time::sleep(Duration::from_millis(100));
+            for _ in 0..4 {
+                listener.accept().unwrap();
             }
-            n
         });
-        corio::time::sleep(Duration::from_millis(100));
-        for _ in 0..4 {
-            listener.accept().unwrap();
+        // More connects than the backlog holds: the extra ones must wait, not fail.
+        let conns: Vec<_> = (0..4)
+            .map(|_| {
+                let p = path.clone();
+                corio::spawn(move || UnixStream::connect(&p).unwrap())
+            })
+            .collect();
+        for c in conns {
+            c.join().unwrap().peer_addr().unwrap();
         }
-        assert_eq!(clients.join().unwrap(), 4);
+        acceptor.join().unwrap();
         std::fs::remove_file(&path).unwrap();
     });
 }
