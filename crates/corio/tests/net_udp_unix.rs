@@ -97,3 +97,37 @@ fn unix_pair_read_timeout_and_clone() {
         drop(b);
     });
 }
+
+#[test]
+fn unix_connect_waits_for_room_in_a_full_backlog() {
+    rt().block_on(|| {
+        let path = std::env::temp_dir().join(format!("corio-full-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        // A listener with a tiny backlog that nobody accepts from yet.
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        // SAFETY: listen(2) on a valid bound socket.
+        let r = unsafe { libc::listen(fd, 0) };
+        assert_eq!(r, 0);
+        let listener = UnixListener::from(listener);
+        // The accepts start late, so the extra connects find the backlog full.
+        let acceptor = corio::spawn(move || {
+            corio::time::sleep(Duration::from_millis(100));
+            for _ in 0..4 {
+                listener.accept().unwrap();
+            }
+        });
+        // More connects than the backlog holds: the extra ones must wait, not fail.
+        let conns: Vec<_> = (0..4)
+            .map(|_| {
+                let p = path.clone();
+                corio::spawn(move || UnixStream::connect(&p).unwrap())
+            })
+            .collect();
+        for c in conns {
+            c.join().unwrap().peer_addr().unwrap();
+        }
+        acceptor.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+    });
+}

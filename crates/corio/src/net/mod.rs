@@ -26,6 +26,14 @@
 //! connection yields `ConnectionReset`. Timeouts yield `TimedOut` (std on Unix uses
 //! `WouldBlock`, which blocking-style libraries could mistake for non-blocking mode).
 //!
+//! # Limits
+//!
+//! - A socket is registered with the runtime of the coroutine that first had to wait on it,
+//!   and stays there: using it from another runtime works only while that first one runs.
+//! - A coroutine that computes without ever suspending holds up its worker's I/O like
+//!   everything else on that worker (busy workers still poll the reactor every few dozen
+//!   scheduling ticks, and only one worker at a time waits in `epoll_wait`).
+//!
 //! # Name resolution
 //!
 //! Addresses are taken as [`ToSocketAddrs`] (std's set of types). A host name is looked up

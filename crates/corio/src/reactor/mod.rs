@@ -47,6 +47,8 @@ pub(crate) use registration::{Direction, Registration, ScheduledIo};
 const WAKER: Token = Token(0);
 /// Events fetched per `epoll_wait`.
 const EVENTS: usize = 1024;
+/// Deregistered `ScheduledIo`s left for the poller to free before it is woken to do so.
+const RELEASE_BATCH: usize = 1024;
 
 /// The per-runtime reactor (see the module docs).
 pub(crate) struct Reactor {
@@ -118,7 +120,15 @@ impl Reactor {
         match self.poll.try_lock() {
             // Nobody is polling or dispatching: no event can refer to `io` any more.
             Ok(_guard) => drop(io),
-            Err(_) => self.release.lock().unwrap().push(io),
+            Err(_) => {
+                let mut release = self.release.lock().unwrap();
+                release.push(io);
+                if release.len() % RELEASE_BATCH == 0 {
+                    // A poller blocked without events would keep these forever: end its
+                    // wait so that its next poll frees them.
+                    let _ = self.waker.wake();
+                }
+            }
         }
     }
 

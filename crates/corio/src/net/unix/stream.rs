@@ -39,9 +39,22 @@ impl UnixStream {
         UnixStream::from_io(IoSource::new(s))
     }
 
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`. If the listener's backlog is full, it waits
+    /// (retrying with a short back-off, since a non-blocking Unix connect cannot wait for
+    /// room by itself) like std's blocking connect.
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let io = IoSource::new(mio::net::UnixStream::connect(path)?);
+        let path = path.as_ref();
+        let mut backoff = std::time::Duration::from_millis(1);
+        let sock = loop {
+            match mio::net::UnixStream::connect(path) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    crate::time::sleep(backoff);
+                    backoff = (backoff * 2).min(std::time::Duration::from_millis(50));
+                }
+                r => break r?,
+            }
+        };
+        let io = IoSource::new(sock);
         // A Unix connect completes at once or reports EINPROGRESS-like waiting as writable.
         io.io(Direction::Write, None, |s| {
             if let Some(e) = s.take_error()? {
