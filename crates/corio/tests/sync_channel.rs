@@ -1,6 +1,9 @@
 //! Channels: throughput under many producers and consumers, blocking semantics,
 //! disconnection on every side, and coroutine <-> thread traffic.
 
+mod util;
+use util::watchdog;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -12,15 +15,6 @@ use corio::sync::channel::{
 };
 
 /// Runs `f` on a thread and fails the test (instead of hanging) if it takes over `limit`.
-fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("watchdog: not finished within {limit:?} (hang?)"))
-}
-
 #[test]
 fn ten_million_messages_8x8_arrive_once_each() {
     const PRODUCERS: u64 = 8;

@@ -1,21 +1,15 @@
 //! Locks and friends: exact counts under contention, fairness, timeouts, rounds, and
 //! coroutines and threads sharing them.
 
+mod util;
+use util::watchdog;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use corio::sync::{Barrier, Condvar, Mutex, Once, OnceCell, RwLock, Semaphore, WaitGroup};
-
-fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("watchdog: not finished within {limit:?} (hang?)"))
-}
 
 #[test]
 fn million_contended_increments_give_exact_count() {

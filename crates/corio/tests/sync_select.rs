@@ -1,21 +1,14 @@
 //! `select!` and `Select`: readiness, fairness, contention, timeouts, disconnection.
 
+mod util;
+use util::watchdog;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use corio::select;
 use corio::sync::channel::{bounded, unbounded, RecvError, Select, SendError};
-
-fn watchdog<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("watchdog: not finished within {limit:?} (hang?)"))
-}
 
 #[test]
 fn picks_the_ready_arm() {
