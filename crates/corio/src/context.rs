@@ -21,6 +21,11 @@ pub(crate) struct CoCtx {
     /// `coroutine_local!` values, by key index.
     pub(crate) locals: RefCell<Vec<Option<Box<dyn Any>>>>,
     pub(crate) locals_dead: Cell<bool>,
+    /// A counted reference to `task` that the worker handed back when the coroutine parked
+    /// (the run queue's reference, no longer needed there). The next [`task_ref`](Self::task_ref)
+    /// takes it instead of counting a new one, so a park/wake cycle that goes through a waiter
+    /// handle moves one reference around instead of incrementing and decrementing.
+    spare: Cell<Option<TaskRef>>,
 }
 
 impl CoCtx {
@@ -33,8 +38,31 @@ impl CoCtx {
 
     /// A counted reference to the running coroutine's task.
     pub(crate) fn task_ref(&self) -> TaskRef {
-        // SAFETY: the pointer came from the slot's RawRef, alive as above.
-        unsafe { clone_raw(self.task) }
+        match self.spare.take() {
+            Some(t) => t,
+            // SAFETY: the pointer came from the slot's RawRef, alive as above.
+            None => unsafe { clone_raw(self.task) },
+        }
+    }
+
+    /// A context for the coroutine of `task`, owned by its worker's slot.
+    pub(crate) fn new(yielder: *const CoYielder, task: *const dyn RawTask) -> Self {
+        CoCtx {
+            yielder,
+            task,
+            locals: RefCell::new(Vec::new()),
+            locals_dead: Cell::new(false),
+            spare: Cell::new(None),
+        }
+    }
+
+    /// Keeps `task` (a reference to this coroutine's own task) for the next
+    /// [`task_ref`](Self::task_ref); drops it if one is kept already.
+    pub(crate) fn keep_spare(&self, task: TaskRef) {
+        debug_assert!(std::ptr::addr_eq(&*task as *const dyn RawTask, self.task));
+        if let Some(old) = self.spare.replace(Some(task)) {
+            drop(old);
+        }
     }
 
     /// Drops the coroutine-locals (at the coroutine's end, or while it unwinds), then refuses
@@ -127,6 +155,15 @@ pub(crate) fn runtime_id() -> Option<u64> {
 /// Called by a coroutine when it starts and after every suspension: it is the running one.
 pub(crate) fn set_coroutine(ctx: *const CoCtx) {
     CORO.with(|c| c.set(ctx));
+}
+
+/// Clears the running coroutine (its worker's `resume` returned) and returns its context.
+///
+/// After a suspension (not a return) the context is the suspended coroutine's own, still
+/// alive on its stack: [`suspend`] is the only place a runtime coroutine suspends, and it
+/// does so with `CORO` pointing at its context.
+pub(crate) fn take_coroutine() -> *const CoCtx {
+    CORO.with(|c| c.replace(ptr::null()))
 }
 
 /// The running coroutine's context, if this thread is running one.

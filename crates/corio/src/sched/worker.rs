@@ -37,6 +37,18 @@ struct Slot {
     task: RawRef,
 }
 
+/// What became of a coroutine its worker resumed.
+enum Outcome {
+    /// It yielded, or parked with a wake already pending: back on the run queue.
+    Requeue,
+    /// It parked and released the task; the next wake schedules it. The pointer is its
+    /// context, where the worker leaves the run queue's task reference for the coroutine's
+    /// next waiter handle ([`CoCtx::keep_spare`]) instead of dropping it.
+    Parked(*const CoCtx),
+    /// It returned: the task is complete.
+    Finished,
+}
+
 /// Started coroutines of this worker, by slot.
 ///
 /// Invariant: only the worker loop touches it, and never re-entrantly: coroutine code (which
@@ -378,10 +390,11 @@ impl Local {
                 finish(entry.task.get(), Err(Box::new(Cancelled)));
                 return;
             }
-            if let Some(requeue) = self.resume(slot, snap) {
-                if requeue {
-                    self.ready().push_back(task);
-                }
+            match self.resume(slot, snap) {
+                Outcome::Requeue => self.ready().push_back(task),
+                // SAFETY: `Parked` carries the live context of this very task's coroutine.
+                Outcome::Parked(ctx) => unsafe { &*ctx }.keep_spare(task),
+                Outcome::Finished => {}
             }
             return;
         }
@@ -394,7 +407,7 @@ impl Local {
         // The queue's reference moves into the new coroutine's slot.
         match self.start(task) {
             Ok((slot, ptr)) => {
-                if self.resume(slot, snap) == Some(true) {
+                if let Outcome::Requeue = self.resume(slot, snap) {
                     // SAFETY: the coroutine is suspended, so its slot (and RawRef) is alive.
                     self.ready().push_back(unsafe { clone_raw(ptr) });
                 }
@@ -406,10 +419,9 @@ impl Local {
         }
     }
 
-    /// Resumes the coroutine in `slot` until it suspends or finishes. Returns `None` if it
-    /// finished (the task is then complete), else whether it must be requeued.
+    /// Resumes the coroutine in `slot` until it suspends or finishes.
     #[inline]
-    fn resume(&self, slot: u32, snap: usize) -> Option<bool> {
+    fn resume(&self, slot: u32, snap: usize) -> Outcome {
         let input = if snap & DEADLOCK != 0 {
             Resume::Deadlock
         } else {
@@ -420,19 +432,25 @@ impl Local {
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
         // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
         let result = coro::resume(unsafe { &mut *co }, input);
-        context::set_coroutine(std::ptr::null());
+        let ctx = context::take_coroutine();
         match result {
-            CoroutineResult::Yield(Suspend::Yield) => Some(true),
+            CoroutineResult::Yield(Suspend::Yield) => Outcome::Requeue,
             CoroutineResult::Yield(Suspend::Park) => {
                 let task = self.coroutines().get(slot).task.get();
-                Some(task.header().state.after_park() == AfterPark::Requeue)
+                match task.header().state.after_park() {
+                    AfterPark::Requeue => Outcome::Requeue,
+                    // A suspension leaves `ctx` pointing at the coroutine's own, live
+                    // context (see `context::take_coroutine`); the coroutine stays in its
+                    // slot, and so alive, until this worker removes it.
+                    AfterPark::Idle => Outcome::Parked(ctx),
+                }
             }
             CoroutineResult::Return(()) => {
                 // The output (or the panic payload) is already stored.
                 let entry = self.coroutines().remove(slot);
                 coro::recycle(entry.co);
                 finish(entry.task.get(), Ok(()));
-                None
+                Outcome::Finished
             }
         }
     }
@@ -452,12 +470,7 @@ impl Local {
         let raw = RawRef::new(task);
         let ptr = raw.ptr();
         let co = coro::create(self.shared.config.stack_size, move |yielder, _| {
-            let ctx = CoCtx {
-                yielder,
-                task: ptr,
-                locals: RefCell::new(Vec::new()),
-                locals_dead: Cell::new(false),
-            };
+            let ctx = CoCtx::new(yielder, ptr);
             context::set_coroutine(&ctx);
             // Drops the locals on return and on unwinding (cancel, panic, shutdown).
             struct Locals<'a>(&'a CoCtx);

@@ -32,11 +32,11 @@ use crate::sync::waiter::Waiter;
 
 /// A blocked operation of a selector (see the module docs).
 pub(crate) struct Entry<T> {
-    sel: NonNull<Selector>,
+    pub(super) sel: NonNull<Selector>,
     /// The operation's index within its selector.
-    op: usize,
+    pub(super) op: usize,
     /// A sender's message (`Some`), or a receiver's empty slot (`None`) to fill.
-    slot: NonNull<Option<T>>,
+    pub(super) slot: NonNull<Option<T>>,
 }
 
 // SAFETY: an entry is a pair of pointers used only under the channel lock (invariant 2); it
@@ -45,19 +45,19 @@ unsafe impl<T: Send> Send for Entry<T> {}
 
 /// The locked part of a channel.
 pub(crate) struct Inner<T> {
-    buf: VecDeque<T>,
-    senders: VecDeque<Entry<T>>,
-    receivers: VecDeque<Entry<T>>,
+    pub(super) buf: VecDeque<T>,
+    pub(super) senders: VecDeque<Entry<T>>,
+    pub(super) receivers: VecDeque<Entry<T>>,
     /// The last `Sender` is gone.
-    senders_gone: bool,
+    pub(super) senders_gone: bool,
     /// The last `Receiver` is gone.
-    receivers_gone: bool,
+    pub(super) receivers_gone: bool,
 }
 
 /// The shared state of a channel.
 pub(crate) struct Chan<T> {
-    inner: Lock<Inner<T>>,
-    cap: usize,
+    pub(super) inner: Lock<Inner<T>>,
+    pub(super) cap: usize,
     /// Live `Sender`s; the one that takes it to 0 disconnects.
     pub(crate) sender_count: AtomicUsize,
     /// Live `Receiver`s; the one that takes it to 0 disconnects.
@@ -321,7 +321,26 @@ pub(crate) enum Registration<R> {
 
 /// Unlinks and claims the first waiting entry that is not `me`, dropping stale ones
 /// (invariant 3). Caller holds the lock.
-fn claim<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
+pub(super) fn claim<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
+    // The common case is a queue whose first entry is claimable: take it from the front,
+    // without `VecDeque::remove`'s general shifting.
+    while let Some(e) = q.front() {
+        if std::ptr::eq(e.sel.as_ptr(), me) {
+            return claim_behind_me(q, me);
+        }
+        // SAFETY: linked, and we hold the lock: the selector is alive (invariant 2).
+        let won = unsafe { e.sel.as_ref() }.try_claim(e.op);
+        let e = q.pop_front();
+        if won {
+            return e;
+        }
+    }
+    None
+}
+
+/// [`claim`] when `me` heads the queue (a select waiting on both ends of one channel).
+#[cold]
+fn claim_behind_me<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
     let mut i = 0;
     while i < q.len() {
         let e = &q[i];
@@ -331,9 +350,9 @@ fn claim<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
         }
         // SAFETY: linked, and we hold the lock: the selector is alive (invariant 2).
         let won = unsafe { e.sel.as_ref() }.try_claim(e.op);
-        let e = q.remove(i).expect("index in range");
+        let e = q.remove(i);
         if won {
-            return Some(e);
+            return e;
         }
     }
     None

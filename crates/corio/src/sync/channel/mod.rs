@@ -40,6 +40,7 @@
 mod chan;
 mod error;
 mod ops;
+mod plain;
 mod select;
 mod selector;
 
@@ -57,7 +58,7 @@ pub use select::{Select, SelectedOperation};
 
 use crate::loom::Ordering;
 use chan::{Chan, Received, Sent};
-use ops::{run_one, RecvOp, SendOp};
+use plain::Failed;
 
 /// A channel that holds at most `cap` messages; `send` blocks while it is full.
 /// `bounded(0)` is a rendezvous channel: each `send` waits for a `recv` to take the message.
@@ -110,10 +111,10 @@ impl<T> Sender<T> {
     /// Sends `msg`, waiting while the channel is full (or, for `bounded(0)`, until a receiver
     /// takes it). Fails with the message if every receiver is gone.
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        let mut op = SendOp::new(&self.chan, msg);
-        let completed = run_one(&mut op, None);
-        debug_assert!(completed);
-        op.result.take().expect("a completed send has a result")
+        self.chan.send_wait(msg, None).map_err(|(m, why)| {
+            debug_assert!(matches!(why, Failed::Disconnected));
+            SendError(m)
+        })
     }
 
     /// Sends `msg` if that can be done without waiting.
@@ -151,16 +152,12 @@ impl<T> Sender<T> {
     }
 
     fn send_until(&self, msg: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        let mut op = SendOp::new(&self.chan, msg);
-        if run_one(&mut op, deadline) {
-            op.result
-                .take()
-                .expect("a completed send has a result")
-                .map_err(SendTimeoutError::from)
-        } else {
-            let m = op.into_msg().expect("a timed-out send keeps its message");
-            Err(SendTimeoutError::Timeout(m))
-        }
+        self.chan
+            .send_wait(msg, deadline)
+            .map_err(|(m, why)| match why {
+                Failed::Disconnected => SendTimeoutError::Disconnected(m),
+                Failed::TimedOut => SendTimeoutError::Timeout(m),
+            })
     }
 
     /// Messages waiting in the buffer (0 for a rendezvous channel).
@@ -225,10 +222,10 @@ impl<T> Receiver<T> {
     /// Receives a message, waiting until one is there. Fails once the channel is empty and
     /// every sender is gone.
     pub fn recv(&self) -> Result<T, RecvError> {
-        let mut op = RecvOp::new(&self.chan);
-        let completed = run_one(&mut op, None);
-        debug_assert!(completed);
-        op.result.take().expect("a completed receive has a result")
+        self.chan.recv_wait(None).map_err(|why| {
+            debug_assert!(matches!(why, Failed::Disconnected));
+            RecvError
+        })
     }
 
     /// Receives a message if one is there now.
@@ -263,15 +260,10 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let mut op = RecvOp::new(&self.chan);
-        if run_one(&mut op, deadline) {
-            op.result
-                .take()
-                .expect("a completed receive has a result")
-                .map_err(RecvTimeoutError::from)
-        } else {
-            Err(RecvTimeoutError::Timeout)
-        }
+        self.chan.recv_wait(deadline).map_err(|why| match why {
+            Failed::Disconnected => RecvTimeoutError::Disconnected,
+            Failed::TimedOut => RecvTimeoutError::Timeout,
+        })
     }
 
     /// A blocking iterator: yields messages until the channel is empty and disconnected.

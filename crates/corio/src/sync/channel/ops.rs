@@ -139,11 +139,6 @@ impl<'a, T> SendOp<'a, T> {
             result: None,
         }
     }
-
-    /// The message back, if it was not sent (after a timeout).
-    pub(crate) fn into_msg(mut self) -> Option<T> {
-        self.slot.take()
-    }
 }
 
 impl<T> Operation for SendOp<'_, T> {

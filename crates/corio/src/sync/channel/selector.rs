@@ -128,6 +128,7 @@ impl Selector {
 
     /// Parks until an operation is chosen and done (returns it), or `deadline` passes and the
     /// owner aborts first (returns `None`).
+    #[inline]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
         loop {
             if self.is_done() {

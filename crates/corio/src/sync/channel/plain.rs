@@ -1,0 +1,167 @@
+//! Plain `send` and `recv` (not part of a select): the hottest paths of a channel, written
+//! out flat rather than through the select machinery of `ops`.
+//!
+//! They follow the same protocol (one critical section either completes the operation or
+//! links its entry, see `chan`'s invariants), and their entries are ordinary [`Entry`]s, so
+//! a plain operation and a `select` pair up with each other as usual. What they save is the
+//! select loop's generality: no operation objects behind `dyn`, no registration results
+//! passed up through layers, and nobody but the channel can choose their selector.
+
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use super::chan::{claim, Chan, Entry, Slot};
+use super::selector::Selector;
+
+/// Why a plain operation did not complete.
+pub(crate) enum Failed {
+    /// The other side is gone.
+    Disconnected,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+impl<T> Chan<T> {
+    /// Sends `msg`, waiting for room or a receiver (until `deadline`, if any). On failure
+    /// the message comes back.
+    pub(crate) fn send_wait(&self, msg: T, deadline: Option<Instant>) -> Result<(), (T, Failed)> {
+        let mut inner = self.inner.lock();
+        if inner.receivers_gone {
+            return Err((msg, Failed::Disconnected));
+        }
+        // A waiting receiver implies an empty buffer (invariant 1): hand the message over.
+        if let Some(e) = claim(&mut inner.receivers, std::ptr::null()) {
+            // SAFETY: we won the receiver's selector (selector rule 1) and hold the lock, so
+            // its slot is alive (invariant 2) and nobody else touches it.
+            unsafe { *e.slot.as_ptr() = Some(msg) };
+            // SAFETY: as above, the selector is alive; `finish` is our last touch.
+            let waiter = unsafe { e.sel.as_ref() }.finish();
+            drop(inner);
+            waiter.wake();
+            return Ok(());
+        }
+        if inner.buf.len() < self.cap {
+            inner.buf.push_back(msg);
+            return Ok(());
+        }
+        if past(deadline) {
+            return Err((msg, Failed::TimedOut));
+        }
+        // Nothing to do now: link our entry in this same critical section (no lost wake-up).
+        let sel = Selector::new();
+        let mut slot = Slot::new(Some(msg));
+        inner.senders.push_back(Entry {
+            sel: NonNull::from(&sel),
+            op: 0,
+            slot: slot.ptr(),
+        });
+        drop(inner);
+        let chosen = Waiting::new(self, &sel, Side::Send).wait(deadline);
+        match (chosen, slot.take()) {
+            (true, None) => Ok(()), // a receiver took it
+            (true, Some(m)) => Err((m, Failed::Disconnected)),
+            (false, Some(m)) => Err((m, Failed::TimedOut)),
+            (false, None) => unreachable!("an unchosen send keeps its message"),
+        }
+    }
+
+    /// Receives a message, waiting for one (until `deadline`, if any).
+    pub(crate) fn recv_wait(&self, deadline: Option<Instant>) -> Result<T, Failed> {
+        let mut inner = self.inner.lock();
+        if let Some(msg) = inner.buf.pop_front() {
+            // Room was made: the first waiting sender's message moves into the buffer.
+            if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
+                // SAFETY: we won the sender's selector and hold the lock (selector rule 1,
+                // invariant 2); a waiting sender's slot holds its message.
+                let m = unsafe { (*e.slot.as_ptr()).take() };
+                inner.buf.extend(m);
+                // SAFETY: alive as above; last touch.
+                let waiter = unsafe { e.sel.as_ref() }.finish();
+                drop(inner);
+                waiter.wake();
+            }
+            return Ok(msg);
+        }
+        // Empty buffer: a waiting sender hands its message straight over (rendezvous).
+        if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
+            // SAFETY: as in the branch above.
+            let m = unsafe { (*e.slot.as_ptr()).take() };
+            // SAFETY: alive as above; last touch.
+            let waiter = unsafe { e.sel.as_ref() }.finish();
+            drop(inner);
+            waiter.wake();
+            return Ok(m.expect("a waiting sender's slot holds its message"));
+        }
+        if inner.senders_gone {
+            return Err(Failed::Disconnected);
+        }
+        if past(deadline) {
+            return Err(Failed::TimedOut);
+        }
+        let sel = Selector::new();
+        let mut slot = Slot::new(None);
+        inner.receivers.push_back(Entry {
+            sel: NonNull::from(&sel),
+            op: 0,
+            slot: slot.ptr(),
+        });
+        drop(inner);
+        let chosen = Waiting::new(self, &sel, Side::Recv).wait(deadline);
+        match (chosen, slot.take()) {
+            (true, Some(m)) => Ok(m),
+            (true, None) => Err(Failed::Disconnected), // chosen by the last sender leaving
+            (false, _) => Err(Failed::TimedOut),
+        }
+    }
+}
+
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Send,
+    Recv,
+}
+
+/// A linked plain operation waiting to be chosen. If the wait unwinds (a cancelled
+/// coroutine), dropping it aborts the selector (or waits out a completer that already chose
+/// it) and unlinks the entry: selector rule 3 forbids leaving while linked.
+struct Waiting<'a, T> {
+    chan: &'a Chan<T>,
+    sel: &'a Selector,
+    side: Side,
+}
+
+impl<'a, T> Waiting<'a, T> {
+    fn new(chan: &'a Chan<T>, sel: &'a Selector, side: Side) -> Self {
+        Waiting { chan, sel, side }
+    }
+
+    /// Parks until chosen (`true`: the partner unlinked the entry and moved the data), or
+    /// until `deadline` passes and the operation is aborted and unlinked (`false`).
+    fn wait(self, deadline: Option<Instant>) -> bool {
+        let chosen = self.sel.wait(deadline).is_some();
+        let (chan, sel, side) = (self.chan, self.sel, self.side);
+        std::mem::forget(self); // no longer unwinding-sensitive: disarm
+        if !chosen {
+            unlink(chan, sel, side); // aborted by `wait`: nobody can choose it any more
+        }
+        chosen
+    }
+}
+
+impl<T> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        self.sel.abort_or_wait_done();
+        unlink(self.chan, self.sel, self.side);
+    }
+}
+
+fn unlink<T>(chan: &Chan<T>, sel: &Selector, side: Side) {
+    match side {
+        Side::Send => chan.unregister_send(sel),
+        Side::Recv => chan.unregister_recv(sel),
+    }
+}
