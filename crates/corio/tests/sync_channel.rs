@@ -283,3 +283,73 @@ fn cancelled_blocked_receiver_leaves_channel_usable() {
         assert_eq!(peer.join().unwrap(), 3);
     });
 }
+
+/// Timeouts racing hand-offs on a rendezvous channel, coroutines on two workers and a plain
+/// thread on each side: a send that times out keeps its message (and retries it), one that
+/// succeeds delivered it exactly once, and a receive that times out took nothing.
+#[test]
+fn timeouts_racing_handoffs_lose_and_duplicate_nothing() {
+    const PER_SENDER: u32 = 2_000;
+    const SENDERS: u32 = 4; // three coroutines and a thread
+    watchdog(Duration::from_secs(60), || {
+        let rt = corio::Builder::new().workers(2).build().unwrap();
+        let seen = rt.block_on(|| {
+            let (tx, rx) = bounded::<u32>(0);
+            let send_all = |tx: corio::sync::channel::Sender<u32>, base: u32| {
+                move || {
+                    for i in base..base + PER_SENDER {
+                        if i % 100 == 0 {
+                            corio::time::sleep(Duration::from_millis(2)); // receivers time out
+                        }
+                        let mut msg = i;
+                        loop {
+                            match tx.send_timeout(msg, Duration::from_micros(500)) {
+                                Ok(()) => break,
+                                Err(SendTimeoutError::Timeout(m)) => msg = m,
+                                Err(e) => panic!("unexpected {e:?}"),
+                            }
+                        }
+                    }
+                }
+            };
+            let mut senders: Vec<_> = (0..SENDERS - 1)
+                .map(|k| corio::spawn(send_all(tx.clone(), k * PER_SENDER)))
+                .collect();
+            let thread_tx = tx.clone();
+            let handle = corio::Handle::current();
+            let thread = thread::spawn(move || {
+                let _handle = handle; // a thread that wakes coroutines holds a Handle
+                send_all(thread_tx, (SENDERS - 1) * PER_SENDER)()
+            });
+            drop(tx);
+            let receive = |rx: corio::sync::channel::Receiver<u32>| {
+                move || {
+                    let mut got = Vec::new();
+                    loop {
+                        if got.len() % 64 == 63 {
+                            corio::time::sleep(Duration::from_millis(2)); // senders time out
+                        }
+                        match rx.recv_timeout(Duration::from_micros(500)) {
+                            Ok(v) => got.push(v),
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => return got,
+                        }
+                    }
+                }
+            };
+            let other = corio::spawn(receive(rx.clone()));
+            let mut seen = receive(rx)();
+            for s in senders.drain(..) {
+                s.join().unwrap();
+            }
+            thread.join().unwrap();
+            seen.extend(other.join().unwrap());
+            seen
+        });
+        let mut seen = seen;
+        seen.sort_unstable();
+        let expected: Vec<u32> = (0..SENDERS * PER_SENDER).collect();
+        assert_eq!(seen.len(), expected.len(), "lost or duplicated messages");
+        assert_eq!(seen, expected);
+    });
+}

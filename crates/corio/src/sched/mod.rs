@@ -157,6 +157,7 @@ pub(crate) fn wake(task: TaskRef) {
 }
 
 /// Puts a task that `State::notify` said must be scheduled on its home worker's queue.
+#[inline]
 pub(crate) fn schedule(task: TaskRef) {
     let (rt, home) = {
         let h = task.header();
@@ -168,19 +169,32 @@ pub(crate) fn schedule(task: TaskRef) {
         crate::task::raw::UNSET,
         "only started tasks can be idle"
     );
-    let home = home as usize;
+    // The hot case, a wake on the task's own worker, stays small enough to inline; the rest
+    // is out of line so this path spills no registers for it.
     let task = context::worker(move |w| match w {
-        Some(w) if w.shared.id == rt => {
-            if w.index == home {
-                w.push_woken(task);
-            } else {
-                w.shared.push_remote(home, task);
-            }
+        Some(w) if w.shared.id == rt && w.index == home as usize => {
+            w.push_woken(task);
             None
         }
         _ => Some(task),
     });
-    // A thread outside this runtime (a plain thread, a blocking thread, another runtime).
+    if let Some(task) = task {
+        schedule_elsewhere(task, rt, home as usize);
+    }
+}
+
+/// [`schedule`] from another worker, or from a thread outside the task's runtime (a plain
+/// thread, a blocking thread, another runtime).
+#[cold]
+#[inline(never)]
+fn schedule_elsewhere(task: TaskRef, rt: u64, home: usize) {
+    let task = context::worker(move |w| match w {
+        Some(w) if w.shared.id == rt => {
+            w.shared.push_remote(home, task);
+            None
+        }
+        _ => Some(task),
+    });
     if let Some(task) = task {
         if let Some(shared) = context::handle_for(rt).or_else(|| registry::get(rt)) {
             shared.push_remote(home, task);

@@ -185,9 +185,32 @@ impl Local {
         }
     }
 
+    #[inline]
     fn next_local(&self) -> Option<TaskRef> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
+        if tick % SHARED_INTERVAL == 0 || tick % TIMER_INTERVAL == 0 {
+            if let Some(t) = self.periodic(tick) {
+                return Some(t);
+            }
+        }
+        if let Some(t) = self.lifo.take() {
+            let streak = self.lifo_streak.get();
+            if streak < LIFO_STREAK {
+                self.lifo_streak.set(streak + 1);
+                return Some(t);
+            }
+            self.ready().push_back(t);
+        }
+        self.next_queued()
+    }
+
+    /// The occasional duties of [`next_local`](Self::next_local), out of line so that the hot
+    /// path spills no registers for them: every `SHARED_INTERVAL` ticks let I/O and the shared
+    /// queues in, every `TIMER_INTERVAL` ticks advance the timer wheel.
+    #[cold]
+    #[inline(never)]
+    fn periodic(&self, tick: u32) -> Option<TaskRef> {
         if tick % SHARED_INTERVAL == 0 {
             // A busy worker still lets I/O in (without blocking; see `reactor`).
             let _ = self.shared.reactor.poll_now();
@@ -198,14 +221,12 @@ impl Local {
         if tick % TIMER_INTERVAL == 0 {
             self.fire_timers();
         }
-        if let Some(t) = self.lifo.take() {
-            let streak = self.lifo_streak.get();
-            if streak < LIFO_STREAK {
-                self.lifo_streak.set(streak + 1);
-                return Some(t);
-            }
-            self.ready().push_back(t);
-        }
+        None
+    }
+
+    /// The next task from the run queues (the LIFO slot was empty or its streak is over).
+    #[inline(never)]
+    fn next_queued(&self) -> Option<TaskRef> {
         self.lifo_streak.set(0);
         // Counted here, not by `tick`: LIFO runs come in fixed-length streaks, and a tick-based
         // choice could then always land on the same parity and never look at `fresh`.

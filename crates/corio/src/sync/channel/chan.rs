@@ -270,16 +270,14 @@ impl<T> Chan<T> {
         Registration::Linked
     }
 
-    /// Unlinks `sel`'s blocked send, if it is still linked.
-    pub(crate) fn unregister_send(&self, sel: &Selector) {
-        let p = NonNull::from(sel);
-        self.inner.lock().senders.retain(|e| e.sel != p);
+    /// Unlinks `sel`'s blocked send, if it is still linked (returns whether it was).
+    pub(crate) fn unregister_send(&self, sel: &Selector) -> bool {
+        unlink(&mut self.inner.lock().senders, sel)
     }
 
-    /// Unlinks `sel`'s blocked receive, if it is still linked.
-    pub(crate) fn unregister_recv(&self, sel: &Selector) {
-        let p = NonNull::from(sel);
-        self.inner.lock().receivers.retain(|e| e.sel != p);
+    /// Unlinks `sel`'s blocked receive, if it is still linked (returns whether it was).
+    pub(crate) fn unregister_recv(&self, sel: &Selector) -> bool {
+        unlink(&mut self.inner.lock().receivers, sel)
     }
 
     /// The last sender is gone: every waiting receiver is chosen, with its slot left empty
@@ -356,6 +354,14 @@ fn claim_behind_me<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
         }
     }
     None
+}
+
+/// Removes `sel`'s entries from `q`; returns whether there were any. Caller holds the lock.
+fn unlink<T>(q: &mut VecDeque<Entry<T>>, sel: &Selector) -> bool {
+    let p = NonNull::from(sel);
+    let before = q.len();
+    q.retain(|e| e.sel != p);
+    q.len() != before
 }
 
 /// Claims every claimable entry (disconnection), returning the waiters to wake.

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::chan::{claim, Chan, Entry, Slot};
 use super::selector::Selector;
+use crate::sync::waiter::park;
 
 /// Why a plain operation did not complete.
 pub(crate) enum Failed {
@@ -48,7 +49,7 @@ impl<T> Chan<T> {
             return Err((msg, Failed::TimedOut));
         }
         // Nothing to do now: link our entry in this same critical section (no lost wake-up).
-        let sel = Selector::new();
+        let sel = Selector::plain();
         let mut slot = Slot::new(Some(msg));
         inner.senders.push_back(Entry {
             sel: NonNull::from(&sel),
@@ -98,7 +99,7 @@ impl<T> Chan<T> {
         if past(deadline) {
             return Err(Failed::TimedOut);
         }
-        let sel = Selector::new();
+        let sel = Selector::plain();
         let mut slot = Slot::new(None);
         inner.receivers.push_back(Entry {
             sel: NonNull::from(&sel),
@@ -126,8 +127,7 @@ enum Side {
 }
 
 /// A linked plain operation waiting to be chosen. If the wait unwinds (a cancelled
-/// coroutine), dropping it aborts the selector (or waits out a completer that already chose
-/// it) and unlinks the entry: selector rule 3 forbids leaving while linked.
+/// coroutine), dropping it unlinks the entry: selector rule 3 forbids leaving while linked.
 struct Waiting<'a, T> {
     chan: &'a Chan<T>,
     sel: &'a Selector,
@@ -140,28 +140,35 @@ impl<'a, T> Waiting<'a, T> {
     }
 
     /// Parks until chosen (`true`: the partner unlinked the entry and moved the data), or
-    /// until `deadline` passes and the operation is aborted and unlinked (`false`).
+    /// until `deadline` passes with the entry still linked (`false`: it is unlinked now).
     fn wait(self, deadline: Option<Instant>) -> bool {
-        let chosen = self.sel.wait(deadline).is_some();
-        let (chan, sel, side) = (self.chan, self.sel, self.side);
-        std::mem::forget(self); // no longer unwinding-sensitive: disarm
-        if !chosen {
-            unlink(chan, sel, side); // aborted by `wait`: nobody can choose it any more
-        }
+        let chosen = loop {
+            if self.sel.is_done() {
+                break true;
+            }
+            if park(deadline) && self.give_up() {
+                break false;
+            }
+        };
+        std::mem::forget(self); // unlinked either way: nothing left for `drop`
         chosen
+    }
+
+    /// Unlinks the entry if no partner has chosen it yet (`true`). Otherwise the partner
+    /// finished inside the critical section in which it unlinked us, so the data has moved
+    /// (selector rule 4).
+    fn give_up(&self) -> bool {
+        let unlinked = match self.side {
+            Side::Send => self.chan.unregister_send(self.sel),
+            Side::Recv => self.chan.unregister_recv(self.sel),
+        };
+        debug_assert!(unlinked || self.sel.is_done());
+        unlinked
     }
 }
 
 impl<T> Drop for Waiting<'_, T> {
     fn drop(&mut self) {
-        self.sel.abort_or_wait_done();
-        unlink(self.chan, self.sel, self.side);
-    }
-}
-
-fn unlink<T>(chan: &Chan<T>, sel: &Selector, side: Side) {
-    match side {
-        Side::Send => chan.unregister_send(sel),
-        Side::Recv => chan.unregister_recv(sel),
+        self.give_up();
     }
 }

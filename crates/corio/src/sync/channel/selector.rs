@@ -22,6 +22,11 @@
 //! 3. The owner reads its slots only after seeing `done` (Acquire) or after unlinking its
 //!    entries under their channels' locks; it leaves (and frees the selector) only after
 //!    unlinking every entry: a linked entry always points at a live selector.
+//! 4. A *plain* selector (one plain `send`/`recv`, see `plain`) is linked in one channel
+//!    only, and its owner never aborts it by CAS: it gives up by unlinking its entry under
+//!    that channel's lock. So every claim of it happens under that lock with no competitor,
+//!    and is a plain store; and since a completer claims and finishes in one critical
+//!    section, an owner that finds its entry gone (under the lock) finds `done` set.
 
 use std::cell::UnsafeCell;
 use std::time::Instant;
@@ -42,6 +47,8 @@ pub(crate) struct Selector {
     waiter: UnsafeCell<Option<Waiter>>,
     state: AtomicUsize,
     done: AtomicBool,
+    /// Selector rule 4.
+    plain: bool,
 }
 
 impl Selector {
@@ -51,6 +58,16 @@ impl Selector {
             waiter: UnsafeCell::new(Some(Waiter::current())),
             state: AtomicUsize::new(WAITING),
             done: AtomicBool::new(false),
+            plain: false,
+        }
+    }
+
+    /// A selector for one plain `send`/`recv` of the running coroutine or thread (selector
+    /// rule 4: the owner must never [`abort`](Self::abort) it).
+    pub(crate) fn plain() -> Self {
+        Selector {
+            plain: true,
+            ..Selector::new()
         }
     }
 
@@ -62,6 +79,7 @@ impl Selector {
             waiter: UnsafeCell::new(None),
             state: AtomicUsize::new(WAITING),
             done: AtomicBool::new(false),
+            plain: false,
         }
     }
 
@@ -84,6 +102,13 @@ impl Selector {
     /// Tries to choose operation `op` for the owner. On success the caller must move the
     /// data and then call [`finish`](Self::finish) (selector rules 1 and 2).
     pub(crate) fn try_claim(&self, op: usize) -> bool {
+        if self.plain {
+            // Selector rule 4: we hold the only lock it is linked under, and its owner does
+            // not race us with a CAS.
+            debug_assert_eq!(self.state.load(Ordering::Relaxed), WAITING);
+            self.state.store(op + SELECTED, Ordering::Relaxed);
+            return true;
+        }
         // Relaxed is enough for the claim itself: the data it guards is reached under the
         // channel lock, and published to the owner by the Release store of `done`. The CAS
         // only has to be atomic against other claimers and `abort`.
@@ -107,6 +132,10 @@ impl Selector {
 
     /// The owner gives up. `Err(op)` if a completer chose `op` first: then wait for `done`.
     pub(crate) fn abort(&self) -> Result<(), usize> {
+        debug_assert!(
+            !self.plain,
+            "a plain selector is abandoned by unlinking (rule 4)"
+        );
         // Acquire on failure: nothing to see yet (the data comes with `done`); Relaxed works.
         match self
             .state
@@ -117,7 +146,7 @@ impl Selector {
         }
     }
 
-    fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         // Acquire: pairs with the Release in `finish` (selector rule 3).
         self.done.load(Ordering::Acquire)
     }
