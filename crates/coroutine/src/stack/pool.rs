@@ -1,7 +1,9 @@
 //! Per-thread pool of ready stacks.
 //!
 //! Creating a coroutine takes a stack from here and dropping it gives the
-//! stack back, so the steady state makes no system call. A stack that was
+//! stack back, so the steady state makes no system call. The pool trades
+//! batches of stacks with the process-wide cache (`cache.rs`) when it
+//! overflows or runs dry, and hands it everything at thread exit. A stack that was
 //! used deeply gives its cold pages back to the kernel when it returns: the
 //! top [`HOT_BYTES`] stay resident, everything below is `madvise`d away.
 //!
@@ -12,6 +14,7 @@
 //! This is best effort: a frame that skips the canary word without writing
 //! it goes unnoticed until a later, detected deep use.
 
+use super::cache::{Bucket, CACHE};
 use super::mmap::{Mapping, PAGE};
 use std::cell::{Cell, RefCell};
 
@@ -41,7 +44,8 @@ struct Hot {
 const UNSET: u8 = 0;
 /// Stacks may be kept.
 const OPEN: u8 = 1;
-/// The thread is exiting, or pooling is off: unmap returned stacks.
+/// The thread is exiting, or pooling is off: returned stacks go straight to
+/// the process-wide cache.
 const CLOSED: u8 = 2;
 
 /// Free stacks beyond the hot slot, by size. Buckets hold bare addresses:
@@ -53,12 +57,6 @@ struct Spare {
     held: Cell<usize>,
     /// Most stacks kept, the hot slot included.
     capacity: Cell<usize>,
-}
-
-/// Free stacks of one usable size, by their mapping's low address.
-struct Bucket {
-    size: usize,
-    lows: Vec<usize>,
 }
 
 thread_local! {
@@ -89,11 +87,12 @@ impl Spare {
         evicted
     }
 
-    /// Keeps `mapping` if there is room, else hands it back.
-    fn keep(&self, mapping: Mapping) -> Result<(), Mapping> {
+    /// Keeps `mapping`; if the pool is full, moves it and the older half of
+    /// its size's stacks to the process-wide cache instead.
+    fn keep(&self, mapping: Mapping) {
         // The hot slot holds one more.
         if self.held.get() + 1 >= self.capacity.get() {
-            return Err(mapping);
+            return self.spill(mapping);
         }
         let mut buckets = self.buckets.borrow_mut();
         match buckets.iter_mut().find(|b| b.size == mapping.size) {
@@ -104,7 +103,26 @@ impl Spare {
             }),
         }
         self.held.set(self.held.get() + 1);
-        Ok(())
+    }
+
+    /// Moves `mapping` and the older half of its bucket to the cache in one
+    /// batch; unmaps what the cache has no room for.
+    #[cold]
+    fn spill(&self, mapping: Mapping) {
+        let size = mapping.size;
+        let mut batch = {
+            let mut buckets = self.buckets.borrow_mut();
+            match buckets.iter_mut().find(|b| b.size == size) {
+                Some(bucket) => {
+                    let half = bucket.lows.len() / 2;
+                    self.held.set(self.held.get() - half);
+                    bucket.lows.drain(..half).collect()
+                }
+                None => Vec::new(),
+            }
+        };
+        batch.push(mapping.low);
+        give_to_cache(size, batch);
     }
 
     fn take(&self, size: usize) -> Option<Mapping> {
@@ -115,8 +133,18 @@ impl Spare {
     }
 }
 
+/// Hands `lows` of `size`-byte stacks to the process-wide cache; unmaps what
+/// does not fit.
+fn give_to_cache(size: usize, mut lows: Vec<usize>) {
+    CACHE.put(size, &mut lows);
+    for low in lows {
+        Mapping { low, size }.unmap();
+    }
+}
+
 impl Drop for Spare {
-    /// At thread exit: close the hot slot and unmap everything kept.
+    /// At thread exit: close the hot slot and hand everything kept to the
+    /// process-wide cache.
     fn drop(&mut self) {
         let hot = HOT.with(|hot| {
             hot.state.set(CLOSED);
@@ -126,14 +154,18 @@ impl Drop for Spare {
                 size: hot.size.get(),
             })
         });
-        hot.into_iter()
-            .chain(self.evict(0))
-            .for_each(Mapping::unmap);
+        hot.into_iter().for_each(give_back_shared);
+        for bucket in self.buckets.get_mut().drain(..) {
+            give_to_cache(bucket.size, bucket.lows);
+        }
     }
 }
 
 /// Sets how many free stacks the calling thread keeps for reuse (default
-/// 256); extra stacks are unmapped. 0 disables pooling on this thread.
+/// 256); extra stacks move to the process-wide cache (see
+/// [`set_cache_capacity`](super::set_cache_capacity)). 0 stops this thread
+/// from keeping any: it then takes and returns every stack through the
+/// cache.
 pub fn set_pool_capacity(capacity: usize) {
     let Ok(mut evicted) = SPARE.try_with(|spare| {
         spare.capacity.set(capacity);
@@ -153,7 +185,7 @@ pub fn set_pool_capacity(capacity: usize) {
             hot.low.set(low);
         }
     });
-    evicted.into_iter().for_each(Mapping::unmap);
+    evicted.into_iter().for_each(give_back_shared);
 }
 
 /// A pooled stack of exactly `size` usable bytes, if this thread has one.
@@ -172,13 +204,22 @@ pub(super) fn take(size: usize) -> Option<Mapping> {
     take_spare(size)
 }
 
+/// The pool's slow path: a spare stack, else one from the process-wide
+/// cache. One at a time: a thread that took a batch would keep the surplus
+/// from the others, which then map fresh stacks (the lock is cheap next to
+/// the coroutine that gets the stack).
 #[cold]
 fn take_spare(size: usize) -> Option<Mapping> {
-    SPARE.try_with(|spare| spare.take(size)).ok().flatten()
+    SPARE
+        .try_with(|spare| spare.take(size))
+        .ok()
+        .flatten()
+        .or_else(|| CACHE.take(size).map(|low| Mapping { low, size }))
 }
 
 /// Returns a stack to this thread's pool, trimming it if it was used deeply;
-/// unmaps it if the pool is full or the thread is exiting.
+/// passes it on to the process-wide cache if the pool is full or the thread
+/// is exiting.
 #[inline]
 pub(super) fn give_back(mapping: Mapping) {
     let kept = HOT.with(|hot| {
@@ -197,22 +238,21 @@ pub(super) fn give_back(mapping: Mapping) {
 
 #[cold]
 fn give_back_spare(mapping: Mapping) {
+    trim(&mapping);
     let state = HOT.with(|hot| hot.state.get());
     if state == CLOSED {
-        return mapping.unmap();
+        return give_back_shared(mapping);
     }
-    trim(&mapping);
     // Touching SPARE registers its exit hook; only then may stacks be kept.
-    let kept = SPARE.try_with(|spare| spare.keep(mapping));
-    match kept {
-        Ok(Ok(())) => {
-            if state == UNSET {
-                HOT.with(|hot| hot.state.set(OPEN));
-            }
-        }
-        Ok(Err(mapping)) => mapping.unmap(),
-        Err(_) => {} // unreachable: CLOSED is set before SPARE goes away
+    match SPARE.try_with(|spare| spare.keep(mapping)) {
+        Ok(()) if state == UNSET => HOT.with(|hot| hot.state.set(OPEN)),
+        _ => {} // Err is unreachable: CLOSED is set before SPARE goes away
     }
+}
+
+/// Hands one (trimmed) stack to the process-wide cache, or unmaps it.
+fn give_back_shared(mapping: Mapping) {
+    give_to_cache(mapping.size, vec![mapping.low]);
 }
 
 /// Gives the cold pages of `mapping` back if the canary says it went deep.
@@ -279,11 +319,39 @@ mod tests {
         drop(stack);
     }
 
+    // Tests share the process-wide cache: each uses a stack size of its own.
+
     #[test]
-    fn capacity_zero_unmaps() {
+    fn capacity_zero_keeps_nothing_on_the_thread() {
+        const SIZE: usize = 68 * 1024;
         super::set_pool_capacity(0);
-        let base = DefaultStack::new(64 * 1024).unwrap().base();
-        assert!(super::take(64 * 1024).is_none(), "pool kept {base:#x}");
+        drop(DefaultStack::new(SIZE).unwrap());
+        let hot = super::HOT.with(|hot| hot.low.get());
+        let held = super::SPARE.with(|spare| spare.held.get());
         super::set_pool_capacity(super::DEFAULT_CAPACITY);
+        assert_eq!((hot, held), (0, 0));
+    }
+
+    #[test]
+    fn a_full_pool_spills_to_the_cache_for_other_threads() {
+        const SIZE: usize = 72 * 1024;
+        let bases: Vec<usize> = std::thread::spawn(|| {
+            // Two more than the thread keeps: the overflow spills a batch.
+            let stacks: Vec<_> = (0..super::DEFAULT_CAPACITY + 2)
+                .map(|_| DefaultStack::new(SIZE).unwrap())
+                .collect();
+            stacks.iter().map(Stack::base).collect()
+        })
+        .join()
+        .unwrap();
+        // That thread has exited: everything it kept is in the cache.
+        let again: Vec<_> = (0..bases.len())
+            .map(|_| DefaultStack::new(SIZE).unwrap())
+            .collect();
+        let mut reused: Vec<usize> = again.iter().map(Stack::base).collect();
+        let mut bases = bases;
+        reused.sort_unstable();
+        bases.sort_unstable();
+        assert_eq!(reused, bases, "every stack came back from the cache");
     }
 }
