@@ -43,7 +43,9 @@ pub(crate) struct Mapping {
 impl DefaultStack {
     /// A stack with `size` usable bytes (rounded up to whole pages, at least
     /// [`MIN_STACK_SIZE`]), from this thread's pool or the process-wide
-    /// cache when one of that size is free, else freshly mapped.
+    /// cache when one of that size is free, else freshly mapped. Either way
+    /// the calling thread is then ready to report an overflow of it (see
+    /// `overflow.rs`), which `Coroutine::new` relies on.
     ///
     /// # Errors
     /// When the kernel refuses the mapping; the error says which limit was hit
@@ -70,6 +72,7 @@ impl DefaultStack {
     #[cold]
     #[inline(never)]
     fn map(size: usize) -> io::Result<Self> {
+        crate::overflow::ensure_ready();
         let mapping = match Mapping::map(size) {
             Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::trim_cache() > 0 => {
                 Mapping::map(size)

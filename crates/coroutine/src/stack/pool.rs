@@ -3,9 +3,14 @@
 //! Creating a coroutine takes a stack from here and dropping it gives the
 //! stack back, so the steady state makes no system call. The pool trades
 //! batches of stacks with the process-wide cache (`cache.rs`) when it
-//! overflows or runs dry, and hands it everything at thread exit. A stack that was
-//! used deeply gives its cold pages back to the kernel when it returns: the
-//! top [`HOT_BYTES`] stay resident, everything below is `madvise`d away.
+//! overflows or runs dry, and hands it everything at thread exit.
+//!
+//! A stack that was used deeply gives its cold pages back to the kernel when
+//! it goes to the spare pool or the cache: the top [`HOT_BYTES`] stay
+//! resident, everything below is `madvise`d away. The hot slot keeps the
+//! last stack freed on the thread as it is, for the next coroutine there: so
+//! the create-run-drop cycle checks nothing, and a thread holds at most one
+//! untrimmed stack.
 //!
 //! Deep use is detected with a canary word at the bottom of the hot region.
 //! A fresh stack has no canary, so its first return trims the whole cold
@@ -32,13 +37,26 @@ const DEFAULT_CAPACITY: usize = 256;
 /// thread-local with a destructor checks its registration state on every
 /// access). The spare pool behind it is only touched when this slot is full
 /// or empty.
+///
+/// Invariant: `low` is [`EMPTY`] only while `state` is OPEN, so giving a
+/// stack back checks `low` alone; while it is [`SHUT`], `size` is 0, which
+/// no stack has, so taking one checks `size` alone. The slot opens only
+/// after `overflow::ensure_ready` has run on the thread, so a stack taken
+/// from it needs no such check.
 struct Hot {
-    /// Low address of the stack in the slot, 0 if empty.
+    /// Low address of the stack in the slot, or EMPTY, or SHUT.
     low: Cell<usize>,
+    /// Usable size of the stack in the slot (stale once it is taken).
     size: Cell<usize>,
     /// UNSET, OPEN or CLOSED: whether stacks may be kept in the slot.
     state: Cell<u8>,
 }
+
+/// `Hot::low` of an open slot with no stack in it.
+const EMPTY: usize = 0;
+/// `Hot::low` of a slot that may not keep stacks (UNSET or CLOSED); no
+/// mapping starts at address 1.
+const SHUT: usize = 1;
 
 /// The spare pool is not set up yet (its exit hook is not registered).
 const UNSET: u8 = 0;
@@ -61,7 +79,7 @@ struct Spare {
 
 thread_local! {
     static HOT: Hot = const {
-        Hot { low: Cell::new(0), size: Cell::new(0), state: Cell::new(UNSET) }
+        Hot { low: Cell::new(SHUT), size: Cell::new(0), state: Cell::new(UNSET) }
     };
     static SPARE: Spare = const {
         Spare {
@@ -146,15 +164,7 @@ impl Drop for Spare {
     /// At thread exit: close the hot slot and hand everything kept to the
     /// process-wide cache.
     fn drop(&mut self) {
-        let hot = HOT.with(|hot| {
-            hot.state.set(CLOSED);
-            let low = hot.low.replace(0);
-            (low != 0).then(|| Mapping {
-                low,
-                size: hot.size.get(),
-            })
-        });
-        hot.into_iter().for_each(give_back_shared);
+        HOT.with(shut).into_iter().for_each(give_back_shared);
         for bucket in self.buckets.get_mut().drain(..) {
             give_to_cache(bucket.size, bucket.lows);
         }
@@ -174,18 +184,30 @@ pub fn set_pool_capacity(capacity: usize) {
         return; // the thread is exiting
     };
     HOT.with(|hot| {
-        hot.state.set(if capacity == 0 { CLOSED } else { OPEN });
-        let low = hot.low.replace(0);
-        if capacity == 0 && low != 0 {
-            evicted.push(Mapping {
-                low,
-                size: hot.size.get(),
-            });
+        if capacity == 0 {
+            evicted.extend(shut(hot));
         } else {
-            hot.low.set(low);
+            open(hot);
         }
     });
     evicted.into_iter().for_each(give_back_shared);
+}
+
+/// Lets the hot slot keep stacks.
+fn open(hot: &Hot) {
+    crate::overflow::ensure_ready();
+    hot.state.set(OPEN);
+    if hot.low.get() == SHUT {
+        hot.low.set(EMPTY);
+    }
+}
+
+/// Stops the hot slot from keeping stacks; returns the one it owned.
+fn shut(hot: &Hot) -> Option<Mapping> {
+    hot.state.set(CLOSED);
+    let low = hot.low.replace(SHUT);
+    let size = hot.size.replace(0);
+    (low > SHUT).then_some(Mapping { low, size })
 }
 
 /// A pooled stack of exactly `size` usable bytes, if this thread has one.
@@ -193,12 +215,13 @@ pub fn set_pool_capacity(capacity: usize) {
 pub(super) fn take(size: usize) -> Option<Mapping> {
     let low = HOT.with(|hot| {
         if hot.size.get() == size {
-            hot.low.replace(0)
+            // Never SHUT: a shut slot's size is 0.
+            hot.low.replace(EMPTY)
         } else {
-            0
+            EMPTY
         }
     });
-    if low != 0 {
+    if low != EMPTY {
         return Some(Mapping { low, size });
     }
     take_spare(size)
@@ -210,6 +233,7 @@ pub(super) fn take(size: usize) -> Option<Mapping> {
 /// the coroutine that gets the stack).
 #[cold]
 fn take_spare(size: usize) -> Option<Mapping> {
+    crate::overflow::ensure_ready();
     SPARE
         .try_with(|spare| spare.take(size))
         .ok()
@@ -217,16 +241,16 @@ fn take_spare(size: usize) -> Option<Mapping> {
         .or_else(|| CACHE.take(size).map(|low| Mapping { low, size }))
 }
 
-/// Returns a stack to this thread's pool, trimming it if it was used deeply;
+/// Returns a stack to this thread's hot slot as it is if the slot is free;
+/// else trims it if it was used deeply and keeps it in the spare pool, or
 /// passes it on to the process-wide cache if the pool is full or the thread
 /// is exiting.
 #[inline]
 pub(super) fn give_back(mapping: Mapping) {
     let kept = HOT.with(|hot| {
-        if hot.state.get() != OPEN || hot.low.get() != 0 {
-            return false;
+        if hot.low.get() != EMPTY {
+            return false; // full, or shut
         }
-        trim(&mapping);
         hot.low.set(mapping.low);
         hot.size.set(mapping.size);
         true
@@ -238,20 +262,21 @@ pub(super) fn give_back(mapping: Mapping) {
 
 #[cold]
 fn give_back_spare(mapping: Mapping) {
-    trim(&mapping);
     let state = HOT.with(|hot| hot.state.get());
     if state == CLOSED {
         return give_back_shared(mapping);
     }
+    trim(&mapping);
     // Touching SPARE registers its exit hook; only then may stacks be kept.
     match SPARE.try_with(|spare| spare.keep(mapping)) {
-        Ok(()) if state == UNSET => HOT.with(|hot| hot.state.set(OPEN)),
+        Ok(()) if state == UNSET => HOT.with(open),
         _ => {} // Err is unreachable: CLOSED is set before SPARE goes away
     }
 }
 
-/// Hands one (trimmed) stack to the process-wide cache, or unmaps it.
+/// Trims one stack and hands it to the process-wide cache, or unmaps it.
 fn give_back_shared(mapping: Mapping) {
+    trim(&mapping);
     give_to_cache(mapping.size, vec![mapping.low]);
 }
 
@@ -312,7 +337,11 @@ mod tests {
         // Overwrite the canary, as a deep frame would.
         // SAFETY: as above; the canary is the lowest word of the hot region.
         unsafe { ((stack.base() - super::HOT_BYTES) as *mut usize).write(1) };
+        // Into the spare pool, where stacks are trimmed: the hot slot is full.
+        let hot = DefaultStack::new(256 * 1024).unwrap();
+        drop(hot);
         drop(stack);
+        let _hot = DefaultStack::new(256 * 1024).unwrap();
         let stack = DefaultStack::new(256 * 1024).unwrap();
         // SAFETY: as above; MADV_DONTNEED pages read back as zero.
         assert_eq!(unsafe { (deep as *const u64).read() }, 0);
@@ -329,7 +358,7 @@ mod tests {
         let hot = super::HOT.with(|hot| hot.low.get());
         let held = super::SPARE.with(|spare| spare.held.get());
         super::set_pool_capacity(super::DEFAULT_CAPACITY);
-        assert_eq!((hot, held), (0, 0));
+        assert_eq!((hot, held), (super::SHUT, 0));
     }
 
     #[test]
