@@ -193,6 +193,29 @@ pub fn set_pool_capacity(capacity: usize) {
     evicted.into_iter().for_each(give_back_shared);
 }
 
+/// Runs `f` on this thread's hot slot, addressed through a plain pointer:
+/// the compiler computes the slot's address once per loop instead of using
+/// `fs:`-relative operands for each access, which measured slower on the
+/// create-run-drop cycle (6.8 against 7.4 ns in a standalone loop on AMD
+/// EPYC; 6.7 against 6.8 ns in corio-bench).
+#[inline(always)]
+fn with_hot<R>(f: impl FnOnce(&Hot) -> R) -> R {
+    HOT.with(|hot| {
+        let mut p = hot as *const Hot;
+        // SAFETY: an empty asm block that only passes `p` through a
+        // register, unchanged; it hides where `p` came from.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(reg) p,
+                options(pure, readonly, nostack, preserves_flags)
+            )
+        };
+        // SAFETY: `p` is `hot`, unchanged.
+        f(unsafe { &*p })
+    })
+}
+
 /// Lets the hot slot keep stacks.
 fn open(hot: &Hot) {
     crate::overflow::ensure_ready();
@@ -213,7 +236,7 @@ fn shut(hot: &Hot) -> Option<Mapping> {
 /// A pooled stack of exactly `size` usable bytes, if this thread has one.
 #[inline]
 pub(super) fn take(size: usize) -> Option<Mapping> {
-    let low = HOT.with(|hot| {
+    let low = with_hot(|hot| {
         if hot.size.get() == size {
             // Never SHUT: a shut slot's size is 0.
             hot.low.replace(EMPTY)
@@ -247,7 +270,7 @@ fn take_spare(size: usize) -> Option<Mapping> {
 /// is exiting.
 #[inline]
 pub(super) fn give_back(mapping: Mapping) {
-    let kept = HOT.with(|hot| {
+    let kept = with_hot(|hot| {
         if hot.low.get() != EMPTY {
             return false; // full, or shut
         }
