@@ -1,18 +1,19 @@
 //! The process-wide stack cache: free stacks shared by every thread.
 //!
 //! Each thread keeps a few hundred free stacks of its own (`pool.rs`). When
-//! its pool overflows it moves a batch here instead of unmapping them, and
-//! when it runs dry it takes a batch from here before mapping fresh ones. So
-//! the stacks freed by one burst of coroutines serve the next burst, on any
-//! thread, without `mmap` + `mprotect` + `munmap`: each of those takes the
-//! process's `mmap_lock` for writing, and `munmap` interrupts every other CPU
-//! running the process to flush its TLB.
+//! its pool overflows it moves half of them here in one batch instead of
+//! unmapping them, and when it runs dry it takes stacks from here, one at a
+//! time, before mapping fresh ones. So the stacks freed by one burst of
+//! coroutines serve the next burst, on any thread, without `mmap` +
+//! `mprotect` + `munmap`: each of those takes the process's `mmap_lock` for
+//! writing, and `munmap` interrupts every other CPU running the process to
+//! flush its TLB.
 //!
 //! The cache is bounded by a count of stacks ([`set_cache_capacity`],
 //! default [`DEFAULT_CACHE_CAPACITY`]). A cached stack costs two kernel
 //! mappings (counted against `vm.max_map_count`) and only its hot region of
-//! resident memory, at most 16 KiB, because cold pages are given back when a
-//! stack is freed. [`trim_cache`] unmaps every cached stack, and a stack
+//! resident memory, 16 KiB at most, because cold pages are given back when a
+//! stack leaves its thread's hot slot (best effort: see `pool.rs`). [`trim_cache`] unmaps every cached stack, and a stack
 //! mapping that fails for lack of mappings or memory trims the cache and
 //! tries again, so cached stacks never cause that error.
 

@@ -1,9 +1,10 @@
 //! Per-thread pool of ready stacks.
 //!
 //! Creating a coroutine takes a stack from here and dropping it gives the
-//! stack back, so the steady state makes no system call. The pool trades
-//! batches of stacks with the process-wide cache (`cache.rs`) when it
-//! overflows or runs dry, and hands it everything at thread exit.
+//! stack back, so the steady state makes no system call. When the pool
+//! overflows it spills a batch to the process-wide cache (`cache.rs`), when
+//! it runs dry it takes from there, and at thread exit it hands the cache
+//! everything.
 //!
 //! A stack that was used deeply gives its cold pages back to the kernel when
 //! it goes to the spare pool or the cache: the top [`HOT_BYTES`] stay
@@ -13,8 +14,8 @@
 //! untrimmed stack.
 //!
 //! Deep use is detected with a canary word at the bottom of the hot region.
-//! A fresh stack has no canary, so its first return trims the whole cold
-//! region once and writes it. If the canary is intact on a later return, the
+//! A fresh stack has no canary, so its first trim gives back the whole cold
+//! region once and writes it. If the canary is intact on a later trim, the
 //! coroutine did not write below the hot region, so there is nothing to trim.
 //! This is best effort: a frame that skips the canary word without writing
 //! it goes unnoticed until a later, detected deep use.
