@@ -87,7 +87,8 @@ impl Builder {
     }
 
     /// The stack size of coroutines, in bytes (rounded up to pages by the stack allocator).
-    /// Default stacks come from a per-thread pool; other sizes are mapped per coroutine.
+    /// Freed stacks of every size are reused, through per-thread pools and a bounded
+    /// process-wide cache (`corio_coroutine::stack::set_cache_capacity`).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
