@@ -87,7 +87,8 @@ impl Builder {
     }
 
     /// The stack size of coroutines, in bytes (rounded up to pages by the stack allocator).
-    /// Default stacks come from a per-thread pool; other sizes are mapped per coroutine.
+    /// Freed stacks of every size are reused, through per-thread pools and a bounded
+    /// process-wide cache (`corio_coroutine::stack::set_cache_capacity`).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
@@ -177,7 +178,9 @@ fn workers_from_env(value: Option<&str>) -> Option<usize> {
 /// Dropping the runtime stops it: every parked or runnable coroutine is unwound on its own
 /// worker (its destructors run), unstarted tasks are dropped, their `JoinHandle`s report
 /// [`Cancelled`](crate::task::Cancelled); then the worker threads are joined, the blocking
-/// pool waits for its running jobs, and every coroutine stack is freed.
+/// pool waits for its running jobs, and every coroutine stack is freed: handed to the
+/// process-wide stack cache for the next runtime, up to its bound (see
+/// `corio_coroutine::stack::set_cache_capacity`), and unmapped beyond it.
 pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,

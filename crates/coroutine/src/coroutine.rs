@@ -115,7 +115,8 @@ impl<I, Y, R> Coroutine<I, Y, R, DefaultStack> {
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
-        Self::with_stack(DefaultStack::default(), f)
+        // DefaultStack::new has made this thread ready for overflow reports.
+        Self::on_ready_thread(DefaultStack::default(), f)
     }
 
     /// Like [`new`](Coroutine::new), but returns the error when no stack can
@@ -125,7 +126,8 @@ impl<I, Y, R> Coroutine<I, Y, R, DefaultStack> {
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
         let stack = DefaultStack::new(crate::stack::DEFAULT_STACK_SIZE)?;
-        Ok(Self::with_stack(stack, f))
+        // DefaultStack::new has made this thread ready for overflow reports.
+        Ok(Self::on_ready_thread(stack, f))
     }
 }
 
@@ -139,15 +141,21 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
         overflow::ensure_ready();
+        Self::on_ready_thread(stack, f)
+    }
+
+    /// [`with_stack`](Coroutine::with_stack) on a thread where
+    /// `overflow::ensure_ready` has run.
+    #[inline(always)]
+    fn on_ready_thread<F>(stack: S, f: F) -> Self
+    where
+        F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
+    {
         let top = stack.base();
         let header = header_address(top);
         // SAFETY: the Stack contract makes [limit, top) ours and writable;
         // the header sits right below the switch's slots, 16-byte aligned.
-        unsafe {
-            let header = header as *mut Header;
-            (*header).stack_size = top - stack.limit();
-            (*header).name_len = 0;
-        }
+        unsafe { (*(header as *mut Header)).name_len = 0 };
         let closure = (header - mem::size_of::<F>()) & !(mem::align_of::<F>() - 1);
         assert!(
             closure >= stack.limit() + 4096,

@@ -26,7 +26,8 @@
 //! - a context switch that is a handful of instructions (`arch/x86_64.rs`),
 //!   passing one machine word each way and saving only live registers;
 //! - guarded stacks (`mmap` + a `PROT_NONE` page) recycled through a
-//!   per-thread pool, so creating a coroutine makes no system call;
+//!   per-thread pool and a bounded process-wide cache, so creating a
+//!   coroutine makes no system call;
 //! - panics inside a coroutine propagate out of `resume`; dropping a
 //!   suspended coroutine unwinds it so every destructor runs;
 //! - backtraces, debuggers and profilers walk from the coroutine into the

@@ -19,10 +19,9 @@ pub(crate) const NAME_CAPACITY: usize = 64;
 
 /// What the fault handler tells about a coroutine: written by the coroutine
 /// at [`header_address`] of its stack, so it never moves while the coroutine
-/// exists.
+/// exists. (The stack's size comes from the guard registry.)
 #[repr(C, align(16))]
 pub(crate) struct Header {
-    pub(crate) stack_size: usize,
     pub(crate) name_len: usize,
     pub(crate) name: [u8; NAME_CAPACITY],
 }
@@ -59,13 +58,13 @@ pub(crate) fn deregister_guard(low: usize) {
     guards.remove(&low);
 }
 
-/// The top of the stack whose guard page holds `address`. Never blocks:
-/// `try_read` is a single atomic operation, so this is safe in a signal
-/// handler (if the registry is being written right now, we give up).
-fn stack_guarded_at(address: usize) -> Option<usize> {
+/// The guard page that holds `address`, if any. Never blocks: `try_read` is
+/// a single atomic operation, so this is safe in a signal handler (if the
+/// registry is being written right now, we give up).
+fn stack_guarded_at(address: usize) -> Option<Guard> {
     let guards = GUARDS.try_read().ok()?;
     let (_, guard) = guards.range(..=address).next_back()?;
-    (address < guard.high).then_some(guard.top)
+    (address < guard.high).then_some(*guard)
 }
 
 thread_local! {
@@ -179,11 +178,13 @@ extern "C" fn on_fault(
 ) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
     let address = unsafe { (*info).si_addr() } as usize;
-    if let Some(top) = stack_guarded_at(address) {
+    if let Some(guard) = stack_guarded_at(address) {
         // SAFETY: a registered stack is mapped until it is deregistered, and
         // the header place is inside it; the coroutine that overflowed
         // wrote its header when it was created.
-        report(unsafe { &*(header_address(top) as *const Header) });
+        let header = unsafe { &*(header_address(guard.top) as *const Header) };
+        // The usable area runs from the guard's end to the top.
+        report(header, guard.top - guard.high);
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };
     }
@@ -220,7 +221,7 @@ fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_
 
 /// Writes "corio: coroutine 'NAME' overflowed its N KiB stack" to stderr
 /// without allocating.
-fn report(header: &Header) {
+fn report(header: &Header, stack_size: usize) {
     let mut line = Line::default();
     line.push(b"\ncorio: coroutine ");
     let name = &header.name[..header.name_len.min(NAME_CAPACITY)];
@@ -232,11 +233,11 @@ fn report(header: &Header) {
         line.push(b"'");
     }
     line.push(b" has overflowed its stack of ");
-    if header.stack_size % 1024 == 0 {
-        line.push_number(header.stack_size / 1024);
+    if stack_size % 1024 == 0 {
+        line.push_number(stack_size / 1024);
         line.push(b" KiB");
     } else {
-        line.push_number(header.stack_size);
+        line.push_number(stack_size);
         line.push(b" bytes");
     }
     line.push(b"; give it a larger stack (DefaultStack::new) or use less stack. Aborting.\n");

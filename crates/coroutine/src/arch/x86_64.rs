@@ -30,9 +30,9 @@
 //!       │ coroutine.rs)             │                P + 24 = resumer's rsp
 //!       ├───────────────────────────┤                before the switch (the CFA)
 //!       │ initial frame:            │
-//!  sp0  │   0           (rbp)       │  first resume pops these three and
+//!  sp0  │   (any)       (rbp)       │  first resume pops these three and
 //!       │   trampoline  (resume at) │  jumps into the trampoline, which
-//!       │   0           (rbx)       │  enters entry(message, data, top)
+//!       │   (any)       (rbx)       │  enters entry(message, data, top)
 //!       ├───────────────────────────┤
 //!       │ ... coroutine frames ...  │
 //!       ├───────────────────────────┤
@@ -54,9 +54,6 @@ use core::arch::{asm, global_asm};
 /// Bytes at the top of a coroutine stack owned by the switch (the four slots
 /// in the diagram).
 pub const TOP_SLOTS: usize = 32;
-
-/// Offset below the stack top of the parent link slot.
-const LINK: usize = 16;
 
 /// Signature of the function the trampoline calls on the first resume:
 /// `entry(first message, data pointer, stack top)`. It must never return;
@@ -111,8 +108,13 @@ extern "C" {
     fn corio_coroutine_trampoline_v0_1();
 }
 
-/// Writes the four top slots and the initial frame of a fresh coroutine
-/// stack; returns its initial stack pointer.
+/// Writes the top slots and the initial frame of a fresh coroutine stack;
+/// returns its initial stack pointer.
+///
+/// Only what the trampoline reads is written: the parent link is set by
+/// every resume before the coroutine runs, and the `rbp` and `rbx` the first
+/// resume pops are dead (the trampoline sets `rbp`, and nothing returns
+/// through the trampoline to use `rbx`).
 ///
 /// # Safety
 /// `[low, top)` must be writable memory of the coroutine stack, `top`
@@ -129,13 +131,9 @@ pub unsafe fn init_stack(top: usize, low: usize, entry: EntryFn, data: usize) ->
     unsafe {
         // Inside the trampoline, so frame-pointer walkers see a code address.
         *slot(8) = trampoline + 1;
-        *slot(LINK) = 0;
         *slot(24) = data;
         *slot(32) = entry as *const () as usize;
-        let frame = sp0 as *mut usize;
-        *frame = 0; // rbp
-        *frame.add(1) = trampoline; // resume address
-        *frame.add(2) = 0; // rbx
+        *(sp0 as *mut usize).add(1) = trampoline; // resume address
     }
     sp0
 }

@@ -1,5 +1,5 @@
 //! The default stack: an anonymous mapping with a `PROT_NONE` guard page at
-//! its low end, recycled through a per-thread pool.
+//! its low end, recycled through a per-thread pool and a process-wide cache.
 
 use super::{pool, Stack};
 use std::io;
@@ -23,8 +23,9 @@ const GUARD: usize = PAGE;
 /// Invariant: `low` is the start of a live mapping of `GUARD + size` bytes
 /// whose lowest `GUARD` bytes are `PROT_NONE` and the rest read/write; the
 /// value owns it. Dropping the stack hands the mapping to this thread's pool
-/// (or unmaps it if the pool is full), so the next [`DefaultStack::new`] of
-/// the same size costs no system call.
+/// (or, if that is full, to the process-wide cache, or unmaps it if both
+/// are), so the next [`DefaultStack::new`] of the same size costs no system
+/// call.
 #[derive(Debug)]
 pub struct DefaultStack {
     mapping: Mapping,
@@ -41,8 +42,10 @@ pub(crate) struct Mapping {
 
 impl DefaultStack {
     /// A stack with `size` usable bytes (rounded up to whole pages, at least
-    /// [`MIN_STACK_SIZE`]), from this thread's pool when one of that size is
-    /// free, else freshly mapped.
+    /// [`MIN_STACK_SIZE`]), from this thread's pool or the process-wide
+    /// cache when one of that size is free, else freshly mapped. Either way
+    /// the calling thread is then ready to report an overflow of it (see
+    /// `overflow.rs`), which `Coroutine::new` relies on.
     ///
     /// # Errors
     /// When the kernel refuses the mapping; the error says which limit was hit
@@ -63,13 +66,20 @@ impl DefaultStack {
         }
     }
 
-    /// The slow path of [`new`](DefaultStack::new): a fresh mapping.
+    /// The slow path of [`new`](DefaultStack::new): a fresh mapping. If
+    /// the kernel is out of mappings or memory, the process-wide cache gives
+    /// its stacks (of other sizes) back and the mapping is tried once more.
     #[cold]
     #[inline(never)]
     fn map(size: usize) -> io::Result<Self> {
-        Ok(DefaultStack {
-            mapping: Mapping::map(size)?,
-        })
+        crate::overflow::ensure_ready();
+        let mapping = match Mapping::map(size) {
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::trim_cache() > 0 => {
+                Mapping::map(size)
+            }
+            result => result,
+        }?;
+        Ok(DefaultStack { mapping })
     }
 
     /// Usable bytes of this stack.

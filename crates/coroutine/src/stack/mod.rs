@@ -1,9 +1,11 @@
 //! Coroutine stacks: the [`Stack`] contract and the default guarded,
 //! pooled implementation.
 
+mod cache;
 mod mmap;
 mod pool;
 
+pub use cache::{set_cache_capacity, trim_cache, DEFAULT_CACHE_CAPACITY};
 pub use mmap::{DefaultStack, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use pool::set_pool_capacity;
 

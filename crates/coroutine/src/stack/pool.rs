@@ -1,17 +1,26 @@
 //! Per-thread pool of ready stacks.
 //!
 //! Creating a coroutine takes a stack from here and dropping it gives the
-//! stack back, so the steady state makes no system call. A stack that was
-//! used deeply gives its cold pages back to the kernel when it returns: the
-//! top [`HOT_BYTES`] stay resident, everything below is `madvise`d away.
+//! stack back, so the steady state makes no system call. When the pool
+//! overflows it spills a batch to the process-wide cache (`cache.rs`), when
+//! it runs dry it takes from there, and at thread exit it hands the cache
+//! everything.
+//!
+//! A stack that was used deeply gives its cold pages back to the kernel when
+//! it goes to the spare pool or the cache: the top [`HOT_BYTES`] stay
+//! resident, everything below is `madvise`d away. The hot slot keeps the
+//! last stack freed on the thread as it is, for the next coroutine there: so
+//! the create-run-drop cycle checks nothing, and a thread holds at most one
+//! untrimmed stack.
 //!
 //! Deep use is detected with a canary word at the bottom of the hot region.
-//! A fresh stack has no canary, so its first return trims the whole cold
-//! region once and writes it. If the canary is intact on a later return, the
+//! A fresh stack has no canary, so its first trim gives back the whole cold
+//! region once and writes it. If the canary is intact on a later trim, the
 //! coroutine did not write below the hot region, so there is nothing to trim.
 //! This is best effort: a frame that skips the canary word without writing
 //! it goes unnoticed until a later, detected deep use.
 
+use super::cache::{Bucket, CACHE};
 use super::mmap::{Mapping, PAGE};
 use std::cell::{Cell, RefCell};
 
@@ -29,19 +38,33 @@ const DEFAULT_CAPACITY: usize = 256;
 /// thread-local with a destructor checks its registration state on every
 /// access). The spare pool behind it is only touched when this slot is full
 /// or empty.
+///
+/// Invariant: `low` is [`EMPTY`] only while `state` is OPEN, so giving a
+/// stack back checks `low` alone; while it is [`SHUT`], `size` is 0, which
+/// no stack has, so taking one checks `size` alone. The slot opens only
+/// after `overflow::ensure_ready` has run on the thread, so a stack taken
+/// from it needs no such check.
 struct Hot {
-    /// Low address of the stack in the slot, 0 if empty.
+    /// Low address of the stack in the slot, or EMPTY, or SHUT.
     low: Cell<usize>,
+    /// Usable size of the stack in the slot (stale once it is taken).
     size: Cell<usize>,
     /// UNSET, OPEN or CLOSED: whether stacks may be kept in the slot.
     state: Cell<u8>,
 }
 
+/// `Hot::low` of an open slot with no stack in it.
+const EMPTY: usize = 0;
+/// `Hot::low` of a slot that may not keep stacks (UNSET or CLOSED); no
+/// mapping starts at address 1.
+const SHUT: usize = 1;
+
 /// The spare pool is not set up yet (its exit hook is not registered).
 const UNSET: u8 = 0;
 /// Stacks may be kept.
 const OPEN: u8 = 1;
-/// The thread is exiting, or pooling is off: unmap returned stacks.
+/// The thread is exiting, or pooling is off: returned stacks go straight to
+/// the process-wide cache.
 const CLOSED: u8 = 2;
 
 /// Free stacks beyond the hot slot, by size. Buckets hold bare addresses:
@@ -55,15 +78,9 @@ struct Spare {
     capacity: Cell<usize>,
 }
 
-/// Free stacks of one usable size, by their mapping's low address.
-struct Bucket {
-    size: usize,
-    lows: Vec<usize>,
-}
-
 thread_local! {
     static HOT: Hot = const {
-        Hot { low: Cell::new(0), size: Cell::new(0), state: Cell::new(UNSET) }
+        Hot { low: Cell::new(SHUT), size: Cell::new(0), state: Cell::new(UNSET) }
     };
     static SPARE: Spare = const {
         Spare {
@@ -89,11 +106,12 @@ impl Spare {
         evicted
     }
 
-    /// Keeps `mapping` if there is room, else hands it back.
-    fn keep(&self, mapping: Mapping) -> Result<(), Mapping> {
+    /// Keeps `mapping`; if the pool is full, moves it and the older half of
+    /// its size's stacks to the process-wide cache instead.
+    fn keep(&self, mapping: Mapping) {
         // The hot slot holds one more.
         if self.held.get() + 1 >= self.capacity.get() {
-            return Err(mapping);
+            return self.spill(mapping);
         }
         let mut buckets = self.buckets.borrow_mut();
         match buckets.iter_mut().find(|b| b.size == mapping.size) {
@@ -104,7 +122,26 @@ impl Spare {
             }),
         }
         self.held.set(self.held.get() + 1);
-        Ok(())
+    }
+
+    /// Moves `mapping` and the older half of its bucket to the cache in one
+    /// batch; unmaps what the cache has no room for.
+    #[cold]
+    fn spill(&self, mapping: Mapping) {
+        let size = mapping.size;
+        let mut batch = {
+            let mut buckets = self.buckets.borrow_mut();
+            match buckets.iter_mut().find(|b| b.size == size) {
+                Some(bucket) => {
+                    let half = bucket.lows.len() / 2;
+                    self.held.set(self.held.get() - half);
+                    bucket.lows.drain(..half).collect()
+                }
+                None => Vec::new(),
+            }
+        };
+        batch.push(mapping.low);
+        give_to_cache(size, batch);
     }
 
     fn take(&self, size: usize) -> Option<Mapping> {
@@ -115,25 +152,31 @@ impl Spare {
     }
 }
 
+/// Hands `lows` of `size`-byte stacks to the process-wide cache; unmaps what
+/// does not fit.
+fn give_to_cache(size: usize, mut lows: Vec<usize>) {
+    CACHE.put(size, &mut lows);
+    for low in lows {
+        Mapping { low, size }.unmap();
+    }
+}
+
 impl Drop for Spare {
-    /// At thread exit: close the hot slot and unmap everything kept.
+    /// At thread exit: close the hot slot and hand everything kept to the
+    /// process-wide cache.
     fn drop(&mut self) {
-        let hot = HOT.with(|hot| {
-            hot.state.set(CLOSED);
-            let low = hot.low.replace(0);
-            (low != 0).then(|| Mapping {
-                low,
-                size: hot.size.get(),
-            })
-        });
-        hot.into_iter()
-            .chain(self.evict(0))
-            .for_each(Mapping::unmap);
+        HOT.with(shut).into_iter().for_each(give_back_shared);
+        for bucket in self.buckets.get_mut().drain(..) {
+            give_to_cache(bucket.size, bucket.lows);
+        }
     }
 }
 
 /// Sets how many free stacks the calling thread keeps for reuse (default
-/// 256); extra stacks are unmapped. 0 disables pooling on this thread.
+/// 256); extra stacks move to the process-wide cache (see
+/// [`set_cache_capacity`](super::set_cache_capacity)). 0 stops this thread
+/// from keeping any: it then takes and returns every stack through the
+/// cache.
 pub fn set_pool_capacity(capacity: usize) {
     let Ok(mut evicted) = SPARE.try_with(|spare| {
         spare.capacity.set(capacity);
@@ -142,50 +185,96 @@ pub fn set_pool_capacity(capacity: usize) {
         return; // the thread is exiting
     };
     HOT.with(|hot| {
-        hot.state.set(if capacity == 0 { CLOSED } else { OPEN });
-        let low = hot.low.replace(0);
-        if capacity == 0 && low != 0 {
-            evicted.push(Mapping {
-                low,
-                size: hot.size.get(),
-            });
+        if capacity == 0 {
+            evicted.extend(shut(hot));
         } else {
-            hot.low.set(low);
+            open(hot);
         }
     });
-    evicted.into_iter().for_each(Mapping::unmap);
+    evicted.into_iter().for_each(give_back_shared);
+}
+
+/// Runs `f` on this thread's hot slot, addressed through a plain pointer:
+/// the compiler computes the slot's address once per loop instead of using
+/// `fs:`-relative operands for each access, which measured slower on the
+/// create-run-drop cycle (6.8 against 7.4 ns in a standalone loop on AMD
+/// EPYC; 6.7 against 6.8 ns in corio-bench).
+#[inline(always)]
+fn with_hot<R>(f: impl FnOnce(&Hot) -> R) -> R {
+    HOT.with(|hot| {
+        let mut p = hot as *const Hot;
+        // SAFETY: an empty asm block that only passes `p` through a
+        // register, unchanged; it hides where `p` came from.
+        unsafe {
+            core::arch::asm!(
+                "/* {0} */",
+                inout(reg) p,
+                options(pure, readonly, nostack, preserves_flags)
+            )
+        };
+        // SAFETY: `p` is `hot`, unchanged.
+        f(unsafe { &*p })
+    })
+}
+
+/// Lets the hot slot keep stacks.
+fn open(hot: &Hot) {
+    crate::overflow::ensure_ready();
+    hot.state.set(OPEN);
+    if hot.low.get() == SHUT {
+        hot.low.set(EMPTY);
+    }
+}
+
+/// Stops the hot slot from keeping stacks; returns the one it owned.
+fn shut(hot: &Hot) -> Option<Mapping> {
+    hot.state.set(CLOSED);
+    let low = hot.low.replace(SHUT);
+    let size = hot.size.replace(0);
+    (low > SHUT).then_some(Mapping { low, size })
 }
 
 /// A pooled stack of exactly `size` usable bytes, if this thread has one.
 #[inline]
 pub(super) fn take(size: usize) -> Option<Mapping> {
-    let low = HOT.with(|hot| {
+    let low = with_hot(|hot| {
         if hot.size.get() == size {
-            hot.low.replace(0)
+            // Never SHUT: a shut slot's size is 0.
+            hot.low.replace(EMPTY)
         } else {
-            0
+            EMPTY
         }
     });
-    if low != 0 {
+    if low != EMPTY {
         return Some(Mapping { low, size });
     }
     take_spare(size)
 }
 
+/// The pool's slow path: a spare stack, else one from the process-wide
+/// cache. One at a time: a thread that took a batch would keep the surplus
+/// from the others, which then map fresh stacks (the lock is cheap next to
+/// the coroutine that gets the stack).
 #[cold]
 fn take_spare(size: usize) -> Option<Mapping> {
-    SPARE.try_with(|spare| spare.take(size)).ok().flatten()
+    crate::overflow::ensure_ready();
+    SPARE
+        .try_with(|spare| spare.take(size))
+        .ok()
+        .flatten()
+        .or_else(|| CACHE.take(size).map(|low| Mapping { low, size }))
 }
 
-/// Returns a stack to this thread's pool, trimming it if it was used deeply;
-/// unmaps it if the pool is full or the thread is exiting.
+/// Returns a stack to this thread's hot slot as it is if the slot is free;
+/// else trims it if it was used deeply and keeps it in the spare pool, or
+/// passes it on to the process-wide cache if the pool is full or the thread
+/// is exiting.
 #[inline]
 pub(super) fn give_back(mapping: Mapping) {
-    let kept = HOT.with(|hot| {
-        if hot.state.get() != OPEN || hot.low.get() != 0 {
-            return false;
+    let kept = with_hot(|hot| {
+        if hot.low.get() != EMPTY {
+            return false; // full, or shut
         }
-        trim(&mapping);
         hot.low.set(mapping.low);
         hot.size.set(mapping.size);
         true
@@ -199,20 +288,20 @@ pub(super) fn give_back(mapping: Mapping) {
 fn give_back_spare(mapping: Mapping) {
     let state = HOT.with(|hot| hot.state.get());
     if state == CLOSED {
-        return mapping.unmap();
+        return give_back_shared(mapping);
     }
     trim(&mapping);
     // Touching SPARE registers its exit hook; only then may stacks be kept.
-    let kept = SPARE.try_with(|spare| spare.keep(mapping));
-    match kept {
-        Ok(Ok(())) => {
-            if state == UNSET {
-                HOT.with(|hot| hot.state.set(OPEN));
-            }
-        }
-        Ok(Err(mapping)) => mapping.unmap(),
-        Err(_) => {} // unreachable: CLOSED is set before SPARE goes away
+    match SPARE.try_with(|spare| spare.keep(mapping)) {
+        Ok(()) if state == UNSET => HOT.with(open),
+        _ => {} // Err is unreachable: CLOSED is set before SPARE goes away
     }
+}
+
+/// Trims one stack and hands it to the process-wide cache, or unmaps it.
+fn give_back_shared(mapping: Mapping) {
+    trim(&mapping);
+    give_to_cache(mapping.size, vec![mapping.low]);
 }
 
 /// Gives the cold pages of `mapping` back if the canary says it went deep.
@@ -272,18 +361,50 @@ mod tests {
         // Overwrite the canary, as a deep frame would.
         // SAFETY: as above; the canary is the lowest word of the hot region.
         unsafe { ((stack.base() - super::HOT_BYTES) as *mut usize).write(1) };
+        // Into the spare pool, where stacks are trimmed: the hot slot is full.
+        let hot = DefaultStack::new(256 * 1024).unwrap();
+        drop(hot);
         drop(stack);
+        let _hot = DefaultStack::new(256 * 1024).unwrap();
         let stack = DefaultStack::new(256 * 1024).unwrap();
         // SAFETY: as above; MADV_DONTNEED pages read back as zero.
         assert_eq!(unsafe { (deep as *const u64).read() }, 0);
         drop(stack);
     }
 
+    // Tests share the process-wide cache: each uses a stack size of its own.
+
     #[test]
-    fn capacity_zero_unmaps() {
+    fn capacity_zero_keeps_nothing_on_the_thread() {
+        const SIZE: usize = 68 * 1024;
         super::set_pool_capacity(0);
-        let base = DefaultStack::new(64 * 1024).unwrap().base();
-        assert!(super::take(64 * 1024).is_none(), "pool kept {base:#x}");
+        drop(DefaultStack::new(SIZE).unwrap());
+        let hot = super::HOT.with(|hot| hot.low.get());
+        let held = super::SPARE.with(|spare| spare.held.get());
         super::set_pool_capacity(super::DEFAULT_CAPACITY);
+        assert_eq!((hot, held), (super::SHUT, 0));
+    }
+
+    #[test]
+    fn a_full_pool_spills_to_the_cache_for_other_threads() {
+        const SIZE: usize = 72 * 1024;
+        let bases: Vec<usize> = std::thread::spawn(|| {
+            // Two more than the thread keeps: the overflow spills a batch.
+            let stacks: Vec<_> = (0..super::DEFAULT_CAPACITY + 2)
+                .map(|_| DefaultStack::new(SIZE).unwrap())
+                .collect();
+            stacks.iter().map(Stack::base).collect()
+        })
+        .join()
+        .unwrap();
+        // That thread has exited: everything it kept is in the cache.
+        let again: Vec<_> = (0..bases.len())
+            .map(|_| DefaultStack::new(SIZE).unwrap())
+            .collect();
+        let mut reused: Vec<usize> = again.iter().map(Stack::base).collect();
+        let mut bases = bases;
+        reused.sort_unstable();
+        bases.sort_unstable();
+        assert_eq!(reused, bases, "every stack came back from the cache");
     }
 }
