@@ -239,6 +239,10 @@ fn thread_to_coroutine_and_back() {
                 to_co.send(i).unwrap(); // blocks this thread until a coroutine takes it
                 sum += from_co.recv().unwrap();
             }
+            // Disconnect (which wakes the coroutine) while still holding the handle: with
+            // the handle gone first, the runtime may see every coroutine parked and nobody
+            // left to wake them, and report a deadlock.
+            drop(to_co);
             sum
         });
         rt.block_on(move || {
