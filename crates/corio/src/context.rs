@@ -60,9 +60,7 @@ impl CoCtx {
     /// [`task_ref`](Self::task_ref); drops it if one is kept already.
     pub(crate) fn keep_spare(&self, task: TaskRef) {
         debug_assert!(std::ptr::addr_eq(&*task as *const dyn RawTask, self.task));
-        if let Some(old) = self.spare.replace(Some(task)) {
-            drop(old);
-        }
+        self.spare.set(Some(task));
     }
 
     /// Drops the coroutine-locals (at the coroutine's end, or while it unwinds), then refuses

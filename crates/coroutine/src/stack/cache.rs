@@ -47,18 +47,25 @@ struct Inner {
     capacity: usize,
 }
 
+/// Removes and returns every stack in `buckets` beyond the first `keep`, dropping emptied
+/// buckets: how both the per-thread pools and the cache shrink.
+pub(super) fn evict(buckets: &mut Vec<Bucket>, keep: usize) -> Vec<Mapping> {
+    let mut evicted = Vec::new();
+    let mut left = keep;
+    for bucket in buckets.iter_mut() {
+        let kept = bucket.lows.len().min(left);
+        left -= kept;
+        let size = bucket.size;
+        evicted.extend(bucket.lows.drain(kept..).map(|low| Mapping { low, size }));
+    }
+    buckets.retain(|b| !b.lows.is_empty());
+    evicted
+}
+
 impl Inner {
     /// Removes and returns every stack beyond the first `keep`.
     fn evict(&mut self, keep: usize) -> Vec<Mapping> {
-        let mut evicted = Vec::new();
-        let mut left = keep;
-        for bucket in &mut self.buckets {
-            let kept = bucket.lows.len().min(left);
-            left -= kept;
-            let size = bucket.size;
-            evicted.extend(bucket.lows.drain(kept..).map(|low| Mapping { low, size }));
-        }
-        self.buckets.retain(|b| !b.lows.is_empty());
+        let evicted = evict(&mut self.buckets, keep);
         self.held -= evicted.len();
         evicted
     }

@@ -20,7 +20,7 @@
 //! This is best effort: a frame that skips the canary word without writing
 //! it goes unnoticed until a later, detected deep use.
 
-use super::cache::{Bucket, CACHE};
+use super::cache::{self, Bucket, CACHE};
 use super::mmap::{Mapping, PAGE};
 use std::cell::{Cell, RefCell};
 
@@ -94,14 +94,7 @@ thread_local! {
 impl Spare {
     /// Removes and returns every stack beyond the first `keep`.
     fn evict(&self, keep: usize) -> Vec<Mapping> {
-        let mut evicted = Vec::new();
-        let mut left = keep;
-        for bucket in self.buckets.borrow_mut().iter_mut() {
-            let kept = bucket.lows.len().min(left);
-            left -= kept;
-            let size = bucket.size;
-            evicted.extend(bucket.lows.drain(kept..).map(|low| Mapping { low, size }));
-        }
+        let evicted = cache::evict(&mut self.buckets.borrow_mut(), keep);
         self.held.set(self.held.get() - evicted.len());
         evicted
     }

@@ -43,6 +43,41 @@ pub(crate) struct Entry<T> {
 // carries a `T` across threads (hence `T: Send`) and touches the `Selector`, which is `Sync`.
 unsafe impl<T: Send> Send for Entry<T> {}
 
+impl<T> Entry<T> {
+    /// Completes a claimed receive with `msg`; returns the waiter to wake once the lock is
+    /// released.
+    ///
+    /// # Safety
+    /// The caller claimed this receiver entry and still holds the channel lock (selector
+    /// rule 1, invariant 2): its selector and slot are alive and nobody else touches them.
+    #[inline]
+    pub(super) unsafe fn give(self, msg: T) -> Waiter {
+        // SAFETY: the caller's contract.
+        unsafe {
+            *self.slot.as_ptr() = Some(msg);
+            self.sel.as_ref().finish() // our last touch of the selector (selector rule 2)
+        }
+    }
+
+    /// Completes a claimed send by taking its message; returns it with the waiter to wake
+    /// once the lock is released.
+    ///
+    /// # Safety
+    /// As for [`give`](Self::give), for a sender entry (whose slot holds its message).
+    #[inline]
+    pub(super) unsafe fn take(self) -> (T, Waiter) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let msg = (*self.slot.as_ptr()).take();
+            let waiter = self.sel.as_ref().finish();
+            (
+                msg.expect("a waiting sender's slot holds its message"),
+                waiter,
+            )
+        }
+    }
+}
+
 /// The locked part of a channel.
 pub(crate) struct Inner<T> {
     pub(super) buf: VecDeque<T>,
@@ -141,11 +176,8 @@ impl<T> Chan<T> {
         }
         // A waiting receiver implies an empty buffer (invariant 1): hand the message over.
         if let Some(e) = claim(&mut inner.receivers, me) {
-            // SAFETY: we won the receiver's selector (selector rule 1) and hold the lock, so
-            // its slot is alive (invariant 2) and nobody else touches it.
-            unsafe { *e.slot.as_ptr() = Some(msg) };
-            // SAFETY: as above, the selector is alive; `finish` is our last touch.
-            return Sent::Done(Some(unsafe { e.sel.as_ref() }.finish()));
+            // SAFETY: claimed just now, and we hold the lock.
+            return Sent::Done(Some(unsafe { e.give(msg) }));
         }
         if inner.buf.len() < self.cap {
             inner.buf.push_back(msg);
@@ -159,25 +191,18 @@ impl<T> Chan<T> {
             // Room was made: the first waiting sender's message moves into the buffer.
             let mut wake = None;
             if let Some(e) = claim(&mut inner.senders, me) {
-                // SAFETY: we won the sender's selector and hold the lock (selector rule 1,
-                // invariant 2); a waiting sender's slot holds its message.
-                let m = unsafe { (*e.slot.as_ptr()).take() };
-                inner.buf.extend(m);
-                // SAFETY: alive as above; last touch.
-                wake = Some(unsafe { e.sel.as_ref() }.finish());
+                // SAFETY: claimed just now, and we hold the lock.
+                let (m, w) = unsafe { e.take() };
+                inner.buf.push_back(m);
+                wake = Some(w);
             }
             return Received::Done(msg, wake);
         }
         // Empty buffer: a waiting sender hands its message straight over (rendezvous).
         if let Some(e) = claim(&mut inner.senders, me) {
-            // SAFETY: as in the branch above.
-            let m = unsafe { (*e.slot.as_ptr()).take() };
-            // SAFETY: alive as above; last touch.
-            let w = unsafe { e.sel.as_ref() }.finish();
-            match m {
-                Some(m) => return Received::Done(m, Some(w)),
-                None => unreachable!("a waiting sender's slot is empty"),
-            }
+            // SAFETY: claimed just now, and we hold the lock.
+            let (m, w) = unsafe { e.take() };
+            return Received::Done(m, Some(w));
         }
         if inner.senders_gone {
             Received::Disconnected

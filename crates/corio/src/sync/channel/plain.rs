@@ -32,11 +32,8 @@ impl<T> Chan<T> {
         }
         // A waiting receiver implies an empty buffer (invariant 1): hand the message over.
         if let Some(e) = claim(&mut inner.receivers, std::ptr::null()) {
-            // SAFETY: we won the receiver's selector (selector rule 1) and hold the lock, so
-            // its slot is alive (invariant 2) and nobody else touches it.
-            unsafe { *e.slot.as_ptr() = Some(msg) };
-            // SAFETY: as above, the selector is alive; `finish` is our last touch.
-            let waiter = unsafe { e.sel.as_ref() }.finish();
+            // SAFETY: claimed just now, and we hold the lock.
+            let waiter = unsafe { e.give(msg) };
             drop(inner);
             waiter.wake();
             return Ok(());
@@ -72,12 +69,9 @@ impl<T> Chan<T> {
         if let Some(msg) = inner.buf.pop_front() {
             // Room was made: the first waiting sender's message moves into the buffer.
             if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
-                // SAFETY: we won the sender's selector and hold the lock (selector rule 1,
-                // invariant 2); a waiting sender's slot holds its message.
-                let m = unsafe { (*e.slot.as_ptr()).take() };
-                inner.buf.extend(m);
-                // SAFETY: alive as above; last touch.
-                let waiter = unsafe { e.sel.as_ref() }.finish();
+                // SAFETY: claimed just now, and we hold the lock.
+                let (m, waiter) = unsafe { e.take() };
+                inner.buf.push_back(m);
                 drop(inner);
                 waiter.wake();
             }
@@ -85,13 +79,11 @@ impl<T> Chan<T> {
         }
         // Empty buffer: a waiting sender hands its message straight over (rendezvous).
         if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
-            // SAFETY: as in the branch above.
-            let m = unsafe { (*e.slot.as_ptr()).take() };
-            // SAFETY: alive as above; last touch.
-            let waiter = unsafe { e.sel.as_ref() }.finish();
+            // SAFETY: claimed just now, and we hold the lock.
+            let (m, waiter) = unsafe { e.take() };
             drop(inner);
             waiter.wake();
-            return Ok(m.expect("a waiting sender's slot holds its message"));
+            return Ok(m);
         }
         if inner.senders_gone {
             return Err(Failed::Disconnected);
