@@ -59,22 +59,15 @@ impl<T> Entry<T> {
         }
     }
 
-    /// Completes a claimed send by taking its message; returns it with the waiter to wake
-    /// once the lock is released.
+    /// Completes a claimed send by taking its message (always `Some`: a waiting sender's
+    /// slot holds it); returns it with the waiter to wake once the lock is released.
     ///
     /// # Safety
     /// As for [`give`](Self::give), for a sender entry (whose slot holds its message).
     #[inline]
-    pub(super) unsafe fn take(self) -> (T, Waiter) {
+    pub(super) unsafe fn take(self) -> (Option<T>, Waiter) {
         // SAFETY: the caller's contract.
-        unsafe {
-            let msg = (*self.slot.as_ptr()).take();
-            let waiter = self.sel.as_ref().finish();
-            (
-                msg.expect("a waiting sender's slot holds its message"),
-                waiter,
-            )
-        }
+        unsafe { ((*self.slot.as_ptr()).take(), self.sel.as_ref().finish()) }
     }
 }
 
@@ -193,7 +186,7 @@ impl<T> Chan<T> {
             if let Some(e) = claim(&mut inner.senders, me) {
                 // SAFETY: claimed just now, and we hold the lock.
                 let (m, w) = unsafe { e.take() };
-                inner.buf.push_back(m);
+                inner.buf.extend(m);
                 wake = Some(w);
             }
             return Received::Done(msg, wake);
@@ -202,7 +195,10 @@ impl<T> Chan<T> {
         if let Some(e) = claim(&mut inner.senders, me) {
             // SAFETY: claimed just now, and we hold the lock.
             let (m, w) = unsafe { e.take() };
-            return Received::Done(m, Some(w));
+            match m {
+                Some(m) => return Received::Done(m, Some(w)),
+                None => unreachable!("a waiting sender's slot is empty"),
+            }
         }
         if inner.senders_gone {
             Received::Disconnected

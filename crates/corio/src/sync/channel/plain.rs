@@ -71,7 +71,7 @@ impl<T> Chan<T> {
             if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
                 // SAFETY: claimed just now, and we hold the lock.
                 let (m, waiter) = unsafe { e.take() };
-                inner.buf.push_back(m);
+                inner.buf.extend(m);
                 drop(inner);
                 waiter.wake();
             }
@@ -83,7 +83,7 @@ impl<T> Chan<T> {
             let (m, waiter) = unsafe { e.take() };
             drop(inner);
             waiter.wake();
-            return Ok(m);
+            return Ok(m.expect("a waiting sender's slot holds its message"));
         }
         if inner.senders_gone {
             return Err(Failed::Disconnected);
