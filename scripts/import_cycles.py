@@ -79,12 +79,12 @@ def paths(text):
 
 def resolve(path, here, is_mod, modules):
     segs = [s.split(" as ")[0] for s in path.split("::")]
-    base = list(here) if is_mod else list(here[:-1])
+    base = list(here)
     if segs[0] == "crate":
         base, segs = [], segs[1:]
     elif segs[0] == "self":
         segs = segs[1:]
-    elif tuple(base + segs[:1]) not in modules:
+    elif segs[0] != "super" and tuple(base + segs[:1]) not in modules:
         return None  # an extern crate (`std::..`), not a child module
     while segs and segs[0] == "super":
         base, segs = base[:-1], segs[1:]

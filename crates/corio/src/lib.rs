@@ -77,14 +77,12 @@
 //! (a separate target directory keeps the loom build from invalidating the normal one).
 
 mod blocking;
-mod context;
-mod coro;
 mod interop;
 mod loom;
 pub mod net;
 mod reactor;
+mod rt;
 mod runtime;
-mod sched;
 pub mod sync;
 pub mod task;
 pub mod time;

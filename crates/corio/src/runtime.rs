@@ -1,23 +1,16 @@
-//! `Runtime`, its `Builder`, and `Handle`s to it.
+//! `Runtime`, its `Builder`, and `Handle`s to it: public API above the kernel. Building a
+//! runtime is `rt::sched::Shared::new` plus one thread per worker; dropping it is
+//! `Shared::begin_shutdown`, joining the threads, then `Shared::shutdown`.
 
 use std::fmt;
 use std::io;
 use std::panic;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_deque::{Injector, Steal, Worker as Deque};
-
-use crate::blocking::Pool;
-use crate::context;
-use crate::reactor::Reactor;
-use crate::sched::idle::Idle;
-use crate::sched::park::Parker;
-use crate::sched::worker::{cancel_unstarted, Local};
-use crate::sched::{registry, Config, Remote, Shared};
-use crate::task::raw::{Task, TaskRef};
+use crate::rt::sched::worker::Local;
+use crate::rt::{context, Config, ExternalWait, Shared, TaskCell, TaskRef};
 use crate::task::JoinHandle;
 
 /// Runs `f` as the main coroutine of a new runtime with default settings, and returns its
@@ -114,37 +107,14 @@ impl Builder {
 
     /// Starts the worker threads.
     pub fn build(self) -> io::Result<Runtime> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let n = self.workers.unwrap_or_else(default_workers);
-        let deques: Vec<Deque<TaskRef>> = (0..n).map(|_| Deque::new_fifo()).collect();
-        let reactor = Arc::new(Reactor::new()?);
-        let remotes = deques
-            .iter()
-            .map(|d| Remote {
-                inbox: Injector::new(),
-                stealer: d.stealer(),
-                parker: Parker::with_interrupt(reactor.waker()),
-                timers: AtomicUsize::new(0),
-            })
-            .collect();
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(Shared {
-            id,
-            config: Config {
-                stack_size: self.stack_size,
-                thread_name: self.thread_name.clone(),
-            },
-            remotes,
-            injector: Injector::new(),
-            idle: Idle::new(n),
-            shutdown: AtomicBool::new(false),
-            blocking: Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
-            blocking_jobs: AtomicUsize::new(0),
-            external: AtomicUsize::new(0),
-            main: Mutex::new(None),
-            reactor,
-        });
-        registry::insert(id, &shared);
+        let (shared, deques) = Shared::new(Config {
+            workers: n,
+            stack_size: self.stack_size,
+            thread_name: self.thread_name.clone(),
+            max_blocking_threads: self.max_blocking_threads,
+            blocking_keep_alive: self.blocking_keep_alive,
+        })?;
         let mut rt = Runtime {
             shared: shared.clone(),
             threads: Vec::with_capacity(n),
@@ -207,7 +177,7 @@ impl Runtime {
             !context::in_coroutine(),
             "Runtime::block_on called inside a coroutine; spawn and join instead"
         );
-        let task: TaskRef = Task::new(f, self.shared.id, Some("main".into()));
+        let task: TaskRef = TaskCell::new(f, self.shared.id, Some("main".into()));
         let handle = JoinHandle::<T>::new(task.clone());
         *self.shared.main.lock().unwrap() = Some(task.clone());
         self.shared.inject(task);
@@ -249,39 +219,15 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        let shared = &self.shared;
-        shared.shutdown.store(true, Ordering::SeqCst);
-        for r in shared.remotes.iter() {
-            r.parker.unpark();
-        }
+        self.shared.begin_shutdown();
         let mut worker_panic = None;
         for t in self.threads.drain(..) {
             if let Err(p) = t.join() {
                 worker_panic = Some(p);
             }
         }
-        shared.blocking.shutdown();
-        // Nothing runs any more: cancel what is left in the shared queues.
-        let mut left: Vec<TaskRef> = Vec::new();
-        loop {
-            match shared.injector.steal() {
-                Steal::Success(t) => left.push(t),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
-        for r in shared.remotes.iter() {
-            while let Steal::Success(t) = r.stealer.steal() {
-                left.push(t);
-            }
-            while let Steal::Success(t) = r.inbox.steal() {
-                left.push(t);
-            }
-        }
-        for t in left {
-            cancel_unstarted(t);
-        }
-        registry::remove(shared.id);
+        // Nothing runs any more: the pool drains and the shared queues are cancelled.
+        self.shared.shutdown();
         if let Some(p) = worker_panic {
             if !thread::panicking() {
                 panic::resume_unwind(p);
@@ -303,7 +249,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let task: TaskRef = Task::new(f, shared.id, None);
+    let task: TaskRef = TaskCell::new(f, shared.id, None);
     let handle = JoinHandle::new(task.clone());
     shared.inject(task);
     handle
@@ -327,12 +273,16 @@ impl fmt::Debug for EnterGuard {
 /// keeps an [`Unparker`](crate::task::Unparker) should hold one too.
 pub struct Handle {
     shared: Arc<Shared>,
+    /// A live handle is a wake-up source for the deadlock check.
+    _external: ExternalWait,
 }
 
 impl Handle {
     fn new(shared: Arc<Shared>) -> Self {
-        shared.external.fetch_add(1, Ordering::SeqCst);
-        Handle { shared }
+        Handle {
+            _external: ExternalWait::new(shared.sources.clone()),
+            shared,
+        }
     }
 
     /// The handle of the runtime this thread belongs to (inside a coroutine, a blocking job,
@@ -372,12 +322,6 @@ impl Handle {
 impl Clone for Handle {
     fn clone(&self) -> Self {
         Handle::new(self.shared.clone())
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.shared.external.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::sys;
-use crate::context;
-use crate::interop::ExternalWait;
-use crate::reactor::{Direction, Registration};
+use crate::reactor::{Direction, IoRegistration};
+use crate::rt::context;
+use crate::task;
 
 /// A non-blocking socket `S` driven by the reactor.
 ///
@@ -19,7 +19,7 @@ use crate::reactor::{Direction, Registration};
 pub(crate) struct IoSource<S: AsRawFd> {
     /// Registered at the first `WouldBlock` inside a coroutine, on that runtime's reactor.
     /// A failed registration is kept (as its error kind) and reported by every later wait.
-    reg: OnceLock<Result<Registration, (io::ErrorKind, Option<i32>)>>,
+    reg: OnceLock<Result<IoRegistration, (io::ErrorKind, Option<i32>)>>,
     sock: S,
     /// Nanoseconds; 0 means none.
     read_timeout: AtomicU64,
@@ -99,7 +99,7 @@ impl<S: AsRawFd> IoSource<S> {
         let mut deadline = None;
         loop {
             // Snapshot before the syscall, so an event during it is never slept through.
-            let snapshot = self.registration().map(Registration::snapshot);
+            let snapshot = self.registration().map(IoRegistration::snapshot);
             match op(&self.sock) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 r => return r,
@@ -125,7 +125,7 @@ impl<S: AsRawFd> IoSource<S> {
         let mut deadline = None;
         loop {
             let reg = self.registration();
-            let snapshot = reg.map(Registration::snapshot);
+            let snapshot = reg.map(IoRegistration::snapshot);
             if let (Some(_), Some(snap)) = (reg, snapshot) {
                 if snap & dir.ready_mask() == 0 && want > 0 {
                     // Drained by an earlier operation and no event since: wait first.
@@ -164,7 +164,7 @@ impl<S: AsRawFd> IoSource<S> {
     }
 
     #[inline]
-    fn registration(&self) -> Option<&Registration> {
+    fn registration(&self) -> Option<&IoRegistration> {
         self.reg.get().and_then(|r| r.as_ref().ok())
     }
 
@@ -184,21 +184,19 @@ impl<S: AsRawFd> IoSource<S> {
             return sys::poll_fd(self.fd(), events, deadline);
         }
         match self.reg.get() {
-            Some(Ok(r)) => r.wait(dir, snapshot, deadline),
+            Some(Ok(r)) => wait_ready(r, dir, snapshot, deadline),
             Some(Err((kind, os))) => Err(rebuild(*kind, *os)),
             None => {
                 let reg = self.reg.get_or_init(|| {
-                    let shared = context::worker(|w| w.map(|w| w.shared.clone()))
-                        .expect("a coroutine runs on a worker");
-                    let reactor = shared.reactor.clone();
-                    reactor
-                        .register(self.fd(), ExternalWait::new(shared))
+                    context::worker(|w| w.map(|w| w.shared.reactor.clone()))
+                        .expect("a coroutine runs on a worker")
+                        .register(self.fd())
                         .map_err(|e| (e.kind(), e.raw_os_error()))
                 });
                 match reg {
                     // Registered just now: epoll reports the current readiness as an event,
                     // so a change since the syscall is not lost even without a snapshot.
-                    Ok(r) => r.wait(dir, None, deadline),
+                    Ok(r) => wait_ready(r, dir, None, deadline),
                     Err((kind, os)) => Err(rebuild(*kind, *os)),
                 }
             }
@@ -228,6 +226,55 @@ impl<S: AsRawFd> IoSource<S> {
     pub(crate) fn write_timeout(&self) -> Option<Duration> {
         load_timeout(&self.write_timeout)
     }
+}
+
+/// After a `WouldBlock`: parks the current coroutine until `dir` may be ready again, or
+/// `deadline` passes (`TimedOut`). `snapshot` is the word read before the syscall, if the
+/// socket was registered then. May return early: the caller retries its syscall.
+fn wait_ready(
+    reg: &IoRegistration,
+    dir: Direction,
+    snapshot: Option<usize>,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    if let Some(snap) = snapshot {
+        // `WouldBlock` proves the direction is neither ready nor closed: clear its flags
+        // (the sticky one too, for datagram sockets whose errors are transient), but only
+        // if nothing happened since the syscall began.
+        if !reg.clear_all(dir, snap) {
+            return Ok(()); // an event (or another operation) came in between: retry
+        }
+    }
+    let me = task::current();
+    let id = me.id().as_u64();
+    if !reg.add_waiter(dir, id, || me.unparker().into_waker()) {
+        return Ok(());
+    }
+    // Removes our entry if we leave by unwinding (cancellation, shutdown).
+    struct Unwind<'a>(&'a IoRegistration, Direction, u64);
+    impl Drop for Unwind<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.remove_waiter(self.1, self.2);
+            }
+        }
+    }
+    let guard = Unwind(reg, dir, id);
+    let timed_out = match deadline {
+        Some(d) => task::park_deadline(d),
+        None => {
+            task::park();
+            false
+        }
+    };
+    drop(guard);
+    if timed_out {
+        reg.remove_waiter(dir, id);
+        if !reg.is_ready(dir) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+    }
+    Ok(())
 }
 
 fn far() -> Instant {

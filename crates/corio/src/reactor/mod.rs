@@ -1,6 +1,10 @@
 //! The I/O reactor: one `mio::Poll` (epoll) per runtime, polled by whichever worker runs out
 //! of work, instead of by a dedicated I/O thread.
 //!
+//! A driver *below* the kernel: it wakes plain [`Waker`](std::task::Waker)s and counts its
+//! registrations in `rt::deadlock`, and knows nothing of tasks, workers or sleepers. The
+//! scheduler (`rt::sched`) owns one per runtime and drives it; `net` registers sockets.
+//!
 //! # How an operation waits
 //!
 //! 1. A socket operation tries its syscall first. Data that is already there costs exactly one
@@ -8,17 +12,17 @@
 //! 2. Only on `WouldBlock` is the socket registered (once, lazily, edge-triggered, for both
 //!    directions: see [`registration`]), its readiness flag for that direction cleared — if no
 //!    event arrived since the syscall started — and the coroutine parked.
-//! 3. A worker with nothing to run polls the reactor instead of sleeping on its futex
-//!    ([`Reactor::park`], called from the scheduler's idle path). Each event sets readiness
-//!    bits and unparks the waiting coroutines through their [`Unparker`](crate::task::Unparker),
-//!    which sends them to their home worker.
+//! 3. A worker with nothing to run sleeps in the reactor instead of on its futex: its idle
+//!    path takes the [`Poller`] ([`Reactor::try_poller`]) and blocks in [`Poller::poll`]
+//!    through its sleeper. Each event sets readiness bits and wakes the waiting coroutines'
+//!    wakers, which send them to their home worker.
 //!
 //! # Who polls
 //!
 //! At most one worker at a time blocks in `epoll_wait` (the `poll` lock is only ever
 //! *tried*); the others sleep on their futex as before. A wake-up aimed at the polling worker
-//! goes through the reactor's [`mio::Waker`] (see `sched::park`: the parker's `POLLING`
-//! state). A busy worker also polls without blocking every few dozen scheduling ticks, so I/O
+//! goes through the reactor's [`mio::Waker`] (see `rt::sched::sleeper`: the sleeper's
+//! `POLLING` state). A busy worker also polls without blocking every few dozen scheduling ticks, so I/O
 //! is not starved while coroutines keep every worker busy.
 //!
 //! # Token lifetime
@@ -32,16 +36,14 @@ pub(crate) mod registration;
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::interop::ExternalWait;
-use crate::sched::park::Parker;
-pub(crate) use registration::{Direction, Registration, ScheduledIo};
+use crate::rt::deadlock::WakeSources;
+pub(crate) use registration::{Direction, IoRegistration, ScheduledIo};
 
 /// The token of the reactor's waker (no `ScheduledIo` lives at address 0).
 const WAKER: Token = Token(0);
@@ -56,8 +58,9 @@ pub(crate) struct Reactor {
     poll: Mutex<PollState>,
     registry: mio::Registry,
     waker: Arc<mio::Waker>,
-    /// Live registrations (each also holds an `ExternalWait` for the deadlock check).
-    registrations: AtomicUsize,
+    /// Where live registrations are counted (for the deadlock check, and to skip polling
+    /// while there are none).
+    sources: Arc<WakeSources>,
     /// Deregistered `ScheduledIo`s waiting to be freed under the `poll` lock.
     release: Mutex<Vec<Arc<ScheduledIo>>>,
 }
@@ -67,8 +70,24 @@ struct PollState {
     events: Events,
 }
 
+/// The `poll` lock of a [`Reactor`], held by the worker that polls (see
+/// [`Reactor::try_poller`]).
+pub(crate) struct Poller<'a> {
+    reactor: &'a Reactor,
+    state: MutexGuard<'a, PollState>,
+}
+
+impl Poller<'_> {
+    /// Blocks in `epoll_wait` for at most `timeout` (`None`: until an event or the reactor's
+    /// waker) and dispatches what arrives.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) {
+        self.reactor.poll_locked(&mut self.state, timeout);
+    }
+}
+
 impl Reactor {
-    pub(crate) fn new() -> io::Result<Reactor> {
+    /// A reactor counting its registrations in `sources`.
+    pub(crate) fn new(sources: Arc<WakeSources>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Arc::new(mio::Waker::new(&registry, WAKER)?);
@@ -79,7 +98,7 @@ impl Reactor {
             }),
             registry,
             waker,
-            registrations: AtomicUsize::new(0),
+            sources,
             release: Mutex::new(Vec::new()),
         })
     }
@@ -90,17 +109,13 @@ impl Reactor {
     }
 
     /// Live registrations (no need to poll while there are none).
+    #[inline]
     pub(crate) fn registrations(&self) -> usize {
-        self.registrations.load(Ordering::SeqCst)
+        self.sources.io_registrations()
     }
 
-    /// Registers `fd` for both directions, edge-triggered; `external` keeps the deadlock
-    /// check silent while the registration lives.
-    pub(crate) fn register(
-        self: &Arc<Self>,
-        fd: RawFd,
-        external: ExternalWait,
-    ) -> io::Result<Registration> {
+    /// Registers `fd` for both directions, edge-triggered.
+    pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<IoRegistration> {
         let io = Arc::new(ScheduledIo::new());
         let token = Token(Arc::as_ptr(&io) as usize);
         self.registry.register(
@@ -108,15 +123,15 @@ impl Reactor {
             token,
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        self.registrations.fetch_add(1, Ordering::SeqCst);
-        Ok(Registration::new(io, self.clone(), fd, external))
+        self.sources.io_registered();
+        Ok(IoRegistration::new(io, self.clone(), fd))
     }
 
     /// Removes `fd` from epoll and frees `io` once no poller can still see its token.
     pub(crate) fn deregister(&self, fd: RawFd, io: Arc<ScheduledIo>) {
         // An error means the fd is already gone from the interest list (closed elsewhere).
         let _ = self.registry.deregister(&mut SourceFd(&fd));
-        self.registrations.fetch_sub(1, Ordering::SeqCst);
+        self.sources.io_deregistered();
         match self.poll.try_lock() {
             // Nobody is polling or dispatching: no event can refer to `io` any more.
             Ok(_guard) => drop(io),
@@ -132,20 +147,18 @@ impl Reactor {
         }
     }
 
-    /// The scheduler's idle hook: if sockets are registered and no other worker is polling,
-    /// park this worker in `epoll_wait` (at most `timeout`), dispatch what arrives, and return
-    /// `true`. Returns `false` (doing nothing) otherwise: the caller sleeps on its futex.
-    pub(crate) fn park(&self, parker: &Parker, timeout: Option<Duration>) -> bool {
+    /// The right to block in `epoll_wait`, if sockets are registered and no other worker
+    /// holds it. An idle worker that gets it sleeps in [`Poller::poll`] (through its sleeper,
+    /// so that rousing it ends the wait); otherwise it sleeps on its futex.
+    pub(crate) fn try_poller(&self) -> Option<Poller<'_>> {
         if self.registrations() == 0 {
-            return false;
+            return None;
         }
-        let Ok(mut state) = self.poll.try_lock() else {
-            return false;
-        };
-        parker.park_in(|| {
-            self.poll_locked(&mut state, timeout);
-        });
-        true
+        let state = self.poll.try_lock().ok()?;
+        Some(Poller {
+            reactor: self,
+            state,
+        })
     }
 
     /// Polls without blocking, if no other worker is polling (for busy and searching
@@ -206,29 +219,32 @@ impl Reactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rt::sched::sleeper::Sleeper;
     use std::time::Instant;
 
-    /// An `unpark` aimed at a thread blocked in `epoll_wait` (through `park_in`) ends the
+    /// A `rouse` aimed at a thread blocked in `epoll_wait` (through `sleep_in`) ends the
     /// wait via the reactor's waker, instead of being lost until the next event.
     #[test]
-    fn unpark_interrupts_a_parker_in_epoll_wait() {
-        let reactor = Reactor::new().unwrap();
-        let parker = Arc::new(Parker::with_interrupt(reactor.waker()));
-        let p2 = parker.clone();
+    fn rouse_interrupts_a_sleeper_in_epoll_wait() {
+        let reactor = Reactor::new(Arc::new(WakeSources::new(1))).unwrap();
+        let sleeper = Arc::new(Sleeper::with_interrupt(reactor.waker()));
+        let s2 = sleeper.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
-            p2.unpark();
+            s2.rouse();
         });
         let start = Instant::now();
-        let mut state = reactor.poll.lock().unwrap();
-        parker.park_in(|| {
-            // No timeout: only the waker can end this wait.
-            reactor.poll_locked(&mut state, None);
-        });
+        // Taken directly: `try_poller` declines while no socket is registered.
+        let mut poller = Poller {
+            reactor: &reactor,
+            state: reactor.poll.lock().unwrap(),
+        };
+        // No timeout: only the waker can end this wait.
+        sleeper.sleep_in(|| poller.poll(None));
         assert!(start.elapsed() < Duration::from_secs(5));
         t.join().unwrap();
-        // A token left before parking makes `park_in` return without polling at all.
-        parker.unpark();
-        parker.park_in(|| panic!("must not poll with a token pending"));
+        // A token left before sleeping makes `sleep_in` return without polling at all.
+        sleeper.rouse();
+        sleeper.sleep_in(|| panic!("must not poll with a token pending"));
     }
 }

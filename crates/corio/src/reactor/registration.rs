@@ -21,19 +21,18 @@
 //!
 //! # Waiting without losing a wake-up
 //!
-//! A waiter pushes itself on `waiters` and re-checks its flag under the `waiters` lock; an
-//! event sets the flag first and then takes the same lock to unpark the waiters. Whichever
-//! takes the lock second sees the other's write.
+//! A waiter pushes itself on `waiters` and re-checks its flag under the `waiters` lock
+//! ([`IoRegistration::add_waiter`]); an event sets the flag first and then takes the same
+//! lock to wake the waiters. Whichever takes the lock second sees the other's write. The
+//! waiters are plain [`Waker`]s: the reactor knows nothing of tasks or workers (the parking
+//! side is `net::io`).
 
-use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::task::Waker;
 
 use super::Reactor;
-use crate::interop::ExternalWait;
-use crate::task::{self, TaskId, Unparker};
 
 /// The direction an operation waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,18 +70,20 @@ pub(crate) const WRITE_CLOSED: usize = 8;
 const FLAGS: usize = 15;
 const TICK: usize = 16;
 
-struct Waiter {
+/// A coroutine waiting for a direction of one socket.
+struct IoWaiter {
     /// The direction's `ready_mask`.
     mask: usize,
-    id: TaskId,
-    unparker: Unparker,
+    /// The waiter's task id (one entry per task and direction).
+    id: u64,
+    waker: Waker,
 }
 
 /// Readiness and waiters of one registered socket (see the module docs). Its address is the
 /// socket's epoll token.
 pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
-    waiters: Mutex<Vec<Waiter>>,
+    waiters: Mutex<Vec<IoWaiter>>,
 }
 
 impl ScheduledIo {
@@ -93,7 +94,7 @@ impl ScheduledIo {
         }
     }
 
-    /// An event: sets `ready` flags (moving the tick) and unparks the matching waiters.
+    /// An event: sets `ready` flags (moving the tick) and wakes the matching waiters.
     pub(crate) fn set_ready(&self, ready: usize) {
         let mut cur = self.readiness.load(Ordering::Relaxed);
         loop {
@@ -110,14 +111,14 @@ impl ScheduledIo {
             }
         }
         let mut waiters = self.waiters.lock().unwrap();
-        waiters.retain(|w| {
-            if w.mask & ready != 0 {
-                w.unparker.unpark();
-                false
+        let mut i = 0;
+        while i < waiters.len() {
+            if waiters[i].mask & ready != 0 {
+                waiters.swap_remove(i).waker.wake(); // its count moves into the run queue
             } else {
-                true
+                i += 1;
             }
-        });
+        }
     }
 
     /// Clears `flags` if the word still equals `snapshot`; returns whether it did.
@@ -133,7 +134,7 @@ impl ScheduledIo {
             .is_ok()
     }
 
-    fn remove(&self, id: TaskId, mask: usize) {
+    fn remove(&self, id: u64, mask: usize) {
         self.waiters
             .lock()
             .unwrap()
@@ -143,30 +144,19 @@ impl ScheduledIo {
 
 /// A socket's registration with a runtime's reactor; deregisters on drop.
 ///
-/// Invariant: `fd` stays open (and registered) for as long as the `Registration` lives, so
-/// the owning socket must drop (or take) its registration before closing its fd.
-pub(crate) struct Registration {
+/// Invariant: `fd` stays open (and registered) for as long as the `IoRegistration` lives, so
+/// the owning socket must drop (or take) its registration before closing its fd. A live
+/// registration counts as a wake-up source for the deadlock check (`rt::deadlock`): a peer
+/// may send at any time.
+pub(crate) struct IoRegistration {
     io: Arc<ScheduledIo>,
     reactor: Arc<Reactor>,
     fd: RawFd,
-    /// A live registration is a possible source of wake-ups (a peer may send any time), so
-    /// the deadlock check must stay silent while it exists.
-    _external: ExternalWait,
 }
 
-impl Registration {
-    pub(crate) fn new(
-        io: Arc<ScheduledIo>,
-        reactor: Arc<Reactor>,
-        fd: RawFd,
-        external: ExternalWait,
-    ) -> Self {
-        Registration {
-            io,
-            reactor,
-            fd,
-            _external: external,
-        }
+impl IoRegistration {
+    pub(crate) fn new(io: Arc<ScheduledIo>, reactor: Arc<Reactor>, fd: RawFd) -> Self {
+        IoRegistration { io, reactor, fd }
     }
 
     /// The readiness word, to snapshot before a syscall.
@@ -181,68 +171,49 @@ impl Registration {
         self.io.clear(snapshot, dir.bit());
     }
 
-    /// After a `WouldBlock`: parks the current coroutine until `dir` may be ready again, or
-    /// `deadline` passes (`TimedOut`). `snapshot` is the word read before the syscall, if the
-    /// socket was registered then. May return early: the caller retries its syscall.
-    pub(crate) fn wait(
+    /// Clears every flag of `dir` (the sticky one too) if the word still equals `snapshot`;
+    /// returns whether it did (if not, an event came in between: retry the syscall).
+    #[inline]
+    pub(crate) fn clear_all(&self, dir: Direction, snapshot: usize) -> bool {
+        self.io.clear(snapshot, dir.ready_mask())
+    }
+
+    /// Whether an operation in `dir` may not block now.
+    #[inline]
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.snapshot() & dir.ready_mask() != 0
+    }
+
+    /// Queues `waker` (task `id`) for the next event in `dir`, unless `dir` is ready already
+    /// (checked under the waiters lock; see the module docs). Returns whether it queued.
+    pub(crate) fn add_waiter(
         &self,
         dir: Direction,
-        snapshot: Option<usize>,
-        deadline: Option<Instant>,
-    ) -> io::Result<()> {
+        id: u64,
+        waker: impl FnOnce() -> Waker,
+    ) -> bool {
         let mask = dir.ready_mask();
-        if let Some(snap) = snapshot {
-            // `WouldBlock` proves the direction is neither ready nor closed: clear its flags
-            // (the sticky one too, for datagram sockets whose errors are transient), but only
-            // if nothing happened since the syscall began.
-            if !self.io.clear(snap, mask) {
-                return Ok(()); // an event (or another operation) came in between: retry
-            }
+        let mut waiters = self.io.waiters.lock().unwrap();
+        if self.io.readiness.load(Ordering::Acquire) & mask != 0 {
+            return false;
         }
-        let me = task::current();
-        let id = me.id();
-        {
-            let mut waiters = self.io.waiters.lock().unwrap();
-            if self.io.readiness.load(Ordering::Acquire) & mask != 0 {
-                return Ok(());
-            }
-            if !waiters.iter().any(|w| w.id == id && w.mask == mask) {
-                waiters.push(Waiter {
-                    mask,
-                    id,
-                    unparker: me.unparker(),
-                });
-            }
+        if !waiters.iter().any(|w| w.id == id && w.mask == mask) {
+            waiters.push(IoWaiter {
+                mask,
+                id,
+                waker: waker(),
+            });
         }
-        // Removes our entry if we leave by unwinding (cancellation, shutdown).
-        struct Unwind<'a>(&'a ScheduledIo, TaskId, usize);
-        impl Drop for Unwind<'_> {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    self.0.remove(self.1, self.2);
-                }
-            }
-        }
-        let guard = Unwind(&self.io, id, mask);
-        let timed_out = match deadline {
-            Some(d) => task::park_deadline(d),
-            None => {
-                task::park();
-                false
-            }
-        };
-        drop(guard);
-        if timed_out {
-            self.io.remove(id, mask);
-            if self.io.readiness.load(Ordering::Acquire) & mask == 0 {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-        }
-        Ok(())
+        true
+    }
+
+    /// Removes task `id`'s waiter for `dir`, if still queued.
+    pub(crate) fn remove_waiter(&self, dir: Direction, id: u64) {
+        self.io.remove(id, dir.ready_mask());
     }
 }
 
-impl Drop for Registration {
+impl Drop for IoRegistration {
     fn drop(&mut self) {
         self.reactor.deregister(self.fd, self.io.clone());
     }

@@ -7,9 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
 
-use super::raw::TaskRef;
-use super::state::{CANCELLED, COMPLETE, JOIN_WAKER};
 use super::TaskId;
+use crate::rt::{self, TaskRef, CANCELLED, COMPLETE, JOIN_WAKER};
 
 /// An owned permission to join a task: wait for it and take its output.
 ///
@@ -44,8 +43,8 @@ impl<T> JoinHandle<T> {
     ///
     /// Inside a coroutine this parks only the coroutine; elsewhere it blocks the thread.
     pub fn join(self) -> thread::Result<T> {
-        let foreign = crate::context::runtime_id() != Some(self.task.header().rt);
-        crate::interop::wait(self, foreign)
+        let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
+        rt::wait(self, foreign)
     }
 
     /// Whether the task has finished (returned, panicked or been cancelled).
@@ -67,7 +66,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn cancel(&self) {
         if self.task.header().state.notify(CANCELLED) {
-            crate::sched::schedule(self.task.clone());
+            rt::schedule(self.task.clone());
         }
     }
 

@@ -6,7 +6,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::context;
+use crate::rt::context;
 
 /// Declares coroutine-local statics of type [`LocalKey`].
 ///

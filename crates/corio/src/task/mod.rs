@@ -1,13 +1,12 @@
 //! Tasks: spawning coroutines, joining and cancelling them, the current task, yielding,
 //! parking, and coroutine-local storage.
 //!
-//! A task is one heap cell (header + closure + output slot, see `raw`); its coroutine is
-//! created by the worker that first runs it and never leaves that worker (see `sched`).
+//! Public API above the kernel: a task is one heap cell (header + closure + output slot, see
+//! `rt::task`); its coroutine is created by the worker that first runs it and never leaves
+//! that worker (see `rt::sched`).
 
 pub(crate) mod join;
 pub(crate) mod local;
-pub(crate) mod raw;
-pub(crate) mod state;
 
 use std::any::Any;
 use std::fmt;
@@ -17,9 +16,8 @@ use std::time::{Duration, Instant};
 pub use join::JoinHandle;
 pub use local::{AccessError, LocalKey};
 
-use crate::context;
-use crate::coro::Suspend;
-use raw::{Task as Cell, TaskRef};
+pub use crate::rt::task::harness::Cancelled;
+use crate::rt::{self, context, Suspend, TaskCell, TaskRef};
 
 /// Spawns a coroutine running `f` on the current runtime and returns its [`JoinHandle`].
 ///
@@ -68,8 +66,8 @@ where
     T: Send + 'static,
 {
     let mut handle = None;
-    crate::sched::spawn(|rt| {
-        let task: TaskRef = Cell::new(f, rt, name);
+    rt::spawn(|runtime| {
+        let task: TaskRef = TaskCell::new(f, runtime, name);
         handle = Some(JoinHandle::new(task.clone()));
         task
     });
@@ -240,7 +238,7 @@ pub fn park_timeout(timeout: Duration) -> bool {
 /// Like [`park`], but returns at `deadline` at the latest. Returns `true` if it has passed.
 pub fn park_deadline(deadline: Instant) -> bool {
     if context::in_coroutine() {
-        crate::time::park_until(deadline)
+        rt::park_until(deadline)
     } else {
         let now = Instant::now();
         if deadline > now {
@@ -260,7 +258,7 @@ impl Unparker {
     /// Wakes the task if it is parked, or makes its next [`park`] return at once.
     pub fn unpark(&self) {
         if self.raw.header().state.notify(0) {
-            crate::sched::schedule(self.raw.clone());
+            rt::schedule(self.raw.clone());
         }
     }
 
@@ -268,7 +266,7 @@ impl Unparker {
     /// the run queue instead of being cloned (two reference-count operations fewer).
     #[inline]
     pub(crate) fn unpark_owned(self) {
-        crate::sched::wake(self.raw);
+        rt::wake(self.raw);
     }
 
     /// The same wake-up as a [`Waker`] (no allocation).
@@ -288,16 +286,6 @@ impl fmt::Debug for Unparker {
         f.debug_struct("Unparker")
             .field("task", &TaskId(self.raw.header().id))
             .finish()
-    }
-}
-
-/// The panic payload a cancelled task's [`JoinHandle::join`] returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancelled;
-
-impl fmt::Display for Cancelled {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("task cancelled")
     }
 }
 

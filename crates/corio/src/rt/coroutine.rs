@@ -1,5 +1,7 @@
-//! The one place that names the coroutine crate: everything else uses [`Co`] and
-//! [`CoYielder`].
+//! The runtime's coroutines: the one place that names the `corio-coroutine` crate (the
+//! context switch and guarded stacks); everything else uses [`Co`] and [`CoYielder`], and
+//! [`CoroutineCtx`](super::context::CoroutineCtx) is what a running coroutine keeps on its
+//! own stack.
 
 use std::io;
 

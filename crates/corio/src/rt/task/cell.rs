@@ -1,15 +1,18 @@
 //! The task cell: one heap allocation per spawn holding the header, the not-yet-started
 //! closure and the output slot. The coroutine (and its stack) is *not* in it: the home worker
 //! creates that on first run and keeps it in worker-local storage, so only this `Send` cell
-//! ever crosses threads (see `sched` for why that makes `spawn` sound).
+//! ever crosses threads (see `rt::sched` for why that makes `spawn` sound).
+//!
+//! This file knows nothing of the scheduler (so the task's users do not depend on it); the
+//! type-erased operations and the waker, which call into the scheduler, are in `vtable`.
 
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
-use std::mem::{self, ManuallyDrop};
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{RawWaker, RawWakerVTable, Waker};
+use std::task::Waker;
 use std::thread;
 
 use super::state::State;
@@ -26,7 +29,7 @@ pub(crate) struct Header {
     pub(crate) home: AtomicU32,
     /// Index of the coroutine in its home worker's storage; touched only by the home worker.
     pub(crate) slot: AtomicU32,
-    /// The runtime the task belongs to (see `sched::registry`).
+    /// The runtime the task belongs to (see `rt::context::runtime`).
     pub(crate) rt: u64,
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
@@ -84,7 +87,7 @@ pub(crate) unsafe trait RawTask: Send + Sync + 'static {
     unsafe fn run(&self);
     /// Drops the closure without running it (cancelled, or runtime shut down, before start).
     unsafe fn drop_closure(&self);
-    /// Stores a failure (panic payload or [`Cancelled`](super::Cancelled)) as the output.
+    /// Stores a failure (panic payload or [`Cancelled`](super::harness::Cancelled)) as the output.
     unsafe fn set_error(&self, payload: Box<dyn Any + Send>);
     /// Moves the output to `*dst`, which must be a `Option<thread::Result<T>>` of this task's
     /// `T`. Caller: the `JoinHandle`, after seeing `COMPLETE`.
@@ -157,7 +160,8 @@ impl dyn RawTask {
     }
 }
 
-enum Stage<F, T> {
+/// Where a task's closure and output are.
+pub(super) enum Stage<F, T> {
     Pending(F),
     Running,
     Done(thread::Result<T>),
@@ -166,23 +170,25 @@ enum Stage<F, T> {
 
 /// A task with its closure and output types.
 #[repr(C)]
-pub(crate) struct Task<F, T> {
-    header: Header,
+pub(crate) struct TaskCell<F, T> {
+    pub(super) header: Header,
     stage: UnsafeCell<Stage<F, T>>,
 }
 
 // SAFETY: the stage is only touched by one thread at a time (state rule 1), and `F` and `T`
 // are `Send`, so moving access between threads is fine; the header is atomics or immutable,
 // apart from the waker slot (state rule 3).
-unsafe impl<F: Send, T: Send> Sync for Task<F, T> {}
+unsafe impl<F: Send, T: Send> Sync for TaskCell<F, T> {}
 
-impl<F, T> Task<F, T>
+impl<F, T> TaskCell<F, T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    /// A task that will run `f` on runtime `rt`. Its [`RawTask`] operations and waker are in
+    /// `vtable`.
     pub(crate) fn new(f: F, rt: u64, name: Option<Box<str>>) -> Arc<Self> {
-        Arc::new(Task {
+        Arc::new(TaskCell {
             header: Header::new(rt, name),
             stage: UnsafeCell::new(Stage::Pending(f)),
         })
@@ -191,95 +197,8 @@ where
     /// # Safety
     /// State rule 1.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn stage(&self) -> &mut Stage<F, T> {
+    pub(super) unsafe fn stage(&self) -> &mut Stage<F, T> {
         // SAFETY: exclusive by state rule 1, which the caller upholds.
         unsafe { &mut *self.stage.get() }
-    }
-
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(
-        Self::waker_clone,
-        Self::waker_wake,
-        Self::waker_wake_by_ref,
-        Self::waker_drop,
-    );
-
-    // The waker's data pointer is `Arc::into_raw` of the task: one strong count per waker.
-
-    unsafe fn waker_clone(p: *const ()) -> RawWaker {
-        // SAFETY: `p` came from `Arc::into_raw` and the waker holds a count, so it is live.
-        unsafe { Arc::increment_strong_count(p as *const Self) };
-        RawWaker::new(p, &Self::VTABLE)
-    }
-
-    unsafe fn waker_wake(p: *const ()) {
-        // SAFETY: takes over the waker's count.
-        let task: Arc<Self> = unsafe { Arc::from_raw(p as *const Self) };
-        crate::sched::wake(task);
-    }
-
-    unsafe fn waker_wake_by_ref(p: *const ()) {
-        // SAFETY: borrows the waker's count without consuming it.
-        let task = ManuallyDrop::new(unsafe { Arc::from_raw(p as *const Self) });
-        if task.header.state.notify(0) {
-            crate::sched::schedule(Arc::clone(&*task) as TaskRef);
-        }
-    }
-
-    unsafe fn waker_drop(p: *const ()) {
-        // SAFETY: releases the waker's count.
-        drop(unsafe { Arc::from_raw(p as *const Self) });
-    }
-}
-
-// SAFETY: `Task` is `#[repr(C)]` with `header` first.
-unsafe impl<F, T> RawTask for Task<F, T>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    unsafe fn run(&self) {
-        // SAFETY: caller holds RUNNING (state rule 1). The borrow ends before `f` runs, so a
-        // panic in `f` leaves no live `&mut` behind.
-        let f = match mem::replace(unsafe { self.stage() }, Stage::Running) {
-            Stage::Pending(f) => f,
-            _ => unreachable!("task closure run twice"),
-        };
-        let out = f();
-        // SAFETY: as above.
-        unsafe { *self.stage() = Stage::Done(Ok(out)) };
-    }
-
-    unsafe fn drop_closure(&self) {
-        // SAFETY: state rule 1.
-        let old = mem::replace(unsafe { self.stage() }, Stage::Running);
-        drop(old);
-    }
-
-    unsafe fn set_error(&self, payload: Box<dyn Any + Send>) {
-        // SAFETY: state rule 1.
-        unsafe { *self.stage() = Stage::Done(Err(payload)) };
-    }
-
-    unsafe fn take_output(&self, dst: *mut ()) {
-        // SAFETY: the JoinHandle saw COMPLETE, so it alone reads the stage now (rule 1).
-        let stage = mem::replace(unsafe { self.stage() }, Stage::Taken);
-        let Stage::Done(out) = stage else {
-            panic!("task output taken twice")
-        };
-        // SAFETY: `dst` is an `Option<thread::Result<T>>` by the caller's contract.
-        unsafe { *(dst as *mut Option<thread::Result<T>>) = Some(out) };
-    }
-
-    fn waker(self: Arc<Self>) -> Waker {
-        let raw = RawWaker::new(Arc::into_raw(self) as *const (), &Self::VTABLE);
-        // SAFETY: the vtable functions above keep the one-count-per-waker contract.
-        unsafe { Waker::from_raw(raw) }
-    }
-
-    unsafe fn waker_ref(&self) -> ManuallyDrop<Waker> {
-        let raw = RawWaker::new(self as *const Self as *const (), &Self::VTABLE);
-        // SAFETY: `self` is the data of an Arc (caller's contract), which is what the vtable
-        // expects; ManuallyDrop keeps the waker from releasing a count it does not own.
-        ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
     }
 }

@@ -1,19 +1,23 @@
-//! Thread-local pointers: the worker running on this thread, the coroutine running on it,
-//! and (for threads that are not workers) the runtime they act for.
+//! How code finds its runtime: thread-local pointers to the worker running on this thread,
+//! the coroutine running on it, and (for threads that are not workers) the runtime they act
+//! for; plus the process-wide registry of live runtimes by id. Also the per-coroutine
+//! [`CoroutineCtx`], which lives on the coroutine's own stack.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ptr;
-use std::sync::Arc;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, Weak};
 
-use crate::coro::{CoYielder, Resume, Suspend};
-use crate::sched::worker::Local;
-use crate::sched::Shared;
-use crate::task::raw::{clone_raw, RawTask, TaskRef};
+use crate::rt::coroutine::{Co, CoYielder, Resume, Suspend};
+use crate::rt::deadlock::DEADLOCK_REPORT;
+use crate::rt::sched::worker::Local;
+use crate::rt::sched::Shared;
+use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
 
 /// The per-coroutine context. It lives in the coroutine's first stack frame, so it is valid
 /// exactly as long as the coroutine, and its `!Send` contents never leave the home thread.
-pub(crate) struct CoCtx {
+pub(crate) struct CoroutineCtx {
     pub(crate) yielder: *const CoYielder,
     /// The task; its worker's coroutine slot owns a reference ([`RawRef`]) for as long as the
     /// coroutine exists.
@@ -28,7 +32,7 @@ pub(crate) struct CoCtx {
     spare: Cell<Option<TaskRef>>,
 }
 
-impl CoCtx {
+impl CoroutineCtx {
     /// The running coroutine's task.
     pub(crate) fn task(&self) -> &dyn RawTask {
         // SAFETY: the coroutine's slot holds a reference while the coroutine (and so this
@@ -47,7 +51,7 @@ impl CoCtx {
 
     /// A context for the coroutine of `task`, owned by its worker's slot.
     pub(crate) fn new(yielder: *const CoYielder, task: *const dyn RawTask) -> Self {
-        CoCtx {
+        CoroutineCtx {
             yielder,
             task,
             locals: RefCell::new(Vec::new()),
@@ -82,14 +86,14 @@ impl CoCtx {
 
 thread_local! {
     static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
-    static CORO: Cell<*const CoCtx> = const { Cell::new(ptr::null()) };
+    static CORO: Cell<*const CoroutineCtx> = const { Cell::new(ptr::null()) };
     static HANDLE: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
     static FORCE_UNWINDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Drops a suspended coroutine, which unwinds its stack (running its destructors) with the
 /// coroutine crate's private panic; the coroutine's entry lets that panic pass.
-pub(crate) fn force_unwind(co: crate::coro::Co) {
+pub(crate) fn force_unwind(co: Co) {
     let was = FORCE_UNWINDING.with(|f| f.replace(true));
     drop(co);
     FORCE_UNWINDING.with(|f| f.set(was));
@@ -144,6 +148,31 @@ pub(crate) fn handle_for(id: u64) -> Option<Arc<Shared>> {
     HANDLE.with(|h| h.borrow().as_ref().filter(|s| s.id == id).cloned())
 }
 
+/// Live runtimes by id, so a waker used on a thread outside a runtime can find the home
+/// worker of its task without every task holding an `Arc` to its runtime (which would put a
+/// contended reference count on the spawn path).
+static LIVE: Mutex<Vec<(u64, Weak<Shared>)>> = Mutex::new(Vec::new());
+
+/// Makes runtime `shared` findable by its id (see [`runtime`]).
+pub(crate) fn register_runtime(shared: &Arc<Shared>) {
+    LIVE.lock()
+        .unwrap()
+        .push((shared.id, Arc::downgrade(shared)));
+}
+
+/// Forgets runtime `id` (it shut down).
+pub(crate) fn deregister_runtime(id: u64) {
+    LIVE.lock().unwrap().retain(|(i, _)| *i != id);
+}
+
+/// The runtime with this id, if it is still alive.
+pub(crate) fn runtime(id: u64) -> Option<Arc<Shared>> {
+    let live = LIVE.lock().unwrap();
+    live.iter()
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, w)| w.upgrade())
+}
+
 /// The id of the runtime this thread acts for, without touching reference counts.
 pub(crate) fn runtime_id() -> Option<u64> {
     worker(|w| w.map(|w| w.shared.id))
@@ -151,7 +180,7 @@ pub(crate) fn runtime_id() -> Option<u64> {
 }
 
 /// Called by a coroutine when it starts and after every suspension: it is the running one.
-pub(crate) fn set_coroutine(ctx: *const CoCtx) {
+pub(crate) fn set_coroutine(ctx: *const CoroutineCtx) {
     CORO.with(|c| c.set(ctx));
 }
 
@@ -159,15 +188,36 @@ pub(crate) fn set_coroutine(ctx: *const CoCtx) {
 ///
 /// After a suspension (not a return) the context is the suspended coroutine's own, still
 /// alive on its stack: [`suspend`] is the only place a runtime coroutine suspends, and it
-/// does so with `CORO` pointing at its context.
-pub(crate) fn take_coroutine() -> *const CoCtx {
+/// does so with `CORO` pointing at its context. See [`SuspendedCtx`].
+pub(crate) fn take_coroutine() -> *const CoroutineCtx {
     CORO.with(|c| c.replace(ptr::null()))
 }
 
+/// The context of a coroutine that suspended and is still in its worker's storage: what
+/// [`take_coroutine`] returned after a suspension.
+pub(crate) struct SuspendedCtx(NonNull<CoroutineCtx>);
+
+impl SuspendedCtx {
+    /// # Safety
+    /// `ctx` is what [`take_coroutine`] returned right after the coroutine *suspended* (not
+    /// returned), and the handle is used before the coroutine is resumed or removed.
+    pub(crate) unsafe fn new(ctx: *const CoroutineCtx) -> Self {
+        SuspendedCtx(NonNull::new(ctx.cast_mut()).expect("a suspended coroutine has a context"))
+    }
+
+    /// [`CoroutineCtx::keep_spare`] on the suspended coroutine.
+    #[inline]
+    pub(crate) fn keep_spare(self, task: TaskRef) {
+        // SAFETY: the context lives on the suspended coroutine's stack, which its worker keeps
+        // until it resumes or removes the coroutine, which it has not done yet (`new`).
+        unsafe { self.0.as_ref() }.keep_spare(task);
+    }
+}
+
 /// The running coroutine's context, if this thread is running one.
-pub(crate) fn coroutine<R>(f: impl FnOnce(Option<&CoCtx>) -> R) -> R {
+pub(crate) fn coroutine<R>(f: impl FnOnce(Option<&CoroutineCtx>) -> R) -> R {
     let p = CORO.with(Cell::get);
-    // SAFETY: CORO is non-null only while the coroutine whose first frame holds the CoCtx is
+    // SAFETY: CORO is non-null only while the coroutine whose first frame holds the CoroutineCtx is
     // running on this thread (set by it, cleared by the worker when `resume` returns).
     f(unsafe { p.as_ref() })
 }
@@ -186,13 +236,13 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     if ctx.is_null() {
         return false;
     }
-    // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoCtx.
+    // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*(*ctx).yielder };
     let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|c| c.set(ctx));
     if input == Resume::Deadlock {
-        panic!("{}", crate::sched::DEADLOCK_REPORT);
+        panic!("{}", DEADLOCK_REPORT);
     }
     true
 }

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::task::raw::TaskRef;
+use crate::rt::task::cell::TaskRef;
 
 const LEVELS: usize = 6;
 const SLOTS: usize = 64;
@@ -24,7 +24,7 @@ pub(crate) struct TimerKey {
     generation: u32,
 }
 
-struct Entry {
+struct TimerEntry {
     deadline: u64,
     generation: u32,
     task: Option<TaskRef>,
@@ -38,7 +38,7 @@ pub(crate) struct Wheel {
     slots: Box<[[Vec<TimerKey>; SLOTS]; LEVELS]>,
     /// Bit `s` of `occupied[L]`: level `L` slot `s` may hold keys.
     occupied: [u64; LEVELS],
-    entries: Vec<Entry>,
+    entries: Vec<TimerEntry>,
     free: Vec<u32>,
     live: usize,
 }
@@ -78,7 +78,7 @@ impl Wheel {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.entries.push(Entry {
+                self.entries.push(TimerEntry {
                     deadline: 0,
                     generation: 0,
                     task: None,
@@ -212,7 +212,7 @@ mod tests {
     use std::sync::Arc;
 
     fn task() -> TaskRef {
-        crate::task::raw::Task::new(|| (), 0, None)
+        crate::rt::task::cell::TaskCell::new(|| (), 0, None)
     }
 
     fn fired_at(wheel: &mut Wheel, origin: Instant, ms: u64) -> usize {

@@ -109,12 +109,12 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
-    use crate::sched::park::Parker;
+    use crate::rt::sched::sleeper::Sleeper;
     use loom::sync::Arc;
 
     struct Model {
         idle: Idle,
-        parkers: Vec<Parker>,
+        parkers: Vec<Sleeper>,
         /// Tasks pushed but not taken: the "visible queue".
         queue: AtomicUsize,
         done: AtomicUsize,
@@ -145,7 +145,7 @@ mod loom_tests {
                     if self.done.fetch_add(1, Ordering::SeqCst) + 1 == tasks {
                         // Shutdown: wake everybody so the model can end.
                         for p in &self.parkers {
-                            p.unpark();
+                            p.rouse();
                         }
                     }
                     continue;
@@ -157,7 +157,7 @@ mod loom_tests {
                     self.idle.unregister(me);
                     continue;
                 }
-                self.parkers[me].park(None);
+                self.parkers[me].sleep(None);
                 self.idle.unregister(me);
             }
         }
@@ -165,7 +165,7 @@ mod loom_tests {
         fn push(&self) {
             self.queue.fetch_add(1, Ordering::SeqCst);
             if let Some(w) = self.idle.pop_sleeper() {
-                self.parkers[w].unpark();
+                self.parkers[w].rouse();
             }
         }
     }
@@ -177,7 +177,7 @@ mod loom_tests {
         loom::model(|| {
             let m = Arc::new(Model {
                 idle: Idle::new(1),
-                parkers: vec![Parker::new()],
+                parkers: vec![Sleeper::new()],
                 queue: AtomicUsize::new(0),
                 done: AtomicUsize::new(0),
             });
@@ -196,7 +196,7 @@ mod loom_tests {
         builder.check(|| {
             let m = Arc::new(Model {
                 idle: Idle::new(2),
-                parkers: vec![Parker::new(), Parker::new()],
+                parkers: vec![Sleeper::new(), Sleeper::new()],
                 queue: AtomicUsize::new(0),
                 done: AtomicUsize::new(0),
             });

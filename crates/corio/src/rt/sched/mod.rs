@@ -1,4 +1,6 @@
-//! The work-stealing scheduler.
+//! The work-stealing scheduler: the core of the kernel. `Shared` (one per runtime) and the
+//! worker loop (`worker`) hold the queues; [`wake`]/[`schedule`] are where a woken coroutine
+//! goes: to its home worker's `lifo` slot if woken on that worker, else to its `inbox`.
 //!
 //! # Queues
 //!
@@ -26,25 +28,24 @@
 //! worker (not the others, and not unstarted tasks, which are stolen).
 
 pub(crate) mod idle;
-pub(crate) mod park;
-pub(crate) mod registry;
+pub(crate) mod sleeper;
 pub(crate) mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crossbeam_deque::{Injector, Stealer};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
-use crate::blocking::Pool;
-use crate::context;
-use crate::task::raw::TaskRef;
+use crate::reactor::Reactor;
+use crate::rt::blocking::Pool;
+use crate::rt::context;
+use crate::rt::deadlock::WakeSources;
+use crate::rt::task::cell::TaskRef;
+use crate::rt::task::harness::cancel_unstarted;
 use idle::Idle;
-use park::Parker;
-
-/// The panic message of a deadlocked main coroutine.
-pub(crate) const DEADLOCK_REPORT: &str = "corio: all coroutines are asleep - deadlock! \
-(the main coroutine is waiting, and no runnable coroutine, timer, blocking job, \
-foreign-future wait or outside Handle is left that could wake anything)";
+use sleeper::Sleeper;
 
 /// What one worker shares with the others.
 pub(crate) struct Remote {
@@ -52,16 +53,23 @@ pub(crate) struct Remote {
     pub(crate) inbox: Injector<TaskRef>,
     /// The steal end of this worker's `fresh` queue.
     pub(crate) stealer: Stealer<TaskRef>,
-    pub(crate) parker: Parker,
-    /// Timers pending in this worker's wheel (written by it alone; read by the deadlock check).
-    pub(crate) timers: AtomicUsize,
+    /// Where the worker thread sleeps when idle.
+    pub(crate) sleeper: Sleeper,
 }
 
 /// Runtime configuration, fixed at build time.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// Worker threads (at least 1).
+    pub(crate) workers: usize,
+    /// Coroutine stack size in bytes (0: the default).
     pub(crate) stack_size: usize,
+    /// Thread name prefix.
     pub(crate) thread_name: String,
+    /// Most blocking-pool threads at once.
+    pub(crate) max_blocking_threads: usize,
+    /// How long an idle blocking thread lives.
+    pub(crate) blocking_keep_alive: Duration,
 }
 
 /// State shared by every worker and handle of one runtime.
@@ -73,18 +81,82 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) shutdown: AtomicBool,
     pub(crate) blocking: Pool,
-    /// Blocking jobs queued or running (each may wake a coroutine when it finishes).
-    pub(crate) blocking_jobs: AtomicUsize,
-    /// Waits that something outside the runtime may end: foreign futures in `block_on`, and
-    /// live [`Handle`](crate::Handle)s.
-    pub(crate) external: AtomicUsize,
+    /// Every wake-up source outside the queues, for the deadlock check (see `rt::deadlock`).
+    pub(crate) sources: Arc<WakeSources>,
     /// The task `block_on` waits for; taken by the deadlock detector when it reports.
     pub(crate) main: Mutex<Option<TaskRef>>,
     /// The I/O reactor, polled by idle workers (see `reactor`).
-    pub(crate) reactor: std::sync::Arc<crate::reactor::Reactor>,
+    pub(crate) reactor: Arc<Reactor>,
 }
 
 impl Shared {
+    /// A runtime's shared state, registered under a fresh id, and the local ends of its
+    /// workers' `fresh` queues (one per worker, to hand to `worker::Local::new`).
+    pub(crate) fn new(config: Config) -> io::Result<(Arc<Shared>, Vec<Deque<TaskRef>>)> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let n = config.workers;
+        let deques: Vec<Deque<TaskRef>> = (0..n).map(|_| Deque::new_fifo()).collect();
+        let sources = Arc::new(WakeSources::new(n));
+        let reactor = Arc::new(Reactor::new(sources.clone())?);
+        let remotes = deques
+            .iter()
+            .map(|d| Remote {
+                inbox: Injector::new(),
+                stealer: d.stealer(),
+                sleeper: Sleeper::with_interrupt(reactor.waker()),
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            blocking: Pool::new(config.max_blocking_threads, config.blocking_keep_alive),
+            config,
+            remotes,
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            shutdown: AtomicBool::new(false),
+            sources,
+            main: Mutex::new(None),
+            reactor,
+        });
+        context::register_runtime(&shared);
+        Ok((shared, deques))
+    }
+
+    /// Starts shutting down: no coroutine runs again, and every worker is roused to unwind
+    /// its coroutines and exit its loop.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for r in self.remotes.iter() {
+            r.sleeper.rouse();
+        }
+    }
+
+    /// Finishes shutting down once the worker threads have exited: waits for the blocking
+    /// pool, cancels what is left in the shared queues, and forgets the runtime's id.
+    pub(crate) fn shutdown(&self) {
+        self.blocking.shutdown();
+        let mut left: Vec<TaskRef> = Vec::new();
+        loop {
+            match self.injector.steal() {
+                Steal::Success(t) => left.push(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        for r in self.remotes.iter() {
+            while let Steal::Success(t) = r.stealer.steal() {
+                left.push(t);
+            }
+            while let Steal::Success(t) = r.inbox.steal() {
+                left.push(t);
+            }
+        }
+        for t in left {
+            cancel_unstarted(t);
+        }
+        context::deregister_runtime(self.id);
+    }
+
     /// Queues a new (unstarted) task from a thread that is not one of our workers.
     pub(crate) fn inject(&self, task: TaskRef) {
         self.injector.push(task);
@@ -94,7 +166,7 @@ impl Shared {
     /// Wakes one sleeping worker, if any, after work became visible (idle protocol P2–P3).
     pub(crate) fn notify_idle(&self) {
         if let Some(w) = self.idle.pop_sleeper() {
-            self.remotes[w].parker.unpark();
+            self.remotes[w].sleeper.rouse();
         }
     }
 
@@ -103,8 +175,8 @@ impl Shared {
         let remote = &self.remotes[home];
         remote.inbox.push(task);
         // Always unpark: the home worker may be between its last inbox check and its futex
-        // wait; the parker's token covers that window (see `park`).
-        remote.parker.unpark();
+        // wait; the sleeper's token covers that window (see `sleeper`).
+        remote.sleeper.rouse();
     }
 
     /// Whether any worker-visible queue holds work (idle protocol W3, deadlock check).
@@ -119,15 +191,7 @@ impl Shared {
     /// Called with every worker registered asleep (under the idle lock): if nothing can
     /// ever wake anything, make the main coroutine panic with the deadlock report.
     fn check_deadlock(&self) {
-        if self.has_visible_work()
-            || self.blocking_jobs.load(Ordering::SeqCst) != 0
-            || self.external.load(Ordering::SeqCst) != 0
-            || self
-                .remotes
-                .iter()
-                .any(|r| r.timers.load(Ordering::SeqCst) != 0)
-            || self.shutdown.load(Ordering::SeqCst)
-        {
+        if self.has_visible_work() || self.sources.any() || self.shutdown.load(Ordering::SeqCst) {
             return;
         }
         let mut main = self.main.lock().unwrap();
@@ -166,7 +230,7 @@ pub(crate) fn schedule(task: TaskRef) {
     };
     debug_assert_ne!(
         home,
-        crate::task::raw::UNSET,
+        crate::rt::task::cell::UNSET,
         "only started tasks can be idle"
     );
     // The hot case, a wake on the task's own worker, stays small enough to inline; the rest
@@ -196,7 +260,7 @@ fn schedule_elsewhere(task: TaskRef, rt: u64, home: usize) {
         _ => Some(task),
     });
     if let Some(task) = task {
-        if let Some(shared) = context::handle_for(rt).or_else(|| registry::get(rt)) {
+        if let Some(shared) = context::handle_for(rt).or_else(|| context::runtime(rt)) {
             shared.push_remote(home, task);
         }
         // else: the runtime is gone; its shutdown cancelled the task.

@@ -1,28 +1,30 @@
-//! A futex-based parker: one per worker, with a one-token memory like `std::thread::park`.
+//! A futex-based sleeper: one per worker thread, with a one-token memory like
+//! `std::thread::park` (`sleep` consumes the token `rouse` leaves). Named apart from
+//! `task::park`, which parks a coroutine, not a thread.
 //!
 //! # State machine
 //!
 //! ```text
-//!            unpark()                     park(): token consumed, returns at once
+//!            rouse()                     sleep(): token consumed, returns at once
 //!   EMPTY ─────────────▶ NOTIFIED ────────────────────────────────────────▶ EMPTY
 //!     │                     ▲
-//!     │ park(): no token    │ unpark(): swap to NOTIFIED, then futex_wake
+//!     │ sleep(): no token    │ rouse(): swap to NOTIFIED, then futex_wake
 //!     ▼                     │
 //!   PARKED ─────────────────┘   (the parked thread wakes, CASes NOTIFIED → EMPTY, returns)
 //! ```
 //!
-//! Why no wake-up can be lost: `unpark` *swaps* the word to `NOTIFIED` before it looks at the
-//! old value, so whichever comes second of "park decrements" and "unpark swaps" sees the
-//! other's write. If the parker already sleeps (`PARKED`), the waker issues `futex_wake`;
+//! Why no wake-up can be lost: `rouse` *swaps* the word to `NOTIFIED` before it looks at the
+//! old value, so whichever comes second of "sleep decrements" and "rouse swaps" sees the
+//! other's write. If the sleeper already sleeps (`PARKED`), the waker issues `futex_wake`;
 //! if it has not slept yet, `futex_wait(PARKED)` fails immediately because the word is no
 //! longer `PARKED`. A futex wait also returns spuriously, so the parked side loops until it
 //! consumes the token (or its timeout passes).
 //!
 //! # Parking in the reactor
 //!
-//! [`Parker::park_in`] is the same protocol with the thread blocked in the reactor's
+//! [`Sleeper::sleep_in`] is the same protocol with the thread blocked in the reactor's
 //! `epoll_wait` instead of the futex: `EMPTY → POLLING` (a token already there is consumed
-//! instead), and an `unpark` that swaps out `POLLING` ends the wait through the reactor's
+//! instead), and a `rouse` that swaps out `POLLING` ends the wait through the reactor's
 //! `mio::Waker` (an eventfd write) instead of `futex_wake`.
 
 use crate::loom::{AtomicU32, Ordering};
@@ -31,22 +33,22 @@ use std::time::{Duration, Instant};
 const PARKED: u32 = u32::MAX;
 const EMPTY: u32 = 0;
 const NOTIFIED: u32 = 1;
-/// Blocked in the reactor (see [`Parker::park_in`]).
+/// Blocked in the reactor (see [`Sleeper::sleep_in`]).
 const POLLING: u32 = u32::MAX - 1;
 
-/// Parks one thread until another unparks it (see the module docs for the state machine).
+/// Parks one thread until another rouses it (see the module docs for the state machine).
 #[derive(Debug)]
-pub(crate) struct Parker {
+pub(crate) struct Sleeper {
     state: AtomicU32,
-    /// Ends a `park_in` wait (the reactor's waker); `None` for parkers that never poll.
+    /// Ends a `sleep_in` wait (the reactor's waker); `None` for sleepers that never poll.
     interrupt: Option<std::sync::Arc<mio::Waker>>,
     #[cfg(loom)]
     futex: sys::LoomFutex,
 }
 
-impl Parker {
+impl Sleeper {
     pub(crate) fn new() -> Self {
-        Parker {
+        Sleeper {
             state: AtomicU32::new(EMPTY),
             interrupt: None,
             #[cfg(loom)]
@@ -54,20 +56,20 @@ impl Parker {
         }
     }
 
-    /// A parker whose thread may also park in the reactor whose waker is `interrupt`.
+    /// A sleeper whose thread may also park in the reactor whose waker is `interrupt`.
     pub(crate) fn with_interrupt(interrupt: std::sync::Arc<mio::Waker>) -> Self {
-        Parker {
+        Sleeper {
             interrupt: Some(interrupt),
-            ..Parker::new()
+            ..Sleeper::new()
         }
     }
 
-    /// Like [`park`](Self::park), but the thread blocks in `wait` (the reactor's
-    /// `epoll_wait`), which an [`unpark`](Self::unpark) meanwhile interrupts through the
+    /// Like [`sleep`](Self::sleep), but the thread blocks in `wait` (the reactor's
+    /// `epoll_wait`), which a [`rouse`](Self::rouse) meanwhile interrupts through the
     /// reactor's waker. Returns at once, consuming it, if a token is already there.
-    pub(crate) fn park_in(&self, wait: impl FnOnce()) {
+    pub(crate) fn sleep_in(&self, wait: impl FnOnce()) {
         debug_assert!(self.interrupt.is_some());
-        // Acquire on both paths: see what the unparker wrote before its token.
+        // Acquire on both paths: see what the rouser wrote before its token.
         if self
             .state
             .compare_exchange(EMPTY, POLLING, Ordering::Acquire, Ordering::Acquire)
@@ -84,9 +86,9 @@ impl Parker {
 
     /// Blocks until a token is available (consuming it) or `timeout` passes.
     /// May return spuriously; callers re-check their condition.
-    pub(crate) fn park(&self, timeout: Option<Duration>) {
-        // Acquire: pairs with the Release swap in `unpark`, so whatever the waker wrote
-        // before unparking (a queued task) is visible once we see its token.
+    pub(crate) fn sleep(&self, timeout: Option<Duration>) {
+        // Acquire: pairs with the Release swap in `rouse`, so whatever the waker wrote
+        // before rousing (a queued task) is visible once we see its token.
         if self.state.fetch_sub(1, Ordering::Acquire) == NOTIFIED {
             return; // NOTIFIED → EMPTY: the token was already there.
         }
@@ -114,7 +116,7 @@ impl Parker {
     }
 
     /// Makes the token available, waking the parked thread if there is one.
-    pub(crate) fn unpark(&self) {
+    pub(crate) fn rouse(&self) {
         // Release: publishes the waker's writes to the thread that consumes the token.
         match self.state.swap(NOTIFIED, Ordering::Release) {
             PARKED => self.wake(),
@@ -226,29 +228,29 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn token_before_park_returns_at_once() {
-        let p = Parker::new();
-        p.unpark();
-        p.park(None); // must not block
+    fn token_before_sleep_returns_at_once() {
+        let p = Sleeper::new();
+        p.rouse();
+        p.sleep(None); // must not block
     }
 
     #[test]
-    fn park_timeout_expires() {
-        let p = Parker::new();
+    fn sleep_timeout_expires() {
+        let p = Sleeper::new();
         let t = Instant::now();
-        p.park(Some(Duration::from_millis(20)));
+        p.sleep(Some(Duration::from_millis(20)));
         assert!(t.elapsed() >= Duration::from_millis(20));
     }
 
     #[test]
-    fn unpark_from_other_thread() {
-        let p = Arc::new(Parker::new());
+    fn rouse_from_other_thread() {
+        let p = Arc::new(Sleeper::new());
         let p2 = p.clone();
         let h = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(10));
-            p2.unpark();
+            p2.rouse();
         });
-        p.park(None);
+        p.sleep(None);
         h.join().unwrap();
     }
 }
@@ -259,20 +261,20 @@ mod loom_tests {
     use loom::sync::atomic::AtomicBool;
     use loom::sync::Arc;
 
-    /// loom_park_unpark: a flag set before `unpark` is always seen after `park` returns,
+    /// loom_sleep_rouse: a flag set before `rouse` is always seen after `park` returns,
     /// and the parked thread always wakes (loom reports a deadlock otherwise).
     #[test]
-    fn loom_park_unpark() {
+    fn loom_sleep_rouse() {
         loom::model(|| {
-            let p = Arc::new(Parker::new());
+            let p = Arc::new(Sleeper::new());
             let flag = Arc::new(AtomicBool::new(false));
             let (p2, flag2) = (p.clone(), flag.clone());
             let t = loom::thread::spawn(move || {
                 flag2.store(true, std::sync::atomic::Ordering::Relaxed);
-                p2.unpark();
+                p2.rouse();
             });
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                p.park(None);
+                p.sleep(None);
             }
             t.join().unwrap();
         });

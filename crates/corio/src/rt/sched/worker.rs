@@ -1,4 +1,5 @@
-//! One worker: its queues, its coroutines, its timers, and the run loop.
+//! One worker: its queues, its coroutines, its timers, and the run loop. Where a woken
+//! coroutine goes on its own worker: [`Local::push_woken`] (the `lifo` slot, then `ready`).
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::VecDeque;
@@ -11,12 +12,12 @@ use crossbeam_deque::{Steal, Worker as Deque};
 use crossbeam_utils::Backoff;
 
 use super::Shared;
-use crate::context::{self, CoCtx};
-use crate::coro::{self, Co, CoroutineResult, Resume, Suspend};
-use crate::task::raw::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
-use crate::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, JOIN_WAKER};
-use crate::task::Cancelled;
-use crate::time::wheel::Wheel;
+use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
+use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
+use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
+use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
+use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
+use crate::rt::timer::wheel::{TimerKey, Wheel};
 
 /// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
 pub(crate) const LOCAL_CAP: usize = 256;
@@ -32,7 +33,7 @@ const TIMER_INTERVAL: u32 = 32;
 
 /// A started coroutine and its task. The task reference keeps the task cell alive for as long
 /// as the coroutine exists (the coroutine's context points into it).
-struct Slot {
+struct StartedCoroutine {
     co: Co,
     task: RawRef,
 }
@@ -41,10 +42,10 @@ struct Slot {
 enum Outcome {
     /// It yielded, or parked with a wake already pending: back on the run queue.
     Requeue,
-    /// It parked and released the task; the next wake schedules it. The pointer is its
+    /// It parked and released the task; the next wake schedules it. The handle is its
     /// context, where the worker leaves the run queue's task reference for the coroutine's
-    /// next waiter handle ([`CoCtx::keep_spare`]) instead of dropping it.
-    Parked(*const CoCtx),
+    /// next waiter handle ([`CoroutineCtx::keep_spare`]) instead of dropping it.
+    Parked(SuspendedCtx),
     /// It returned: the task is complete.
     Finished,
 }
@@ -58,13 +59,13 @@ enum Outcome {
 /// hottest path). It also means a coroutine never leaves the thread that created it.
 #[derive(Default)]
 struct Coroutines {
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Option<StartedCoroutine>>,
     free: Vec<u32>,
 }
 
 impl Coroutines {
     fn insert(&mut self, co: Co, task: RawRef) -> u32 {
-        let entry = Some(Slot { co, task });
+        let entry = Some(StartedCoroutine { co, task });
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = entry;
@@ -77,17 +78,36 @@ impl Coroutines {
         }
     }
 
-    fn get(&mut self, slot: u32) -> &mut Slot {
+    fn get(&mut self, slot: u32) -> &mut StartedCoroutine {
         self.slots[slot as usize]
             .as_mut()
             .expect("empty coroutine slot")
     }
 
-    fn remove(&mut self, slot: u32) -> Slot {
+    fn remove(&mut self, slot: u32) -> StartedCoroutine {
         self.free.push(slot);
         self.slots[slot as usize]
             .take()
             .expect("empty coroutine slot")
+    }
+}
+
+/// Debug builds: the open `with_ready`/`with_coroutines` scope; a nested one panics.
+#[cfg(debug_assertions)]
+struct Exclusive<'a>(&'a Cell<bool>);
+
+#[cfg(debug_assertions)]
+impl<'a> Exclusive<'a> {
+    fn enter(flag: &'a Cell<bool>) -> Self {
+        assert!(!flag.replace(true), "worker storage borrowed twice");
+        Exclusive(flag)
+    }
+}
+
+#[cfg(debug_assertions)]
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }
 
@@ -100,15 +120,19 @@ pub(crate) struct Local {
     /// `false` only if `fresh` is empty (only this worker adds to it; thieves only take), so
     /// the hot loop skips looking at it.
     fresh_hint: Cell<bool>,
-    /// Invariant: each use of `ready()` is one statement that runs no coroutine code.
+    /// Reached only through [`with_ready`](Self::with_ready).
     ready: UnsafeCell<VecDeque<TaskRef>>,
     lifo: Cell<Option<TaskRef>>,
     lifo_streak: Cell<u32>,
     tick: Cell<u32>,
     /// Picks from the queues (not from the LIFO slot).
     picks: Cell<u32>,
+    /// Reached only through [`with_coroutines`](Self::with_coroutines).
     coroutines: UnsafeCell<Coroutines>,
-    pub(crate) wheel: RefCell<Wheel>,
+    wheel: RefCell<Wheel>,
+    /// Debug builds check that `with_ready`/`with_coroutines` never nest.
+    #[cfg(debug_assertions)]
+    borrowed: Cell<bool>,
 }
 
 impl Local {
@@ -125,6 +149,8 @@ impl Local {
             picks: Cell::new(0),
             coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
+            #[cfg(debug_assertions)]
+            borrowed: Cell::new(false),
         }
     }
 
@@ -181,7 +207,7 @@ impl Local {
     /// A started coroutine of this worker, woken on this thread: it runs next.
     pub(crate) fn push_woken(&self, task: TaskRef) {
         if let Some(prev) = self.lifo.replace(Some(task)) {
-            self.ready().push_back(prev);
+            self.with_ready(|q| q.push_back(prev));
         }
     }
 
@@ -200,7 +226,7 @@ impl Local {
                 self.lifo_streak.set(streak + 1);
                 return Some(t);
             }
-            self.ready().push_back(t);
+            self.with_ready(|q| q.push_back(t));
         }
         self.next_queued()
     }
@@ -237,7 +263,7 @@ impl Local {
                 return Some(t);
             }
         }
-        let t = self.ready().pop_front();
+        let t = self.with_ready(VecDeque::pop_front);
         t.or_else(|| self.pop_fresh())
     }
 
@@ -253,14 +279,28 @@ impl Local {
         t
     }
 
-    /// The run queue of started coroutines.
-    #[allow(clippy::mut_from_ref)]
+    /// Runs `f` on the run queue of started coroutines.
+    ///
+    /// `f` must not call back into `with_ready` or `with_coroutines`, nor run coroutine code
+    /// (every caller passes a queue operation; debug builds check it).
     #[inline]
-    fn ready(&self) -> &mut VecDeque<TaskRef> {
+    fn with_ready<R>(&self, f: impl FnOnce(&mut VecDeque<TaskRef>) -> R) -> R {
+        #[cfg(debug_assertions)]
+        let _scope = Exclusive::enter(&self.borrowed);
         // SAFETY: only this worker's thread reaches `self` (it lives on the worker's stack and
-        // is reached through a thread-local), and no use of the returned reference outlives
-        // its statement or runs code that could call `ready()` again (the field invariant).
-        unsafe { &mut *self.ready.get() }
+        // is reached through a thread-local), and the borrow is confined to `f`, which does
+        // not reach `ready` again (the contract above), so it is the only one.
+        f(unsafe { &mut *self.ready.get() })
+    }
+
+    /// Runs `f` on the worker's coroutines, under the same contract as
+    /// [`with_ready`](Self::with_ready).
+    #[inline]
+    fn with_coroutines<R>(&self, f: impl FnOnce(&mut Coroutines) -> R) -> R {
+        #[cfg(debug_assertions)]
+        let _scope = Exclusive::enter(&self.borrowed);
+        // SAFETY: as in `with_ready`: one thread, and the borrow is confined to `f`.
+        f(unsafe { &mut *self.coroutines.get() })
     }
 
     /// This worker's inbox, then the injector (taking a batch into `fresh`).
@@ -339,7 +379,7 @@ impl Local {
             // arrives as I/O events: wait in the reactor (`sleep`) rather than burn the core.
             if backoff.is_completed()
                 || self.shared.shutdown.load(Ordering::Relaxed)
-                || (self.shared.remotes.len() == 1 && self.shared.reactor.registrations() != 0)
+                || (self.shared.remotes.len() == 1 && self.shared.sources.io_registrations() != 0)
             {
                 return None;
             }
@@ -363,10 +403,12 @@ impl Local {
         if timeout.is_none() {
             idle.if_all_asleep(|| self.shared.check_deadlock());
         }
-        let parker = &self.shared.remotes[self.index].parker;
-        // With sockets registered, one idle worker at a time sleeps in epoll_wait instead.
-        if !self.shared.reactor.park(parker, timeout) {
-            parker.park(timeout);
+        let sleeper = &self.shared.remotes[self.index].sleeper;
+        // With sockets registered, one idle worker at a time sleeps in epoll_wait instead
+        // (the reactor's waker ends that wait when this worker is roused).
+        match self.shared.reactor.try_poller() {
+            Some(mut poller) => sleeper.sleep_in(|| poller.poll(timeout)),
+            None => sleeper.sleep(timeout),
         }
         idle.unregister(self.index);
     }
@@ -383,18 +425,35 @@ impl Local {
         wheel.advance(Instant::now(), |task| {
             fired += 1;
             if task.header().state.notify(0) {
-                self.ready().push_back(task);
+                self.with_ready(|q| q.push_back(task));
             }
         });
         self.publish_timers(&wheel);
         fired
     }
 
+    /// Adds a timer that wakes `task` at `deadline` (the running coroutine's, see
+    /// `rt::timer`).
+    pub(crate) fn insert_timer(&self, deadline: Instant, task: TaskRef) -> TimerKey {
+        let mut wheel = self.wheel.borrow_mut();
+        let key = wheel.insert(deadline, task);
+        self.publish_timers(&wheel);
+        key
+    }
+
+    /// Removes a timer if it is still pending.
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        // During shutdown the wheel may already be borrowed for teardown.
+        if let Ok(mut wheel) = self.wheel.try_borrow_mut() {
+            if wheel.remove(key) {
+                self.publish_timers(&wheel);
+            }
+        }
+    }
+
     /// Makes this worker's timer count visible to the deadlock check.
-    pub(crate) fn publish_timers(&self, wheel: &Wheel) {
-        self.shared.remotes[self.index]
-            .timers
-            .store(wheel.len(), Ordering::SeqCst);
+    fn publish_timers(&self, wheel: &Wheel) {
+        self.shared.sources.set_timers(self.index, wheel.len());
     }
 
     // ----- running ------------------------------------------------------------------------
@@ -406,23 +465,19 @@ impl Local {
         if slot != UNSET {
             if snap & CANCELLED != 0 {
                 drop(task);
-                let entry = self.coroutines().remove(slot);
+                let entry = self.with_coroutines(|c| c.remove(slot));
                 context::force_unwind(entry.co); // its destructors run here, on its thread
                 finish(entry.task.get(), Err(Box::new(Cancelled)));
                 return;
             }
             match self.resume(slot, snap) {
-                Outcome::Requeue => self.ready().push_back(task),
-                // SAFETY: `Parked` carries the live context of this very task's coroutine.
-                Outcome::Parked(ctx) => unsafe { &*ctx }.keep_spare(task),
+                Outcome::Requeue => self.with_ready(|q| q.push_back(task)),
+                Outcome::Parked(ctx) => ctx.keep_spare(task),
                 Outcome::Finished => {}
             }
             return;
         }
-        if snap & CANCELLED != 0 {
-            // SAFETY: we hold RUNNING (state rule 1).
-            unsafe { task.drop_closure() };
-            finish(&*task, Err(Box::new(Cancelled)));
+        if cancel_if_requested(&*task, snap) {
             return;
         }
         // The queue's reference moves into the new coroutine's slot.
@@ -430,7 +485,8 @@ impl Local {
             Ok((slot, ptr)) => {
                 if let Outcome::Requeue = self.resume(slot, snap) {
                     // SAFETY: the coroutine is suspended, so its slot (and RawRef) is alive.
-                    self.ready().push_back(unsafe { clone_raw(ptr) });
+                    let task = unsafe { clone_raw(ptr) };
+                    self.with_ready(|q| q.push_back(task));
                 }
             }
             Err((task, e)) => {
@@ -448,41 +504,34 @@ impl Local {
         } else {
             Resume::Run
         };
-        let co: *mut Co = &mut self.coroutines().get(slot).co;
+        let co: *mut Co = self.with_coroutines(|c| &mut c.get(slot).co as *mut Co);
         // SAFETY: `co` points into `coroutines`, which nothing touches until `resume`
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
         // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
-        let result = coro::resume(unsafe { &mut *co }, input);
+        let result = coroutine::resume(unsafe { &mut *co }, input);
         let ctx = context::take_coroutine();
         match result {
             CoroutineResult::Yield(Suspend::Yield) => Outcome::Requeue,
             CoroutineResult::Yield(Suspend::Park) => {
-                let task = self.coroutines().get(slot).task.get();
-                match task.header().state.after_park() {
+                let after =
+                    self.with_coroutines(|c| c.get(slot).task.get().header().state.after_park());
+                match after {
                     AfterPark::Requeue => Outcome::Requeue,
-                    // A suspension leaves `ctx` pointing at the coroutine's own, live
+                    // SAFETY: a suspension leaves `ctx` pointing at the coroutine's own, live
                     // context (see `context::take_coroutine`); the coroutine stays in its
-                    // slot, and so alive, until this worker removes it.
-                    AfterPark::Idle => Outcome::Parked(ctx),
+                    // slot, and so alive, until this worker removes it, after `run_task`
+                    // used the handle.
+                    AfterPark::Idle => Outcome::Parked(unsafe { SuspendedCtx::new(ctx) }),
                 }
             }
             CoroutineResult::Return(()) => {
                 // The output (or the panic payload) is already stored.
-                let entry = self.coroutines().remove(slot);
-                coro::recycle(entry.co);
+                let entry = self.with_coroutines(|c| c.remove(slot));
+                coroutine::recycle(entry.co);
                 finish(entry.task.get(), Ok(()));
                 Outcome::Finished
             }
         }
-    }
-
-    /// The worker's coroutines.
-    #[allow(clippy::mut_from_ref)]
-    fn coroutines(&self) -> &mut Coroutines {
-        // SAFETY: only the worker loop calls this, never while another borrow from it is live
-        // (each use is a single statement, or the in-place `resume` above, during which the
-        // loop does nothing else): the `Coroutines` invariant.
-        unsafe { &mut *self.coroutines.get() }
     }
 
     /// Creates the task's coroutine on this worker, which becomes its home for good; the
@@ -490,11 +539,11 @@ impl Local {
     fn start(&self, task: TaskRef) -> Result<(u32, *const dyn RawTask), (TaskRef, std::io::Error)> {
         let raw = RawRef::new(task);
         let ptr = raw.ptr();
-        let co = coro::create(self.shared.config.stack_size, move |yielder, _| {
-            let ctx = CoCtx::new(yielder, ptr);
+        let co = coroutine::create(self.shared.config.stack_size, move |yielder, _| {
+            let ctx = CoroutineCtx::new(yielder, ptr);
             context::set_coroutine(&ctx);
             // Drops the locals on return and on unwinding (cancel, panic, shutdown).
-            struct Locals<'a>(&'a CoCtx);
+            struct Locals<'a>(&'a CoroutineCtx);
             impl Drop for Locals<'_> {
                 fn drop(&mut self) {
                     self.0.destroy_locals();
@@ -525,7 +574,7 @@ impl Local {
         }
         // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
         h.home.store(self.index as u32, Ordering::Relaxed);
-        let slot = self.coroutines().insert(co, raw);
+        let slot = self.with_coroutines(|c| c.insert(co, raw));
         // SAFETY: the slot now owns the reference `ptr` came from.
         unsafe { &*ptr }
             .header()
@@ -540,13 +589,12 @@ impl Local {
     /// may wake or spawn more, so repeat until nothing is left.
     fn shutdown(&self) {
         loop {
-            let entries: Vec<_> = {
-                let c = self.coroutines();
+            let entries: Vec<_> = self.with_coroutines(|c| {
                 c.free.clear();
                 c.slots.drain(..).flatten().collect()
-            };
+            });
             let mut any = !entries.is_empty();
-            for Slot { co, task } in entries {
+            for StartedCoroutine { co, task } in entries {
                 context::force_unwind(co); // destructors run
                 task.get().header().state.claim();
                 finish(task.get(), Err(Box::new(Cancelled)));
@@ -555,7 +603,7 @@ impl Local {
             // ones (cancelled without running).
             let mut queued: Vec<TaskRef> = Vec::new();
             queued.extend(self.lifo.take());
-            queued.extend(self.ready().drain(..));
+            self.with_ready(|q| queued.extend(q.drain(..)));
             while let Some(t) = self.fresh.pop() {
                 queued.push(t);
             }
@@ -573,32 +621,4 @@ impl Local {
         let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new(Instant::now()));
         drop(wheel);
     }
-}
-
-/// Stores the outcome, sets `COMPLETE` and wakes the joiner. The caller holds `RUNNING`.
-pub(crate) fn finish(task: &dyn RawTask, out: Result<(), Box<dyn std::any::Any + Send>>) {
-    if let Err(payload) = out {
-        // SAFETY: the caller holds RUNNING and COMPLETE is clear (state rule 1).
-        unsafe { task.set_error(payload) };
-    }
-    let h = task.header();
-    let prev = h.state.complete();
-    if prev & JOIN_WAKER != 0 {
-        // SAFETY: COMPLETE and JOIN_WAKER are both set: we own the slot (state rule 3).
-        if let Some(w) = unsafe { h.join_waker() }.take() {
-            w.wake();
-        }
-    }
-}
-
-/// Cancels a task that is still unstarted; a reference to a started one is just dropped.
-pub(crate) fn cancel_unstarted(task: TaskRef) {
-    let h = task.header();
-    if h.slot.load(Ordering::Relaxed) != UNSET || h.state.load() & COMPLETE != 0 {
-        return;
-    }
-    h.state.to_running();
-    // SAFETY: we hold RUNNING now (state rule 1).
-    unsafe { task.drop_closure() };
-    finish(&*task, Err(Box::new(Cancelled)));
 }

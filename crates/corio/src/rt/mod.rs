@@ -1,0 +1,36 @@
+//! The runtime kernel: the parts that must know each other. Everything public (`task`,
+//! `time`, `block_on`, `spawn_blocking`, `Runtime`, `net`, `sync`) sits *above* this folder
+//! and uses it through the items re-exported here (plus `context`'s lookups); below it sit
+//! only the `reactor` driver and the `corio-coroutine` crate.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`sched`] | `Shared` (one per runtime), the worker loop, idle protocol, sleepers; where a woken coroutine goes ([`sched::wake`]) |
+//! | [`task`] | the task cell, its state word, completion (`harness`) |
+//! | [`context`] | thread-locals: this thread's worker, coroutine and runtime; live runtimes by id |
+//! | [`coroutine`] | the glue to the `corio-coroutine` crate (create, resume, recycle) |
+//! | [`timer`] | the per-worker timer wheel and `park_until` |
+//! | [`blocking`] | the blocking pool's threads |
+//! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
+//! | [`wait`] | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
+//!
+//! Only `sched`, `sched::worker`, `context`, `task::cell` and `blocking` import each other
+//! (`scripts/import_cycles.py` checks that the largest cycle stays at 5 files); the others
+//! are leaves or only look down.
+
+pub(crate) mod blocking;
+pub(crate) mod context;
+pub(crate) mod coroutine;
+pub(crate) mod deadlock;
+pub(crate) mod sched;
+pub(crate) mod task;
+pub(crate) mod timer;
+pub(crate) mod wait;
+
+pub(crate) use coroutine::Suspend;
+pub(crate) use deadlock::ExternalWait;
+pub(crate) use sched::{schedule, spawn, wake, Config, Shared};
+pub(crate) use task::cell::{TaskCell, TaskRef};
+pub(crate) use task::state::{CANCELLED, COMPLETE, JOIN_WAKER};
+pub(crate) use timer::park_until;
+pub(crate) use wait::wait;

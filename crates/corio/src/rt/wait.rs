@@ -1,0 +1,61 @@
+//! Waiting for a `Future` from blocking-style code: the one loop behind
+//! [`block_on`](crate::block_on) and [`JoinHandle::join`](crate::JoinHandle::join).
+//!
+//! Inside a coroutine the coroutine parks between polls and the future's waker is its own
+//! task's (no allocation); outside one the thread parks.
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake};
+use std::thread::{self, Thread};
+
+use crate::rt::context;
+use crate::rt::coroutine::Suspend;
+use crate::rt::deadlock::ExternalWait;
+
+/// Runs `future` to completion; `foreign` says whether the wake may come from outside the
+/// runtime (then the wait counts as an [`ExternalWait`] for the deadlock check).
+pub(crate) fn wait<F: Future>(future: F, foreign: bool) -> F::Output {
+    let mut future = pin!(future);
+    let Some(task) = context::coroutine(|c| c.map(|c| c.task)) else {
+        return block_on_thread(future);
+    };
+    // SAFETY: the running coroutine's task is kept alive by its slot until the coroutine
+    // ends, which is after this function returns (or unwinds).
+    let waker = unsafe { (*task).waker_ref() };
+    let mut cx = Context::from_waker(&waker);
+    let mut external = None;
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        if foreign && external.is_none() {
+            external = context::shared().map(|s| ExternalWait::new(s.sources.clone()));
+        }
+        context::suspend(Suspend::Park);
+    }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on_thread<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+    let waker = Arc::new(ThreadWaker(thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}
