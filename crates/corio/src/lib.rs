@@ -34,6 +34,12 @@
 //! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, shaped
 //!   like `std::net`; idle workers poll the epoll reactor themselves.
 //!
+//! ## Layout
+//! The public modules above sit on a kernel in `src/rt/` (scheduler, task cell, context,
+//! coroutine glue, timers, blocking pool, deadlock accounting), which drives the epoll
+//! `reactor`; the README's layout table says which file holds what (and where a woken
+//! coroutine goes: `rt::sched::wake`).
+//!
 //! ## Soundness: started coroutines never migrate
 //! `spawn` needs only `F: Send`: a task may be stolen by another worker *before* it starts,
 //! but once its coroutine exists it stays on that worker (wakes from other threads are sent
@@ -67,7 +73,7 @@
 //! from empty to non-empty (peers that steal wake the next one).
 //!
 //! ## Testing the wake protocol
-//! The parker and the idle-worker handshake are model-checked with
+//! The worker sleeper, the idle-worker handshake and the core of `sync` are model-checked with
 //! [loom](https://docs.rs/loom):
 //!
 //! ```text

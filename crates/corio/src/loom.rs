@@ -1,7 +1,7 @@
 //! Switches the synchronisation primitives of the wake protocol between `std` and
 //! [loom](https://docs.rs/loom) (`RUSTFLAGS="--cfg loom"`), so the same code is model-checked.
 //!
-//! The parker, the idle-worker registry and the core of `sync` (its internal lock, wait
+//! The worker sleeper, the idle-worker registry and the core of `sync` (its internal lock, wait
 //! queues and channel hand-off) go through this shim: they carry the "never lose a wake-up"
 //! argument. Run the models with
 //!

@@ -1,7 +1,8 @@
 //! Networking shaped like [`std::net`]: [`TcpListener`], [`TcpStream`], [`UdpSocket`],
 //! [`UnixListener`], [`UnixStream`].
 //!
-//! Each call blocks only the calling coroutine. Existing blocking code written against
+//! Public API above the kernel (`rt`) and the `reactor` driver: `io.rs` is the one place a
+//! socket operation parks its coroutine. Each call blocks only the calling coroutine. Existing blocking code written against
 //! `std::io::Read`/`Write` (parsers, TLS, websocket crates) works on these sockets unchanged.
 //!
 //! # How an operation runs

@@ -14,7 +14,7 @@
 //! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
 //! | [`wait`] | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
 //!
-//! Only `sched`, `sched::worker`, `context`, `task::cell` and `blocking` import each other
+//! Only `sched`, `sched::worker`, `context` and `blocking` import each other
 //! (`scripts/import_cycles.py` checks that the largest cycle stays at 5 files); the others
 //! are leaves or only look down.
 

@@ -3,7 +3,7 @@
 //! channel and mutex code. Run with (see the module docs of `sync`):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/work/target-loom \
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p corio --lib --release sync::loom_tests
 //! ```
 //!

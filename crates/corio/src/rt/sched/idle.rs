@@ -9,12 +9,12 @@
 //!   P1 push the task (queue RMW)          W1 register: push self on `sleepers`, store count
 //!   P2 fence(SeqCst)                      W2 fence(SeqCst)
 //!   P3 load count; if > 0: pop a sleeper  W3 look at every visible queue; if work: unregister
-//!      and unpark it                      W4 park (futex; a token left by P3 returns at once)
+//!      and rouse it                       W4 sleep (futex; a token left by P3 returns at once)
 //!                                         W5 unregister, search again
 //! ```
 //!
 //! The two fences order P1 before P3 and W1 before W3 in one total order, so either the
-//! producer sees the sleeper (and unparks it: the parker's token means the unpark may even
+//! producer sees the sleeper (and rouses it: the sleeper's token means the rouse may even
 //! come before W4) or the worker sees the task at W3. A worker popped by a producer but
 //! already awake just searches once more: a wasted wake-up, never a lost one.
 //!
@@ -43,7 +43,7 @@ impl Idle {
         }
     }
 
-    /// P2–P3: after making work visible, returns a sleeping worker to unpark, if any.
+    /// P2–P3: after making work visible, returns a sleeping worker to rouse, if any.
     pub(crate) fn pop_sleeper(&self) -> Option<usize> {
         fence(Ordering::SeqCst);
         if self.count.load(Ordering::SeqCst) == 0 {
@@ -114,7 +114,7 @@ mod loom_tests {
 
     struct Model {
         idle: Idle,
-        parkers: Vec<Sleeper>,
+        sleepers: Vec<Sleeper>,
         /// Tasks pushed but not taken: the "visible queue".
         queue: AtomicUsize,
         done: AtomicUsize,
@@ -144,7 +144,7 @@ mod loom_tests {
                 if self.try_pop() {
                     if self.done.fetch_add(1, Ordering::SeqCst) + 1 == tasks {
                         // Shutdown: wake everybody so the model can end.
-                        for p in &self.parkers {
+                        for p in &self.sleepers {
                             p.rouse();
                         }
                     }
@@ -157,7 +157,7 @@ mod loom_tests {
                     self.idle.unregister(me);
                     continue;
                 }
-                self.parkers[me].sleep(None);
+                self.sleepers[me].sleep(None);
                 self.idle.unregister(me);
             }
         }
@@ -165,7 +165,7 @@ mod loom_tests {
         fn push(&self) {
             self.queue.fetch_add(1, Ordering::SeqCst);
             if let Some(w) = self.idle.pop_sleeper() {
-                self.parkers[w].rouse();
+                self.sleepers[w].rouse();
             }
         }
     }
@@ -177,7 +177,7 @@ mod loom_tests {
         loom::model(|| {
             let m = Arc::new(Model {
                 idle: Idle::new(1),
-                parkers: vec![Sleeper::new()],
+                sleepers: vec![Sleeper::new()],
                 queue: AtomicUsize::new(0),
                 done: AtomicUsize::new(0),
             });
@@ -196,7 +196,7 @@ mod loom_tests {
         builder.check(|| {
             let m = Arc::new(Model {
                 idle: Idle::new(2),
-                parkers: vec![Sleeper::new(), Sleeper::new()],
+                sleepers: vec![Sleeper::new(), Sleeper::new()],
                 queue: AtomicUsize::new(0),
                 done: AtomicUsize::new(0),
             });
