@@ -19,7 +19,7 @@ use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
 /// exactly as long as the coroutine, and its `!Send` contents never leave the home thread.
 pub(crate) struct CoroutineCtx {
     pub(crate) yielder: *const CoYielder,
-    /// The task; its worker's coroutine slot owns a reference ([`RawRef`]) for as long as the
+    /// The task; its worker's coroutine slot owns a reference ([`RawRef`](crate::rt::task::cell::RawRef)) for as long as the
     /// coroutine exists.
     pub(crate) task: *const dyn RawTask,
     /// `coroutine_local!` values, by key index.

@@ -12,7 +12,7 @@
 //! | [`timer`] | the per-worker timer wheel and `park_until` |
 //! | [`blocking`] | the blocking pool's threads |
 //! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
-//! | [`wait`] | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
+//! | [`wait`](mod@wait) | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
 //!
 //! Only `sched`, `sched::worker`, `context` and `blocking` import each other
 //! (`scripts/import_cycles.py` checks that the largest cycle stays at 5 files); the others
