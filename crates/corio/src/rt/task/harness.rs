@@ -38,6 +38,7 @@ pub(crate) fn finish(task: &dyn RawTask, out: Result<(), Box<dyn Any + Send>>) {
 /// Completes a task the caller just took `RUNNING` on (`snap` is what `to_running` returned)
 /// if it was cancelled before it started: drops its closure and reports [`Cancelled`].
 /// Returns whether it did.
+#[inline]
 pub(crate) fn cancel_if_requested(task: &dyn RawTask, snap: usize) -> bool {
     if snap & CANCELLED == 0 {
         return false;
