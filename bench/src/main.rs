@@ -1,39 +1,30 @@
 //! corio-bench: measures corio beside its peers in one run.
 //!
 //! Each row (see `rows/`) names a figure and gives one workload per system (see `systems/`);
-//! `harness` times them all the same way (warm-up, repetitions, median). The run prints a table
+//! `infra::timing` times them all the same way (warm-up, repetitions, median). The run prints a table
 //! with corio/peer ratios, or JSON lines with `--json`. `--help` lists the options.
 //!
 //! A workload that cannot run here (missing tool, kernel limit) is skipped with a note; one
 //! that panics is noted as FAILED and makes the exit status non-zero, so CI's `--quick` run
 //! catches a broken bench without losing the other rows.
 
-mod child;
 mod cli;
-mod examples;
-mod go;
-mod harness;
-mod hidden;
-mod json;
-mod mem;
-mod net;
-mod os;
-mod parked;
+mod infra;
+mod measure;
 mod report;
 mod row;
 mod rows;
 mod system;
 mod systems;
-mod table;
-mod workload;
 
 use std::any::Any;
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
-use harness::Config;
-use report::{Measurement, Report};
+use infra::timing::Config;
+use infra::{go_program, hidden};
+use report::{json, table, Measurement, Report};
 use row::Row;
 
 fn main() -> ExitCode {
@@ -73,7 +64,7 @@ fn main() -> ExitCode {
     };
 
     let report = run(&rows, &config, args.json);
-    go::clean_up();
+    go_program::clean_up();
     if args.json {
         for note in &report.notes {
             eprintln!("note: {note}");

@@ -1,6 +1,6 @@
 //! What a bench row is: a named figure, its unit, and one workload per system.
 
-use crate::harness::Config;
+use crate::infra::timing::Config;
 use crate::system::System;
 
 /// The unit of a row's figures; [`Unit::higher_is_better`] says which way its ratio reads.

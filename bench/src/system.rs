@@ -8,7 +8,8 @@
 /// PATH) reports a skip from its workload rather than being left out of the enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum System {
-    /// This project: `corio-coroutine` today, the `corio` runtime later.
+    /// This project: the `corio-coroutine` crate in the coroutine rows, the `corio` runtime in
+    /// the runtime, channel and network rows.
     Corio,
     /// corosensei 0.3, the stackful coroutine library whose API corio-coroutine mirrors.
     Corosensei,
@@ -63,10 +64,25 @@ mod tests {
         assert_eq!(System::ALL[0], System::Corio);
     }
 
+    /// Whether no name appears twice in `names`; sorted first, since `dedup` only drops
+    /// neighbours.
+    fn all_unique(names: &[&str]) -> bool {
+        let mut deduped = names.to_vec();
+        deduped.sort_unstable();
+        deduped.dedup();
+        deduped.len() == names.len()
+    }
+
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<_> = System::ALL.iter().map(|s| s.name()).collect();
-        names.dedup();
-        assert_eq!(names.len(), System::ALL.len());
+        let names: Vec<_> = System::ALL.iter().map(|s| s.name()).collect();
+        assert!(all_unique(&names), "{names:?}");
+    }
+
+    #[test]
+    fn a_duplicate_is_found_wherever_it_sits() {
+        assert!(!all_unique(&["corio", "go", "corio"]));
+        assert!(!all_unique(&["corio", "corio"]));
+        assert!(all_unique(&["corio", "go"]));
     }
 }

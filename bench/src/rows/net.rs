@@ -1,15 +1,15 @@
 //! Network rows: one TCP echo client and `wrk` against each system's server, pinned to its
-//! own core (method in [`crate::net`]). corio's servers are its `echo` and `http` examples
-//! (see [`crate::examples`]).
+//! own core (method in [`crate::measure::net`]). corio's servers are its `echo` and `http` examples
+//! (see [`crate::infra::corio_examples`]).
 
 use std::process::Command;
 
-use crate::harness::Config;
-use crate::hidden::server_command;
-use crate::net;
+use crate::infra::hidden::server_command;
+use crate::infra::timing::Config;
+use crate::measure::net;
+use crate::measure::workload::{self as w, pair};
 use crate::row::{Entry, Outcome, Row, Sample, Unit};
 use crate::system::System;
-use crate::workload::{self as w, pair};
 
 /// An entry of a row.
 fn entry(system: System, run: fn(&Config) -> Outcome) -> Entry {
@@ -23,7 +23,7 @@ fn ours(name: &str, addr: &str) -> Result<Command, String> {
 
 /// The Go program serving `what` with one P.
 fn go_server(what: &str, addr: &str) -> Result<Command, String> {
-    let mut cmd = crate::go::command(&[what.to_owned(), addr.to_owned()])?;
+    let mut cmd = crate::infra::go_program::command(&[what.to_owned(), addr.to_owned()])?;
     cmd.env("GOMAXPROCS", "1");
     Ok(cmd)
 }
@@ -31,12 +31,12 @@ fn go_server(what: &str, addr: &str) -> Result<Command, String> {
 /// Echo figures for `system`, measured once and shared by `echo` and `echo-cpu`.
 fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
     pair("echo", system, || match system {
-        System::Corio => net::echo(config, |a| crate::examples::server("echo", a))
-            .map(|(r, c)| (r.note(crate::examples::note("echo")), c)),
+        System::Corio => net::echo(config, |a| crate::infra::corio_examples::server("echo", a))
+            .map(|(r, c)| (r.note(crate::infra::corio_examples::note("echo")), c)),
         System::Tokio => net::echo(config, |a| ours("tokio-echo", a)),
         System::May => net::echo(config, |a| ours("may-echo", a)),
         System::Go => net::echo(config, |a| go_server("echo-server", a))
-            .map(|(r, c)| (r.note(crate::go::version_note()), c)),
+            .map(|(r, c)| (r.note(crate::infra::go_program::version_note()), c)),
         _ => Err("no echo server".to_owned()),
     })
 }
@@ -72,14 +72,14 @@ pub fn rows() -> Vec<Row> {
             about: "wrk -t1 -c50 against a hello-world server on core 0 with 1 worker",
             entries: vec![
                 entry(System::Corio, |c| {
-                    let sample = net::http(c, |a| crate::examples::server("http", a))?;
-                    Ok(sample.note(crate::examples::note("http")))
+                    let sample = net::http(c, |a| crate::infra::corio_examples::server("http", a))?;
+                    Ok(sample.note(crate::infra::corio_examples::note("http")))
                 }),
                 entry(System::May, |c| net::http(c, |a| ours("may-http", a))),
                 entry(System::Tokio, |c| net::http(c, |a| ours("tokio-http", a))),
                 entry(System::Go, |c| {
                     Ok(net::http(c, |a| go_server("http-server", a))?
-                        .note(crate::go::version_note()))
+                        .note(crate::infra::go_program::version_note()))
                 }),
             ],
         },

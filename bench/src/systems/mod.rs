@@ -1,7 +1,7 @@
 //! One module per measured system: the workloads rows point at.
 
-pub mod corio;
-pub mod corio_rt;
+pub mod corio_coroutine;
+pub mod corio_runtime;
 pub mod corosensei;
 pub mod go;
 pub mod may;
@@ -10,7 +10,7 @@ pub mod stackless;
 pub mod threads;
 pub mod tokio;
 
-use crate::harness::{median, Config};
+use crate::infra::timing::{median, Config};
 use crate::row::Outcome;
 
 /// Repeats a measurement that needs a fresh process each time (`measure` starts one) and

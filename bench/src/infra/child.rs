@@ -5,7 +5,7 @@
 //! singleton whose worker count is fixed at first use, its panic hook hangs when a spawn
 //! fails at the mapping limit, memory rows need a fresh heap, and servers must sit on their
 //! own core. Those run as children: either this binary re-executed with a hidden subcommand
-//! (see [`crate::hidden`]) or a Go program built at run time (see [`crate::go`]).
+//! (see [`crate::infra::hidden`]) or a Go program built at run time (see [`crate::infra::go_program`]).
 //!
 //! # Protocol
 //! A child prints one line per fact on stdout; anything else is ignored:
@@ -90,7 +90,7 @@ impl ChildGuard {
             // SAFETY: the hook only calls `sched_setaffinity` (async-signal-safe) on stack
             // data, which is allowed between fork and exec.
             unsafe {
-                cmd.pre_exec(move || crate::os::pin_to_core(core));
+                cmd.pre_exec(move || crate::infra::os::pin_to_core(core));
             }
         }
         Ok(ChildGuard {

@@ -1,7 +1,7 @@
 //! Hidden subcommands: this binary re-executed as a child process.
 //!
 //! - `corio-bench child NAME quick|full` runs one in-process workload (from [`CHILD`]) and
-//!   prints its outcome in the [`crate::child`] protocol. Used where a fresh process matters:
+//!   prints its outcome in the [`crate::infra::child`] protocol. Used where a fresh process matters:
 //!   may (its scheduler's worker count is fixed at first use), memory per task (a fresh heap),
 //!   max-live (a hang or an abort must not take the bench down).
 //! - `corio-bench serve NAME 127.0.0.1:PORT` runs one server (from [`SERVERS`]) until killed;
@@ -13,10 +13,10 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::child::{self, Finished};
-use crate::harness::Config;
+use crate::infra::child::{self, Finished};
+use crate::infra::timing::Config;
 use crate::row::{Field, Outcome};
-use crate::systems::{corio_rt, may, tokio};
+use crate::systems::{corio_runtime, may, tokio};
 
 /// A workload that can run in a child process.
 type ChildWorkload = fn(&Config) -> Outcome;
@@ -25,8 +25,8 @@ type Server = fn(&str) -> io::Result<()>;
 
 /// The workloads `child NAME` can run.
 const CHILD: &[(&str, ChildWorkload)] = &[
-    ("corio-parked", corio_rt::parked_here),
-    ("corio-max-live", corio_rt::max_live_here),
+    ("corio-parked", corio_runtime::parked_here),
+    ("corio-max-live", corio_runtime::max_live_here),
     ("tokio-parked", tokio::parked_here),
     ("tokio-max-live", tokio::max_live_here),
     ("may-yield", may::yield_here),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{median, time_per_op, Config};
+use crate::infra::timing::{median, time_per_op, Config};
 use crate::row::{Field, Outcome, Sample};
 use crate::system::System;
 
@@ -67,11 +67,11 @@ pub fn wall_and_cpu(config: &Config, mut workload: impl FnMut()) -> Sample {
     let mut walls = Vec::new();
     let mut cpus = Vec::new();
     for _ in 0..config.reps.max(1) {
-        let cpu = crate::os::self_cpu();
+        let cpu = crate::infra::os::self_cpu();
         let start = Instant::now();
         workload();
         walls.push(start.elapsed().as_secs_f64() * 1e3);
-        cpus.push((crate::os::self_cpu() - cpu).as_secs_f64() * 1e3);
+        cpus.push((crate::infra::os::self_cpu() - cpu).as_secs_f64() * 1e3);
     }
     Sample::new(median(&mut walls)).field("cpu_ms", Field::Float(median(&mut cpus)))
 }
@@ -135,7 +135,7 @@ pub const MAX_LIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Turns a `max-live` child's run into the row's figure: its result, or, if it was killed
 /// for hanging, the last count it reported, noted as a hang.
-pub fn max_live_outcome(who: &str, finished: &crate::child::Finished) -> Outcome {
+pub fn max_live_outcome(who: &str, finished: &crate::infra::child::Finished) -> Outcome {
     if finished.status.is_some() {
         return finished.sample();
     }
@@ -168,19 +168,19 @@ pub fn room_for_stacks(
     tasks: usize,
     in_use: usize,
     notes: &mut Vec<String>,
-) -> Result<Option<crate::mem::MapLimitRaise>, String> {
+) -> Result<Option<crate::infra::mem::MapLimitRaise>, String> {
     let needed = in_use + 2 * tasks + 2_000;
-    let limit = crate::mem::max_map_count().map_err(|e| e.to_string())?;
+    let limit = crate::infra::mem::max_map_count().map_err(|e| e.to_string())?;
     if needed <= limit {
         return Ok(None);
     }
-    if std::env::var_os(crate::parked::NO_SYSCTL).is_some() {
+    if std::env::var_os(crate::measure::parked::NO_SYSCTL).is_some() {
         return Err(format!(
             "{tasks} coroutine stacks need vm.max_map_count >= {needed} (it is {limit}) and {} is set",
-            crate::parked::NO_SYSCTL
+            crate::measure::parked::NO_SYSCTL
         ));
     }
-    let raise = crate::mem::MapLimitRaise::to(needed.max(1 << 20))
+    let raise = crate::infra::mem::MapLimitRaise::to(needed.max(1 << 20))
         .map_err(|e| format!("vm.max_map_count {limit} is too low and cannot be raised: {e}"))?;
     notes.push(format!(
         "{who}: raised vm.max_map_count from {} to {} for {tasks} stacks while measuring \
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_hung_max_live_child_reports_its_last_count() {
-        use crate::child::{Finished, Line};
+        use crate::infra::child::{Finished, Line};
         let hung = Finished {
             lines: vec![Line::Progress(vec![("live".into(), 32740.0)])],
             status: None,

@@ -1,4 +1,8 @@
-//! The results of one run, in the order measured, plus the ratios both outputs print.
+//! The results of one run, in the order measured, plus the ratios both outputs print, and
+//! the two outputs: [`table`] (the default) and [`json`] (`--json`).
+
+pub mod json;
+pub mod table;
 
 use crate::row::{Field, Unit};
 use crate::system::System;

@@ -19,8 +19,8 @@ use std::hint::black_box;
 use std::io;
 use std::thread;
 
-use crate::harness::{median_of, Config};
-use crate::mem::{self, MapLimitRaise};
+use crate::infra::mem::{self, MapLimitRaise};
+use crate::infra::timing::{median_of, Config};
 use crate::row::{Field, Outcome, Sample};
 
 /// Coroutines parked in a full run.

@@ -1,7 +1,7 @@
 //! The network rows: a TCP echo client (the same for every server) and `wrk` for HTTP,
 //! against servers running as child processes pinned to core 0 with one worker.
 //!
-//! Method (see `/work/shared/anchors.md`): the server is pinned to core 0, the client to
+//! Method (see `bench/README.md`): the server is pinned to core 0, the client to
 //! core 1; 1 s warm-up, then 5 s measured (`--quick`: 0.2 s, no warm-up); TCP_NODELAY;
 //! 127.0.0.1 only. Server CPU per round trip comes from `/proc/PID/stat`, because the client
 //! saturates its core too and the throughput alone would partly measure the client.
@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::child::ChildGuard;
-use crate::harness::Config;
-use crate::os;
+use crate::infra::child::ChildGuard;
+use crate::infra::os;
+use crate::infra::timing::Config;
 use crate::row::{Field, Sample};
 
 /// Bytes per echo message.
