@@ -57,11 +57,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = if args.quick {
+    let mut config = if args.quick {
         Config::QUICK
     } else {
         Config::FULL
     };
+    if let Some(reps) = args.repeat {
+        config = config.with_reps(reps);
+    }
 
     let report = run(&rows, &config, args.json);
     go_program::clean_up();
@@ -114,6 +117,8 @@ fn run(rows: &[Row], config: &Config, json: bool) -> Report {
                         system: entry.system,
                         unit: row.unit,
                         value: sample.value,
+                        min: sample.min,
+                        max: sample.max,
                         fields: sample.fields,
                     });
                 }

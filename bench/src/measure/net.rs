@@ -2,9 +2,11 @@
 //! against servers running as child processes pinned to core 0 with one worker.
 //!
 //! Method (see `bench/README.md`): the server is pinned to core 0, the client to
-//! core 1; 1 s warm-up, then 5 s measured (`--quick`: 0.2 s, no warm-up); TCP_NODELAY;
-//! 127.0.0.1 only. Server CPU per round trip comes from `/proc/PID/stat`, because the client
-//! saturates its core too and the throughput alone would partly measure the client.
+//! core 1; 1 s warm-up, then one measured interval of 1 s per repetition (echo: 0.2 s
+//! under `--quick`, without warm-up; wrk: one 1 s run per repetition); TCP_NODELAY;
+//! 127.0.0.1 only. Server CPU per round trip or request comes from `/proc/PID/stat` over
+//! the same interval, because the client saturates its core too and the throughput alone
+//! would partly measure the client.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::infra::child::ChildGuard;
 use crate::infra::os;
-use crate::infra::timing::Config;
+use crate::infra::timing::{Config, Spread};
 use crate::row::{Field, Sample};
 
 /// Bytes per echo message.
@@ -31,12 +33,12 @@ const CLIENT_CORE: usize = 1;
 pub const HTTP_RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world!";
 
-/// Warm-up and measured durations for `config`.
-fn durations(config: &Config) -> (Duration, Duration) {
+/// The echo row's warm-up and the length of one measured interval (a repetition).
+fn echo_durations(config: &Config) -> (Duration, Duration) {
     if config.quick {
         (Duration::ZERO, Duration::from_millis(200))
     } else {
-        (Duration::from_secs(1), Duration::from_secs(5))
+        (Duration::from_secs(1), Duration::from_secs(1))
     }
 }
 
@@ -91,13 +93,13 @@ fn pin_client() -> bool {
     os::cpus() > CLIENT_CORE && os::pin_to_core(CLIENT_CORE).is_ok()
 }
 
-/// The echo rows for one server: round trips per second, and server CPU µs per round trip.
+/// The echo rows for one server: round trips per second, and server CPU µs per round trip,
+/// each over `config.reps` measured intervals.
 pub fn echo(
     config: &Config,
     make: impl FnOnce(&str) -> Result<Command, String>,
 ) -> Result<(Sample, Sample), String> {
     let server = Server::start(make)?;
-    let (warm_up, measured) = durations(config);
     let stop = Arc::new(AtomicBool::new(false));
     let trips = Arc::new(AtomicU64::new(0));
     let pinned = Arc::new(AtomicU64::new(0));
@@ -122,14 +124,8 @@ pub fn echo(
             })
         })
         .collect();
-    thread::sleep(warm_up);
-    let (n0, cpu0, t0) = (trips.load(Ordering::Relaxed), server.cpu(), Instant::now());
-    thread::sleep(measured);
-    let (n1, cpu1, secs) = (
-        trips.load(Ordering::Relaxed),
-        server.cpu(),
-        t0.elapsed().as_secs_f64(),
-    );
+    let measured = echo_intervals(config, &server, &trips);
+    // Stop the clients whatever happened, so none outlives the row.
     stop.store(true, Ordering::Relaxed);
     let mut errors = 0;
     for c in clients {
@@ -138,12 +134,8 @@ pub fn echo(
         }
     }
     drop(server);
-    let n = n1.saturating_sub(n0);
-    if n == 0 {
-        return Err("no round trip completed".into());
-    }
-    let cpu = cpu1.map_err(|e| e.to_string())? - cpu0.map_err(|e| e.to_string())?;
-    let mut rate = Sample::new(n as f64 / secs).field("round_trips", Field::Int(n));
+    let (rate, cpu_us, n) = measured?;
+    let mut rate = Sample::new(rate).field("round_trips", Field::Int(n));
     if errors > 0 {
         rate = rate.note(format!(
             "echo: {errors} of {CONNECTIONS} client connections failed"
@@ -152,8 +144,39 @@ pub fn echo(
     if pinned.load(Ordering::Relaxed) < CONNECTIONS as u64 {
         rate = rate.note("echo: client threads could not be pinned to core 1");
     }
-    let cpu_us = Sample::new(cpu.as_secs_f64() * 1e6 / n as f64);
-    Ok((rate, cpu_us))
+    Ok((rate, Sample::new(cpu_us)))
+}
+
+/// Round trips so far, the server's CPU time so far, and when they were read.
+fn echo_reading(server: &Server, trips: &AtomicU64) -> Result<(u64, Duration, Instant), String> {
+    let cpu = server.cpu().map_err(|e| e.to_string())?;
+    Ok((trips.load(Ordering::Relaxed), cpu, Instant::now()))
+}
+
+/// Waits out the warm-up, then measures `config.reps` intervals of echo traffic: the rate
+/// (round trips/s) and server CPU µs per round trip of each, and the round trips in all.
+fn echo_intervals(
+    config: &Config,
+    server: &Server,
+    trips: &AtomicU64,
+) -> Result<(Spread, Spread, u64), String> {
+    let (warm_up, interval) = echo_durations(config);
+    thread::sleep(warm_up);
+    let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
+    let mut last = echo_reading(server, trips)?;
+    for _ in 0..config.reps.max(1) {
+        thread::sleep(interval);
+        let now = echo_reading(server, trips)?;
+        let n = now.0.saturating_sub(last.0);
+        if n == 0 {
+            return Err("no round trip completed in a measured interval".into());
+        }
+        rates.push(n as f64 / now.2.duration_since(last.2).as_secs_f64());
+        cpus.push(now.1.saturating_sub(last.1).as_secs_f64() * 1e6 / n as f64);
+        total += n;
+        last = now;
+    }
+    Ok((Spread::of(&mut rates), Spread::of(&mut cpus), total))
 }
 
 /// Extracts `Requests/sec` from wrk's report.
@@ -164,6 +187,12 @@ pub fn parse_wrk(report: &str) -> Option<f64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Extracts the completed requests from wrk's report (`  250123 requests in 1.00s, ...`).
+pub fn parse_wrk_requests(report: &str) -> Option<u64> {
+    let line = report.lines().find(|l| l.contains(" requests in "))?;
+    line.split_whitespace().next()?.parse().ok()
 }
 
 /// Runs wrk once against `addr` for `secs` seconds, pinned to the client core.
@@ -179,40 +208,57 @@ fn wrk(addr: SocketAddr, secs: u64) -> Result<String, String> {
             cmd.pre_exec(move || os::pin_to_core(core));
         }
     }
-    let out = cmd
-        .output()
-        .map_err(|_| "no `wrk` on PATH (Debian: apt-get install wrk)".to_owned())?;
+    let out = cmd.output().map_err(|_| NO_WRK.to_owned())?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The http row for one server: requests per second under `wrk -t1 -c50`.
+/// Why the HTTP rows skip a system when wrk is missing.
+const NO_WRK: &str = "no `wrk` on PATH (Debian: apt-get install wrk)";
+
+/// The HTTP rows for one server, from the same wrk runs: requests per second under
+/// `wrk -t1 -c50`, and the server's CPU µs per request; one 1 s wrk run per repetition,
+/// after a 1 s warm-up run (none under `--quick`).
 pub fn http(
     config: &Config,
     make: impl FnOnce(&str) -> Result<Command, String>,
-) -> Result<Sample, String> {
+) -> Result<(Sample, Sample), String> {
     Command::new("wrk")
         .arg("-v")
         .output()
-        .map_err(|_| "no `wrk` on PATH (Debian: apt-get install wrk)".to_owned())?;
+        .map_err(|_| NO_WRK.to_owned())?;
     let server = Server::start(make)?;
-    // wrk counts whole seconds: --quick measures 1 s without warm-up.
-    let (warm_up, measured) = if config.quick { (0, 1) } else { (1, 5) };
-    if warm_up > 0 {
-        wrk(server.addr, warm_up)?;
+    if !config.quick {
+        wrk(server.addr, 1)?;
     }
-    let report = wrk(server.addr, measured)?;
+    let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
+    let mut errors = Vec::new();
+    for _ in 0..config.reps.max(1) {
+        let cpu0 = server.cpu().map_err(|e| e.to_string())?;
+        let report = wrk(server.addr, 1)?;
+        let cpu1 = server.cpu().map_err(|e| e.to_string())?;
+        let unreadable = || format!("cannot read wrk's report: {report}");
+        let rate = parse_wrk(&report).ok_or_else(unreadable)?;
+        let requests = parse_wrk_requests(&report).ok_or_else(unreadable)?;
+        if requests == 0 {
+            return Err("wrk completed no request".into());
+        }
+        rates.push(rate);
+        cpus.push(cpu1.saturating_sub(cpu0).as_secs_f64() * 1e6 / requests as f64);
+        total += requests;
+        errors.extend(
+            report
+                .lines()
+                .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+                .map(|l| l.trim().to_owned()),
+        );
+    }
     drop(server);
-    let rate = parse_wrk(&report).ok_or_else(|| format!("cannot read wrk's report: {report}"))?;
-    let mut sample = Sample::new(rate);
-    if report.contains("Non-2xx") || report.contains("Socket errors") {
-        let errors: Vec<&str> = report
-            .lines()
-            .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-            .map(str::trim)
-            .collect();
-        sample = sample.note(format!("http: wrk reported {}", errors.join("; ")));
+    let mut rate = Sample::new(Spread::of(&mut rates)).field("requests", Field::Int(total));
+    if !errors.is_empty() {
+        errors.dedup();
+        rate = rate.note(format!("http: wrk reported {}", errors.join("; ")));
     }
-    Ok(sample)
+    Ok((rate, Sample::new(Spread::of(&mut cpus))))
 }
 
 #[cfg(test)]
@@ -225,6 +271,9 @@ mod tests {
                       Requests/sec: 133123.45\nTransfer/sec:     15.11MB\n";
         assert_eq!(parse_wrk(report), Some(133123.45));
         assert_eq!(parse_wrk("nothing"), None);
+        let report = "  1 threads and 50 connections\n  133212 requests in 1.00s, 15.11MB read\n";
+        assert_eq!(parse_wrk_requests(report), Some(133212));
+        assert_eq!(parse_wrk_requests("nothing"), None);
     }
 
     #[test]

@@ -41,6 +41,19 @@ fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
     })
 }
 
+/// HTTP figures for `system`, measured once and shared by `http` and `http-cpu`.
+fn http(system: System, config: &Config) -> Result<(Sample, Sample), String> {
+    pair("http", system, || match system {
+        System::Corio => net::http(config, |a| crate::infra::corio_examples::server("http", a))
+            .map(|(r, c)| (r.note(crate::infra::corio_examples::note("http")), c)),
+        System::Tokio => net::http(config, |a| ours("tokio-http", a)),
+        System::May => net::http(config, |a| ours("may-http", a)),
+        System::Go => net::http(config, |a| go_server("http-server", a))
+            .map(|(r, c)| (r.note(crate::infra::go_program::version_note()), c)),
+        _ => Err("no HTTP server".to_owned()),
+    })
+}
+
 /// The network rows, in table order.
 pub fn rows() -> Vec<Row> {
     vec![
@@ -71,16 +84,10 @@ pub fn rows() -> Vec<Row> {
             unit: Unit::ReqPerSec,
             about: "wrk -t1 -c50 against a hello-world server on core 0 with 1 worker",
             entries: vec![
-                entry(System::Corio, |c| {
-                    let sample = net::http(c, |a| crate::infra::corio_examples::server("http", a))?;
-                    Ok(sample.note(crate::infra::corio_examples::note("http")))
-                }),
-                entry(System::May, |c| net::http(c, |a| ours("may-http", a))),
-                entry(System::Tokio, |c| net::http(c, |a| ours("tokio-http", a))),
-                entry(System::Go, |c| {
-                    Ok(net::http(c, |a| go_server("http-server", a))?
-                        .note(crate::infra::go_program::version_note()))
-                }),
+                entry(System::Corio, |c| w::first(http(System::Corio, c))),
+                entry(System::May, |c| w::first(http(System::May, c))),
+                entry(System::Tokio, |c| w::first(http(System::Tokio, c))),
+                entry(System::Go, |c| w::first(http(System::Go, c))),
             ],
         },
     ]

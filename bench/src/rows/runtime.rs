@@ -134,9 +134,7 @@ fn parked_in_child(who: &str, name: &str, config: &Config) -> Outcome {
 
 /// `max-live` through `child NAME`, watched for hangs.
 fn max_live_in_child(who: &str, name: &str, config: &Config) -> Outcome {
-    let mode = if config.quick { "quick" } else { "full" };
-    let cmd =
-        crate::infra::child::this_binary(&["child", name, mode]).map_err(|e| e.to_string())?;
+    let cmd = crate::infra::hidden::child_command(name, config)?;
     let finished =
         crate::infra::child::run_watched(cmd, None, w::MAX_LIVE_TIMEOUT, Some(w::MAX_LIVE_STALL))
             .map_err(|e| e.to_string())?;

@@ -34,12 +34,8 @@ pub fn spawn(config: &Config) -> Outcome {
 pub fn sleep_wakeups(config: &Config) -> Result<(Sample, Sample), String> {
     let a = args(&[&"sleep", &config.ops(w::SLEEP_TASKS), &config.reps]);
     let pairs = go_program::run(&a, TIMEOUT)?.result()?;
-    let wall = crate::infra::child::get(&pairs, "value").ok_or("no wall time")?;
-    let cpu = crate::infra::child::get(&pairs, "cpu_ms").ok_or("no CPU time")?;
-    Ok((
-        Sample::new(wall).note(go_program::version_note()),
-        Sample::new(cpu),
-    ))
+    let (wall, cpu) = w::wall_cpu_from_pairs(&pairs)?;
+    Ok((wall.note(go_program::version_note()), cpu))
 }
 
 /// `parked-memory-rt`: goroutines blocked on a channel; one fresh process per repetition.

@@ -102,12 +102,9 @@ pub fn sleep_wakeups(config: &Config) -> Result<(Sample, Sample), String> {
     let tasks = config.ops(w::SLEEP_TASKS) as usize;
     let _raise = w::room_for_stacks("may", tasks, w::CHILD_MAPPINGS, &mut notes)?;
     let finished = in_child("may-sleep", config, CHILD_TIMEOUT)?;
-    let pairs = finished.result()?;
-    let wall = crate::infra::child::get(&pairs, "value").ok_or("no wall time")?;
-    let cpu = crate::infra::child::get(&pairs, "cpu_ms").ok_or("no CPU time")?;
-    let mut wall = Sample::new(wall);
+    let (mut wall, cpu) = w::wall_cpu_from_pairs(&finished.result()?)?;
     wall.notes = notes;
-    Ok((wall, Sample::new(cpu)))
+    Ok((wall, cpu))
 }
 
 /// `sleep-wakeups` (child): coroutines that each sleep 1 ms, from a coroutine.
