@@ -24,8 +24,9 @@ while measuring (root only) and restored after, as the output notes. Set
 CORIO_BENCH_NO_SYSCTL=1 to forbid that (parked-memory parks fewer coroutines; the runtime
 rows skip corio and may).
 
-Peers: may and tokio are built in; Go rows need `go` on PATH (the Go program is built at run
-time) and the http row needs `wrk`; without them those entries are skipped with a note.
+Peers: may, tokio and the floor (a hand-written mio event loop, network rows only) are built
+in; Go rows need `go` on PATH (the Go program is built at run time) and the http and
+http-cpu rows need `wrk`; without them those entries are skipped with a note.
 Workloads that need a fresh process run as children of this binary (hidden subcommands).";
 
 /// Parsed arguments.

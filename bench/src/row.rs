@@ -18,6 +18,8 @@ pub enum Unit {
     CpuMs,
     /// Microseconds of server CPU time per round trip (lower is better).
     CpuUsPerRoundTrip,
+    /// Microseconds of server CPU time per HTTP request (lower is better).
+    CpuUsPerRequest,
     /// Tasks alive at once (higher is better).
     Tasks,
     /// Messages per second (higher is better).
@@ -40,6 +42,7 @@ impl Unit {
             Unit::WallMs => "ms",
             Unit::CpuMs => "CPU ms",
             Unit::CpuUsPerRoundTrip => "CPU µs/rt",
+            Unit::CpuUsPerRequest => "CPU µs/req",
             Unit::Tasks => "tasks",
             Unit::MsgsPerSec => "msg/s",
             Unit::IncrPerSec => "incr/s",

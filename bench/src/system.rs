@@ -24,11 +24,13 @@ pub enum System {
     Go,
     /// Plain OS threads (crossbeam-channel, `std::sync::Mutex`): the no-runtime baseline.
     Threads,
+    /// A hand-written single-threaded `mio` event loop: the floor of the network rows.
+    Floor,
 }
 
 impl System {
     /// Every system, in column order.
-    pub const ALL: [System; 7] = [
+    pub const ALL: [System; 8] = [
         System::Corio,
         System::Corosensei,
         System::Async,
@@ -36,6 +38,7 @@ impl System {
         System::Tokio,
         System::Go,
         System::Threads,
+        System::Floor,
     ];
 
     /// The name used as the table header and as the JSON `"system"` value.
@@ -48,6 +51,7 @@ impl System {
             System::Tokio => "tokio",
             System::Go => "go",
             System::Threads => "threads",
+            System::Floor => "floor",
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::infra::child::{self, Finished};
 use crate::infra::timing::Config;
 use crate::row::{Field, Outcome};
-use crate::systems::{corio_runtime, may, tokio};
+use crate::systems::{corio_runtime, floor, may, tokio};
 
 /// A workload that can run in a child process.
 type ChildWorkload = fn(&Config) -> Outcome;
@@ -47,6 +47,8 @@ const SERVERS: &[(&str, Server)] = &[
     ("tokio-http", tokio::http_server),
     ("may-echo", may::echo_server),
     ("may-http", may::http_server),
+    ("floor-echo", floor::echo_server),
+    ("floor-http", floor::http_server),
 ];
 
 /// Runs a hidden subcommand if `args` (after the program name) name one.

@@ -29,9 +29,12 @@ pub const CONNECTIONS: usize = 50;
 const SERVER_CORE: usize = 0;
 /// The core the client (echo threads, wrk) is pinned to.
 const CLIENT_CORE: usize = 1;
-/// What every HTTP server here answers (the tokio responder writes exactly this).
+/// What the bench's own HTTP servers (tokio, floor) answer: byte for byte the `HELLO` of
+/// corio's `crates/corio/examples/http.rs`, so those three send the same bytes (may_minihttp
+/// and Go's net/http add their own headers, e.g. `Date`).
 pub const HTTP_RESPONSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world!";
+    b"HTTP/1.1 200 OK\r\nServer: corio\r\nContent-Type: text/plain\r\n\
+Content-Length: 13\r\n\r\nHello, World!";
 
 /// The echo row's warm-up and the length of one measured interval (a repetition).
 fn echo_durations(config: &Config) -> (Duration, Duration) {

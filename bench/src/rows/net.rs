@@ -1,6 +1,7 @@
 //! Network rows: one TCP echo client and `wrk` against each system's server, pinned to its
-//! own core (method in [`crate::measure::net`]). corio's servers are its `echo` and `http` examples
-//! (see [`crate::infra::corio_examples`]).
+//! own core (method in [`crate::measure::net`]). corio's servers are its `echo` and `http`
+//! examples (see [`crate::infra::corio_examples`]); the floor is a hand-written `mio` loop
+//! ([`crate::systems::floor`]) that shows what the kernel and a minimal loop cost.
 
 use std::process::Command;
 
@@ -10,6 +11,11 @@ use crate::measure::net;
 use crate::measure::workload::{self as w, pair};
 use crate::row::{Entry, Outcome, Row, Sample, Unit};
 use crate::system::System;
+
+/// What the floor is, for the notes.
+const FLOOR_NOTE: &str =
+    "floor: a hand-written single-threaded mio event loop (bench/src/systems/floor.rs): \
+     read, answer, write; no runtime";
 
 /// An entry of a row.
 fn entry(system: System, run: fn(&Config) -> Outcome) -> Entry {
@@ -35,6 +41,9 @@ fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
             .map(|(r, c)| (r.note(crate::infra::corio_examples::note("echo")), c)),
         System::Tokio => net::echo(config, |a| ours("tokio-echo", a)),
         System::May => net::echo(config, |a| ours("may-echo", a)),
+        System::Floor => {
+            net::echo(config, |a| ours("floor-echo", a)).map(|(r, c)| (r.note(FLOOR_NOTE), c))
+        }
         System::Go => net::echo(config, |a| go_server("echo-server", a))
             .map(|(r, c)| (r.note(crate::infra::go_program::version_note()), c)),
         _ => Err("no echo server".to_owned()),
@@ -48,13 +57,17 @@ fn http(system: System, config: &Config) -> Result<(Sample, Sample), String> {
             .map(|(r, c)| (r.note(crate::infra::corio_examples::note("http")), c)),
         System::Tokio => net::http(config, |a| ours("tokio-http", a)),
         System::May => net::http(config, |a| ours("may-http", a)),
+        System::Floor => {
+            net::http(config, |a| ours("floor-http", a)).map(|(r, c)| (r.note(FLOOR_NOTE), c))
+        }
         System::Go => net::http(config, |a| go_server("http-server", a))
             .map(|(r, c)| (r.note(crate::infra::go_program::version_note()), c)),
         _ => Err("no HTTP server".to_owned()),
     })
 }
 
-/// The network rows, in table order.
+/// The network rows, in table order. Each system's echo (or HTTP) traffic is measured once
+/// and feeds both the rate row and the CPU row.
 pub fn rows() -> Vec<Row> {
     vec![
         Row {
@@ -66,6 +79,7 @@ pub fn rows() -> Vec<Row> {
                 entry(System::May, |c| w::first(echo(System::May, c))),
                 entry(System::Tokio, |c| w::first(echo(System::Tokio, c))),
                 entry(System::Go, |c| w::first(echo(System::Go, c))),
+                entry(System::Floor, |c| w::first(echo(System::Floor, c))),
             ],
         },
         Row {
@@ -77,6 +91,7 @@ pub fn rows() -> Vec<Row> {
                 entry(System::May, |c| w::second(echo(System::May, c))),
                 entry(System::Tokio, |c| w::second(echo(System::Tokio, c))),
                 entry(System::Go, |c| w::second(echo(System::Go, c))),
+                entry(System::Floor, |c| w::second(echo(System::Floor, c))),
             ],
         },
         Row {
@@ -88,6 +103,19 @@ pub fn rows() -> Vec<Row> {
                 entry(System::May, |c| w::first(http(System::May, c))),
                 entry(System::Tokio, |c| w::first(http(System::Tokio, c))),
                 entry(System::Go, |c| w::first(http(System::Go, c))),
+                entry(System::Floor, |c| w::first(http(System::Floor, c))),
+            ],
+        },
+        Row {
+            name: "http-cpu",
+            unit: Unit::CpuUsPerRequest,
+            about: "the same wrk runs' server CPU time per request (/proc/PID/stat)",
+            entries: vec![
+                entry(System::Corio, |c| w::second(http(System::Corio, c))),
+                entry(System::May, |c| w::second(http(System::May, c))),
+                entry(System::Tokio, |c| w::second(http(System::Tokio, c))),
+                entry(System::Go, |c| w::second(http(System::Go, c))),
+                entry(System::Floor, |c| w::second(http(System::Floor, c))),
             ],
         },
     ]

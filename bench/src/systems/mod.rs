@@ -3,6 +3,7 @@
 pub mod corio_coroutine;
 pub mod corio_runtime;
 pub mod corosensei;
+pub mod floor;
 pub mod go;
 pub mod may;
 pub mod stackful;
