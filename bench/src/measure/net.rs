@@ -156,7 +156,7 @@ fn echo_reading(server: &Server, trips: &AtomicU64) -> Result<(u64, Duration, In
     Ok((trips.load(Ordering::Relaxed), cpu, Instant::now()))
 }
 
-/// Waits out the warm-up, then measures `config.reps` intervals of echo traffic: the rate
+/// Waits for the first round trip and the warm-up, then measures `config.reps` intervals of echo traffic: the rate
 /// (round trips/s) and server CPU µs per round trip of each, and the round trips in all.
 fn echo_intervals(
     config: &Config,
@@ -164,6 +164,15 @@ fn echo_intervals(
     trips: &AtomicU64,
 ) -> Result<(Spread, Spread, u64), String> {
     let (warm_up, interval) = echo_durations(config);
+    // The traffic must have started before any interval counts (a server slow to accept
+    // 50 connections on a busy machine would otherwise measure nothing under --quick).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while trips.load(Ordering::Relaxed) == 0 {
+        if Instant::now() > deadline {
+            return Err("no round trip completed within 10 s".into());
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
     thread::sleep(warm_up);
     let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
     let mut last = echo_reading(server, trips)?;
