@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::infra::child::ChildGuard;
-use crate::infra::os;
+use crate::infra::os::{self, CpuTimes};
 use crate::infra::timing::{Config, Spread};
 use crate::row::{Field, Sample};
 
@@ -86,7 +86,7 @@ impl Server {
     }
 
     /// CPU time the server has used so far.
-    fn cpu(&self) -> io::Result<Duration> {
+    fn cpu(&self) -> io::Result<CpuTimes> {
         os::proc_cpu(self.guard.pid())
     }
 }
@@ -137,7 +137,7 @@ pub fn echo(
         }
     }
     drop(server);
-    let (rate, cpu_us, n) = measured?;
+    let (rate, cpu_us, n, cpu) = measured?;
     let mut rate = Sample::new(rate).field("round_trips", Field::Int(n));
     if errors > 0 {
         rate = rate.note(format!(
@@ -147,22 +147,38 @@ pub fn echo(
     if pinned.load(Ordering::Relaxed) < CONNECTIONS as u64 {
         rate = rate.note("echo: client threads could not be pinned to core 1");
     }
-    Ok((rate, Sample::new(cpu_us)))
+    Ok((rate, with_kernel_share(Sample::new(cpu_us), cpu)))
 }
 
+/// Adds the share of the server's CPU time spent in the kernel (`kernel_share`, 0 to 1, over
+/// all the measured repetitions) to a CPU sample: most of it is the loopback TCP path. Left
+/// out when the server used under [`MIN_CPU_FOR_SHARE`] (the split counts 10 ms ticks).
+fn with_kernel_share(sample: Sample, cpu: CpuTimes) -> Sample {
+    let ticked = cpu.user + cpu.system;
+    if ticked < MIN_CPU_FOR_SHARE {
+        return sample;
+    }
+    let share = cpu.system.as_secs_f64() / ticked.as_secs_f64();
+    sample.field("kernel_share", Field::Float(share))
+}
+
+/// The least CPU time whose user/kernel split is worth reporting: 50 clock ticks.
+const MIN_CPU_FOR_SHARE: Duration = Duration::from_millis(500);
+
 /// Round trips so far, the server's CPU time so far, and when they were read.
-fn echo_reading(server: &Server, trips: &AtomicU64) -> Result<(u64, Duration, Instant), String> {
+fn echo_reading(server: &Server, trips: &AtomicU64) -> Result<(u64, CpuTimes, Instant), String> {
     let cpu = server.cpu().map_err(|e| e.to_string())?;
     Ok((trips.load(Ordering::Relaxed), cpu, Instant::now()))
 }
 
 /// Waits for the first round trip and the warm-up, then measures `config.reps` intervals of echo traffic: the rate
-/// (round trips/s) and server CPU µs per round trip of each, and the round trips in all.
+/// (round trips/s) and server CPU µs per round trip of each, and the round trips and server
+/// CPU time in all.
 fn echo_intervals(
     config: &Config,
     server: &Server,
     trips: &AtomicU64,
-) -> Result<(Spread, Spread, u64), String> {
+) -> Result<(Spread, Spread, u64, CpuTimes), String> {
     let (warm_up, interval) = echo_durations(config);
     // The traffic must have started before any interval counts (a server slow to accept
     // 50 connections on a busy machine would otherwise measure nothing under --quick).
@@ -175,7 +191,8 @@ fn echo_intervals(
     }
     thread::sleep(warm_up);
     let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
-    let mut last = echo_reading(server, trips)?;
+    let first = echo_reading(server, trips)?;
+    let mut last = first;
     for _ in 0..config.reps.max(1) {
         thread::sleep(interval);
         let now = echo_reading(server, trips)?;
@@ -184,11 +201,12 @@ fn echo_intervals(
             return Err("no round trip completed in a measured interval".into());
         }
         rates.push(n as f64 / now.2.duration_since(last.2).as_secs_f64());
-        cpus.push(now.1.saturating_sub(last.1).as_secs_f64() * 1e6 / n as f64);
+        cpus.push(now.1.since(last.1).total.as_secs_f64() * 1e6 / n as f64);
         total += n;
         last = now;
     }
-    Ok((Spread::of(&mut rates), Spread::of(&mut cpus), total))
+    let cpu = last.1.since(first.1);
+    Ok((Spread::of(&mut rates), Spread::of(&mut cpus), total, cpu))
 }
 
 /// Extracts `Requests/sec` from wrk's report.
@@ -243,6 +261,7 @@ pub fn http(
         wrk(server.addr, 1)?;
     }
     let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
+    let mut cpu = CpuTimes::default();
     let mut errors = Vec::new();
     for _ in 0..config.reps.max(1) {
         let cpu0 = server.cpu().map_err(|e| e.to_string())?;
@@ -255,7 +274,9 @@ pub fn http(
             return Err("wrk completed no request".into());
         }
         rates.push(rate);
-        cpus.push(cpu1.saturating_sub(cpu0).as_secs_f64() * 1e6 / requests as f64);
+        let used = cpu1.since(cpu0);
+        cpus.push(used.total.as_secs_f64() * 1e6 / requests as f64);
+        cpu = cpu.plus(used);
         total += requests;
         errors.extend(
             report
@@ -270,7 +291,8 @@ pub fn http(
         errors.dedup();
         rate = rate.note(format!("http: wrk reported {}", errors.join("; ")));
     }
-    Ok((rate, Sample::new(Spread::of(&mut cpus))))
+    let cpu_us = Sample::new(Spread::of(&mut cpus));
+    Ok((rate, with_kernel_share(cpu_us, cpu)))
 }
 
 #[cfg(test)]
