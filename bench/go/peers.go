@@ -2,9 +2,9 @@
 //
 // corio-bench embeds this file, builds it with `go build` into a temporary directory at run
 // time, and runs it as a child process. Each timed workload does a warm-up run, then `reps`
-// timed runs, and prints the median on stdout in the bench's line protocol:
+// timed runs, and prints the median, min and max on stdout in the bench's line protocol:
 //
-//	RESULT value=<figure> [key=<number> ...]
+//	RESULT value=<median> min=<min> max=<max> [key=<number> key_min=<min> key_max=<max> ...]
 //	PROGRESS live=<n>
 //	ERROR <why>
 //
@@ -92,7 +92,18 @@ func median(xs []float64) float64 {
 	return (xs[m-1] + xs[m]) / 2
 }
 
-// timed prints the median nanoseconds per operation of `reps` runs after a warm-up.
+// stats formats the median, min and max of xs as result pairs: `value=M min=A max=B` for
+// the key "value", `K=M K_min=A K_max=B` for any other key K.
+func stats(key string, xs []float64) string {
+	m := median(xs) // sorts xs
+	lo, hi := key+"_min", key+"_max"
+	if key == "value" {
+		lo, hi = "min", "max"
+	}
+	return fmt.Sprintf("%s=%f %s=%f %s=%f", key, m, lo, xs[0], hi, xs[len(xs)-1])
+}
+
+// timed prints the nanoseconds per operation of `reps` runs after a warm-up (median, min, max).
 func timed(ops, reps int, f func(int)) {
 	f(ops)
 	var samples []float64
@@ -101,10 +112,10 @@ func timed(ops, reps int, f func(int)) {
 		f(ops)
 		samples = append(samples, float64(time.Since(start).Nanoseconds())/float64(ops))
 	}
-	fmt.Printf("RESULT value=%f\n", median(samples))
+	fmt.Printf("RESULT %s\n", stats("value", samples))
 }
 
-// rate prints the median operations per second of `reps` runs after a warm-up.
+// rate prints the operations per second of `reps` runs after a warm-up (median, min, max).
 func rate(ops, reps int, f func(int)) {
 	f(ops)
 	var samples []float64
@@ -113,7 +124,7 @@ func rate(ops, reps int, f func(int)) {
 		f(ops)
 		samples = append(samples, float64(ops)/time.Since(start).Seconds())
 	}
-	fmt.Printf("RESULT value=%f\n", median(samples))
+	fmt.Printf("RESULT %s\n", stats("value", samples))
 }
 
 // yield: two goroutines on one P handing it back and forth; ops yields in all.
@@ -180,7 +191,7 @@ func sleepWakeups(n, reps int) {
 		walls = append(walls, w)
 		cpus = append(cpus, c)
 	}
-	fmt.Printf("RESULT value=%f cpu_ms=%f\n", median(walls), median(cpus))
+	fmt.Printf("RESULT %s %s\n", stats("value", walls), stats("cpu_ms", cpus))
 }
 
 func rss() int64 {

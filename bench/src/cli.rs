@@ -2,14 +2,18 @@
 
 /// Usage text for `--help` and argument errors.
 pub const USAGE: &str = "\
-usage: corio-bench [--json] [--quick] [--only NAME] [--list]
+usage: corio-bench [--json] [--quick] [--repeat N] [--only NAME] [--list]
 
 Measures corio beside its peers in one run and prints a table (figures are medians of
-several repetitions after a warm-up; ratio = corio / peer).
+several repetitions after a warm-up, marked * when the repetitions spread wider than 25%;
+ratio = corio / peer, median over median).
 
-  --json       one JSON object per line: {\"bench\", \"system\", \"value\", \"unit\", ...};
-               peers' lines add \"corio_ratio\" (corio's value / theirs); notes go to stderr
+  --json       one JSON object per line: {\"bench\", \"system\", \"value\" (the median), \"min\",
+               \"max\", \"unit\", ...}; peers' lines add \"corio_ratio\" (corio's value / theirs);
+               notes go to stderr
   --quick      smoke run: tiny sizes, one repetition, finishes in seconds (for CI)
+  --repeat N   N measured repetitions per figure (default 5, 1 with --quick); the network
+               rows measure N intervals of 1 s (0.2 s with --quick)
   --only NAME  run only the row NAME (see --list)
   --list       print the rows and what they measure, then exit
   -h, --help   print this help
@@ -20,8 +24,9 @@ while measuring (root only) and restored after, as the output notes. Set
 CORIO_BENCH_NO_SYSCTL=1 to forbid that (parked-memory parks fewer coroutines; the runtime
 rows skip corio and may).
 
-Peers: may and tokio are built in; Go rows need `go` on PATH (the Go program is built at run
-time) and the http row needs `wrk`; without them those entries are skipped with a note.
+Peers: may, tokio and the floor (a hand-written mio event loop, network rows only) are built
+in; Go rows need `go` on PATH (the Go program is built at run time) and the http and
+http-cpu rows need `wrk`; without them those entries are skipped with a note.
 Workloads that need a fresh process run as children of this binary (hidden subcommands).";
 
 /// Parsed arguments.
@@ -31,6 +36,8 @@ pub struct Args {
     pub json: bool,
     /// Smoke run.
     pub quick: bool,
+    /// Measured repetitions per figure, if not the default.
+    pub repeat: Option<usize>,
     /// Run only this row.
     pub only: Option<String>,
     /// List the rows and exit.
@@ -53,13 +60,30 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 let name = args.next().ok_or("--only needs a row name")?;
                 parsed.only = Some(name);
             }
-            other => match other.strip_prefix("--only=") {
-                Some(name) => parsed.only = Some(name.to_owned()),
-                None => return Err(format!("unknown argument `{other}`")),
-            },
+            "--repeat" => {
+                let n = args.next().ok_or("--repeat needs a count")?;
+                parsed.repeat = Some(repeat_count(&n)?);
+            }
+            other => {
+                if let Some(name) = other.strip_prefix("--only=") {
+                    parsed.only = Some(name.to_owned());
+                } else if let Some(n) = other.strip_prefix("--repeat=") {
+                    parsed.repeat = Some(repeat_count(n)?);
+                } else {
+                    return Err(format!("unknown argument `{other}`"));
+                }
+            }
         }
     }
     Ok(parsed)
+}
+
+/// Parses the count of `--repeat`: a whole number of at least 1.
+fn repeat_count(n: &str) -> Result<usize, String> {
+    match n.parse() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("--repeat needs a count of at least 1, not `{n}`")),
+    }
 }
 
 #[cfg(test)]
@@ -95,6 +119,15 @@ mod tests {
             parse_str("--only=create").unwrap().only.as_deref(),
             Some("create")
         );
+    }
+
+    #[test]
+    fn repeat_takes_a_positive_count_in_either_form() {
+        assert_eq!(parse_str("--repeat 10").unwrap().repeat, Some(10));
+        assert_eq!(parse_str("--repeat=3").unwrap().repeat, Some(3));
+        assert!(parse_str("--repeat 0").is_err());
+        assert!(parse_str("--repeat x").is_err());
+        assert!(parse_str("--repeat").is_err());
     }
 
     #[test]

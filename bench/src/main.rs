@@ -1,39 +1,30 @@
 //! corio-bench: measures corio beside its peers in one run.
 //!
 //! Each row (see `rows/`) names a figure and gives one workload per system (see `systems/`);
-//! `harness` times them all the same way (warm-up, repetitions, median). The run prints a table
+//! `infra::timing` times them all the same way (warm-up, repetitions, median). The run prints a table
 //! with corio/peer ratios, or JSON lines with `--json`. `--help` lists the options.
 //!
 //! A workload that cannot run here (missing tool, kernel limit) is skipped with a note; one
 //! that panics is noted as FAILED and makes the exit status non-zero, so CI's `--quick` run
 //! catches a broken bench without losing the other rows.
 
-mod child;
 mod cli;
-mod examples;
-mod go;
-mod harness;
-mod hidden;
-mod json;
-mod mem;
-mod net;
-mod os;
-mod parked;
+mod infra;
+mod measure;
 mod report;
 mod row;
 mod rows;
 mod system;
 mod systems;
-mod table;
-mod workload;
 
 use std::any::Any;
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
-use harness::Config;
-use report::{Measurement, Report};
+use infra::timing::Config;
+use infra::{go_program, hidden};
+use report::{json, table, Measurement, Report};
 use row::Row;
 
 fn main() -> ExitCode {
@@ -66,14 +57,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = if args.quick {
+    let mut config = if args.quick {
         Config::QUICK
     } else {
         Config::FULL
     };
+    if let Some(reps) = args.repeat {
+        config = config.with_reps(reps);
+    }
 
     let report = run(&rows, &config, args.json);
-    go::clean_up();
+    go_program::clean_up();
     if args.json {
         for note in &report.notes {
             eprintln!("note: {note}");
@@ -123,6 +117,8 @@ fn run(rows: &[Row], config: &Config, json: bool) -> Report {
                         system: entry.system,
                         unit: row.unit,
                         value: sample.value,
+                        min: sample.min,
+                        max: sample.max,
                         fields: sample.fields,
                     });
                 }

@@ -1,6 +1,6 @@
 //! What a bench row is: a named figure, its unit, and one workload per system.
 
-use crate::harness::Config;
+use crate::infra::timing::{Config, Spread};
 use crate::system::System;
 
 /// The unit of a row's figures; [`Unit::higher_is_better`] says which way its ratio reads.
@@ -18,6 +18,8 @@ pub enum Unit {
     CpuMs,
     /// Microseconds of server CPU time per round trip (lower is better).
     CpuUsPerRoundTrip,
+    /// Microseconds of server CPU time per HTTP request (lower is better).
+    CpuUsPerRequest,
     /// Tasks alive at once (higher is better).
     Tasks,
     /// Messages per second (higher is better).
@@ -40,6 +42,7 @@ impl Unit {
             Unit::WallMs => "ms",
             Unit::CpuMs => "CPU ms",
             Unit::CpuUsPerRoundTrip => "CPU µs/rt",
+            Unit::CpuUsPerRequest => "CPU µs/req",
             Unit::Tasks => "tasks",
             Unit::MsgsPerSec => "msg/s",
             Unit::IncrPerSec => "incr/s",
@@ -88,8 +91,12 @@ pub type Outcome = Result<Sample, String>;
 /// A measured figure plus whatever a reader needs to interpret it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sample {
-    /// The figure, in the row's unit.
+    /// The figure, in the row's unit: the median over the repetitions.
     pub value: f64,
+    /// The smallest repetition (equal to `value` when measured once).
+    pub min: f64,
+    /// The largest repetition (equal to `value` when measured once).
+    pub max: f64,
     /// Extra JSON fields (e.g. the coroutine count or stack size actually used).
     pub fields: Vec<(&'static str, Field)>,
     /// Caveats printed under the table (or to stderr with `--json`).
@@ -97,10 +104,13 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// A bare figure with no extra fields or notes.
-    pub fn new(value: f64) -> Self {
+    /// A figure (a [`Spread`], or a bare `f64` measured once) with no extra fields or notes.
+    pub fn new(value: impl Into<Spread>) -> Self {
+        let spread = value.into();
         Sample {
-            value,
+            value: spread.median,
+            min: spread.min,
+            max: spread.max,
             ..Sample::default()
         }
     }

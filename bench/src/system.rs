@@ -8,7 +8,8 @@
 /// PATH) reports a skip from its workload rather than being left out of the enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum System {
-    /// This project: `corio-coroutine` today, the `corio` runtime later.
+    /// This project: the `corio-coroutine` crate in the coroutine rows, the `corio` runtime in
+    /// the runtime, channel and network rows.
     Corio,
     /// corosensei 0.3, the stackful coroutine library whose API corio-coroutine mirrors.
     Corosensei,
@@ -23,11 +24,13 @@ pub enum System {
     Go,
     /// Plain OS threads (crossbeam-channel, `std::sync::Mutex`): the no-runtime baseline.
     Threads,
+    /// A hand-written single-threaded `mio` event loop: the floor of the network rows.
+    Floor,
 }
 
 impl System {
     /// Every system, in column order.
-    pub const ALL: [System; 7] = [
+    pub const ALL: [System; 8] = [
         System::Corio,
         System::Corosensei,
         System::Async,
@@ -35,6 +38,7 @@ impl System {
         System::Tokio,
         System::Go,
         System::Threads,
+        System::Floor,
     ];
 
     /// The name used as the table header and as the JSON `"system"` value.
@@ -47,6 +51,7 @@ impl System {
             System::Tokio => "tokio",
             System::Go => "go",
             System::Threads => "threads",
+            System::Floor => "floor",
         }
     }
 }
@@ -63,10 +68,25 @@ mod tests {
         assert_eq!(System::ALL[0], System::Corio);
     }
 
+    /// Whether no name appears twice in `names`; sorted first, since `dedup` only drops
+    /// neighbours.
+    fn all_unique(names: &[&str]) -> bool {
+        let mut deduped = names.to_vec();
+        deduped.sort_unstable();
+        deduped.dedup();
+        deduped.len() == names.len()
+    }
+
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<_> = System::ALL.iter().map(|s| s.name()).collect();
-        names.dedup();
-        assert_eq!(names.len(), System::ALL.len());
+        let names: Vec<_> = System::ALL.iter().map(|s| s.name()).collect();
+        assert!(all_unique(&names), "{names:?}");
+    }
+
+    #[test]
+    fn a_duplicate_is_found_wherever_it_sits() {
+        assert!(!all_unique(&["corio", "go", "corio"]));
+        assert!(!all_unique(&["corio", "corio"]));
+        assert!(all_unique(&["corio", "go"]));
     }
 }

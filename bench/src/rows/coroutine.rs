@@ -2,7 +2,7 @@
 
 use crate::row::{Entry, Row, Unit};
 use crate::system::System;
-use crate::systems::{corio, corosensei, stackless};
+use crate::systems::{corio_coroutine, corosensei, stackless};
 
 /// The coroutine rows, in table order.
 pub fn rows() -> Vec<Row> {
@@ -14,7 +14,7 @@ pub fn rows() -> Vec<Row> {
             entries: vec![
                 Entry {
                     system: System::Corio,
-                    run: corio::switch,
+                    run: corio_coroutine::switch,
                 },
                 Entry {
                     system: System::Corosensei,
@@ -29,7 +29,7 @@ pub fn rows() -> Vec<Row> {
             entries: vec![
                 Entry {
                     system: System::Corio,
-                    run: corio::create,
+                    run: corio_coroutine::create,
                 },
                 Entry {
                     system: System::Corosensei,
@@ -44,7 +44,7 @@ pub fn rows() -> Vec<Row> {
             entries: vec![
                 Entry {
                     system: System::Corio,
-                    run: corio::create_with_stack,
+                    run: corio_coroutine::create_with_stack,
                 },
                 Entry {
                     system: System::Corosensei,
@@ -60,7 +60,7 @@ pub fn rows() -> Vec<Row> {
             entries: vec![
                 Entry {
                     system: System::Corio,
-                    run: corio::switch,
+                    run: corio_coroutine::switch,
                 },
                 Entry {
                     system: System::Async,
@@ -75,7 +75,7 @@ pub fn rows() -> Vec<Row> {
             entries: vec![
                 Entry {
                     system: System::Corio,
-                    run: corio::parked_memory,
+                    run: corio_coroutine::parked_memory,
                 },
                 Entry {
                     system: System::Corosensei,

@@ -1,14 +1,14 @@
 //! Rows comparing whole runtimes: corio beside may, tokio and Go, measured in the same run
-//! (method: `/work/shared/anchors.md`, summarised in `bench/README.md`).
+//! (method: `bench/README.md`).
 
 use std::time::Duration;
 
-use crate::harness::Config;
-use crate::hidden::in_child;
+use crate::infra::hidden::in_child;
+use crate::infra::timing::Config;
+use crate::measure::workload::{self as w, pair};
 use crate::row::{Entry, Field, Outcome, Row, Unit};
 use crate::system::System;
-use crate::systems::{corio_rt, fresh_processes, go, may, tokio};
-use crate::workload::{self as w, pair};
+use crate::systems::{corio_runtime, fresh_processes, go, may, tokio};
 
 /// Time allowed to a child measuring memory.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,7 +26,7 @@ pub fn rows() -> Vec<Row> {
             unit: Unit::Ns,
             about: "two tasks on one worker yielding to each other; per yield",
             entries: vec![
-                entry(System::Corio, corio_rt::yield_),
+                entry(System::Corio, corio_runtime::yield_),
                 entry(System::May, may::yield_),
                 entry(System::Tokio, tokio::yield_),
                 entry(System::Go, go::yield_),
@@ -37,7 +37,7 @@ pub fn rows() -> Vec<Row> {
             unit: Unit::Ns,
             about: "spawn + join in batches of 1k from a task, 2 workers; per task",
             entries: vec![
-                entry(System::Corio, corio_rt::spawn),
+                entry(System::Corio, corio_runtime::spawn),
                 entry(System::May, may::spawn),
                 entry(System::Tokio, tokio::spawn),
                 entry(System::Go, go::spawn),
@@ -49,7 +49,9 @@ pub fn rows() -> Vec<Row> {
             about: "100k tasks each sleeping 1 ms, 2 workers: wall time until all joined",
             entries: vec![
                 entry(System::Corio, |c| {
-                    w::first(pair("sleep", System::Corio, || corio_rt::sleep_wakeups(c)))
+                    w::first(pair("sleep", System::Corio, || {
+                        corio_runtime::sleep_wakeups(c)
+                    }))
                 }),
                 entry(System::May, |c| {
                     w::first(pair("sleep", System::May, || may::sleep_wakeups(c)))
@@ -68,7 +70,9 @@ pub fn rows() -> Vec<Row> {
             about: "the same run's process CPU time (user + system)",
             entries: vec![
                 entry(System::Corio, |c| {
-                    w::second(pair("sleep", System::Corio, || corio_rt::sleep_wakeups(c)))
+                    w::second(pair("sleep", System::Corio, || {
+                        corio_runtime::sleep_wakeups(c)
+                    }))
                 }),
                 entry(System::May, |c| {
                     w::second(pair("sleep", System::May, || may::sleep_wakeups(c)))
@@ -130,10 +134,9 @@ fn parked_in_child(who: &str, name: &str, config: &Config) -> Outcome {
 
 /// `max-live` through `child NAME`, watched for hangs.
 fn max_live_in_child(who: &str, name: &str, config: &Config) -> Outcome {
-    let mode = if config.quick { "quick" } else { "full" };
-    let cmd = crate::child::this_binary(&["child", name, mode]).map_err(|e| e.to_string())?;
+    let cmd = crate::infra::hidden::child_command(name, config)?;
     let finished =
-        crate::child::run_watched(cmd, None, w::MAX_LIVE_TIMEOUT, Some(w::MAX_LIVE_STALL))
+        crate::infra::child::run_watched(cmd, None, w::MAX_LIVE_TIMEOUT, Some(w::MAX_LIVE_STALL))
             .map_err(|e| e.to_string())?;
     w::max_live_outcome(who, &finished)
 }
@@ -141,7 +144,7 @@ fn max_live_in_child(who: &str, name: &str, config: &Config) -> Outcome {
 /// corio's `max-live`: at the machine's limit (the figure), then, in a full run, again with
 /// `vm.max_map_count` raised for the cap (a field and a note).
 fn corio_max_live(config: &Config) -> Outcome {
-    let limit = crate::mem::max_map_count().map_err(|e| e.to_string())?;
+    let limit = crate::infra::mem::max_map_count().map_err(|e| e.to_string())?;
     let mut sample = max_live_in_child("corio", "corio-max-live", config)?
         .note(format!("max-live: measured at vm.max_map_count {limit}"));
     if !config.quick {

@@ -33,7 +33,7 @@ pub fn create(config: &Config) -> Outcome {
 
 /// `parked-memory`: resident bytes per coroutine parked on a fresh `DefaultStack`.
 pub fn parked_memory(config: &Config) -> Outcome {
-    crate::parked::bytes_per_parked(config, STACK_SIZE, park)
+    crate::measure::parked::bytes_per_parked(config, STACK_SIZE, park)
 }
 
 /// Creates one coroutine on its own stack, touches the stack and parks it.

@@ -2,7 +2,7 @@
 //!
 //! may's scheduler is a process-wide singleton whose worker count is read once, at first use,
 //! so every may workload runs in a child process of its own (`child may-*`, see
-//! [`crate::hidden`]): the `*_here` functions run there, the others start them. That also
+//! [`crate::infra::hidden`]): the `*_here` functions run there, the others start them. That also
 //! keeps may's known hang (its panic hook, after a spawn fails at the mapping limit) out of
 //! the bench process.
 
@@ -15,11 +15,11 @@ use std::time::Duration;
 use may::coroutine::JoinHandle;
 use may_minihttp::{HttpServer, HttpService, Request, Response};
 
-use crate::harness::{time_per_op, Config};
-use crate::hidden::in_child;
-use crate::mem;
+use crate::infra::hidden::in_child;
+use crate::infra::mem;
+use crate::infra::timing::{time_per_op, Config};
+use crate::measure::workload::{self as w, LiveCounter};
 use crate::row::{Outcome, Sample};
-use crate::workload::{self as w, LiveCounter};
 
 /// Time allowed to a may child that measures (not `max-live`, which has its own limits).
 const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
@@ -102,12 +102,9 @@ pub fn sleep_wakeups(config: &Config) -> Result<(Sample, Sample), String> {
     let tasks = config.ops(w::SLEEP_TASKS) as usize;
     let _raise = w::room_for_stacks("may", tasks, w::CHILD_MAPPINGS, &mut notes)?;
     let finished = in_child("may-sleep", config, CHILD_TIMEOUT)?;
-    let pairs = finished.result()?;
-    let wall = crate::child::get(&pairs, "value").ok_or("no wall time")?;
-    let cpu = crate::child::get(&pairs, "cpu_ms").ok_or("no CPU time")?;
-    let mut wall = Sample::new(wall);
+    let (mut wall, cpu) = w::wall_cpu_from_pairs(&finished.result()?)?;
     wall.notes = notes;
-    Ok((wall, Sample::new(cpu)))
+    Ok((wall, cpu))
 }
 
 /// `sleep-wakeups` (child): coroutines that each sleep 1 ms, from a coroutine.
@@ -342,7 +339,7 @@ pub fn echo_server(addr: &str) -> io::Result<()> {
             let Ok(mut conn) = conn else { continue };
             let _ = conn.set_nodelay(true);
             go(move || {
-                let mut buf = [0u8; crate::net::MESSAGE];
+                let mut buf = [0u8; crate::measure::net::MESSAGE];
                 while conn.read_exact(&mut buf).is_ok() {
                     if conn.write_all(&buf).is_err() {
                         break;

@@ -1,8 +1,9 @@
 //! One module per measured system: the workloads rows point at.
 
-pub mod corio;
-pub mod corio_rt;
+pub mod corio_coroutine;
+pub mod corio_runtime;
 pub mod corosensei;
+pub mod floor;
 pub mod go;
 pub mod may;
 pub mod stackful;
@@ -10,17 +11,22 @@ pub mod stackless;
 pub mod threads;
 pub mod tokio;
 
-use crate::harness::{median, Config};
-use crate::row::Outcome;
+use crate::infra::timing::{Config, Spread};
+use crate::row::{Outcome, Sample};
 
 /// Repeats a measurement that needs a fresh process each time (`measure` starts one) and
-/// keeps the median; one run under `--quick`. Notes come from the first run.
+/// keeps the median, min and max; one run under `--quick`. Notes come from the first run.
 pub fn fresh_processes(config: &Config, mut measure: impl FnMut() -> Outcome) -> Outcome {
-    let mut first = measure()?;
+    let first = measure()?;
     let mut values = vec![first.value];
     for _ in 1..config.reps {
         values.push(measure()?.value);
     }
-    first.value = median(&mut values);
-    Ok(first)
+    let spread = Spread::of(&mut values);
+    Ok(Sample {
+        value: spread.median,
+        min: spread.min,
+        max: spread.max,
+        ..first
+    })
 }

@@ -21,7 +21,7 @@ macro_rules! stackful_workloads {
         use $krate::stack::DefaultStack;
         use $krate::{Coroutine, CoroutineResult, Yielder};
 
-        use crate::harness::{time_per_op, Config};
+        use crate::infra::timing::{time_per_op, Config};
         use crate::row::{Outcome, Sample};
         use crate::systems::stackful::{CREATE_OPS, SWITCH_OPS};
 
@@ -68,7 +68,7 @@ macro_rules! stackful_workloads {
 
         /// The body of a `parked-memory` coroutine: write a frame, then park forever.
         fn parked_body(y: &Yielder<(), ()>, _: ()) {
-            crate::parked::touch_stack();
+            crate::measure::parked::touch_stack();
             y.suspend(());
         }
 

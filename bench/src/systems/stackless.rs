@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
-use crate::harness::{time_per_op, Config};
+use crate::infra::timing::{time_per_op, Config};
 use crate::row::{Outcome, Sample};
 use crate::systems::stackful::SWITCH_OPS;
 

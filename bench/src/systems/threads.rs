@@ -4,9 +4,9 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use crate::harness::Config;
+use crate::infra::timing::Config;
+use crate::measure::workload as w;
 use crate::row::{Outcome, Sample};
-use crate::workload as w;
 
 /// `mpmc`: 8 producer and 8 consumer threads on one `crossbeam_channel::bounded(1024)`.
 pub fn mpmc(config: &Config) -> Outcome {

@@ -12,10 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
-use crate::harness::{time_per_op, Config};
-use crate::mem;
+use crate::infra::mem;
+use crate::infra::timing::{time_per_op, Config};
+use crate::measure::workload::{self as w, LiveCounter};
 use crate::row::{Outcome, Sample};
-use crate::workload::{self as w, LiveCounter};
 
 /// A multi-thread runtime with `workers` workers and all drivers enabled.
 fn runtime(workers: usize) -> Result<Runtime, String> {
@@ -232,7 +232,7 @@ pub fn echo_server(addr: &str) -> io::Result<()> {
             let (mut conn, _) = listener.accept().await?;
             conn.set_nodelay(true)?;
             tokio::spawn(async move {
-                let mut buf = [0u8; crate::net::MESSAGE];
+                let mut buf = [0u8; crate::measure::net::MESSAGE];
                 while conn.read_exact(&mut buf).await.is_ok() {
                     if conn.write_all(&buf).await.is_err() {
                         break;
@@ -260,10 +260,10 @@ pub fn http_server(addr: &str) -> io::Result<()> {
                     if conn.read_buf(&mut buf).await.map_or(true, |n| n == 0) {
                         return;
                     }
-                    let (requests, used) = crate::net::complete_requests(&buf);
+                    let (requests, used) = crate::measure::net::complete_requests(&buf);
                     buf.drain(..used);
                     for _ in 0..requests {
-                        out.extend_from_slice(crate::net::HTTP_RESPONSE);
+                        out.extend_from_slice(crate::measure::net::HTTP_RESPONSE);
                     }
                     if !out.is_empty() && conn.write_all(&out).await.is_err() {
                         return;

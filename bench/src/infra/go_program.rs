@@ -1,6 +1,6 @@
 //! The Go peer: `go/peers.go` is embedded in this binary and built with the `go` found on
 //! PATH, once per run, into a temporary directory; workloads run it as a child process and
-//! read its result lines (see [`crate::child`]).
+//! read its result lines (see [`crate::infra::child`]).
 //!
 //! Without a `go` toolchain every Go workload is skipped with the reason.
 
@@ -10,11 +10,11 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::child::{self, Finished};
+use crate::infra::child::{self, Finished};
 use crate::row::Outcome;
 
 /// The Go program's source, shipped inside the bench binary.
-const SOURCE: &str = include_str!("../go/peers.go");
+const SOURCE: &str = include_str!("../../go/peers.go");
 
 /// The built program, or why it could not be built; built on first use.
 static PROGRAM: OnceLock<Result<Program, String>> = OnceLock::new();

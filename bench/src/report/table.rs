@@ -1,10 +1,12 @@
 //! The default output: an aligned Markdown table, readable in a terminal and pasteable.
 //!
-//! Columns: bench | unit | one per system measured (corio first) | corio/peer. The ratio
-//! column shows corio's figure over each peer's in the row; with one peer it is a bare number,
-//! with several each ratio is followed by the peer's name.
+//! Columns: bench | unit | one per system measured (corio first) | corio/peer. Each figure is
+//! the median over the row's repetitions, marked `*` when the repetitions spread wider than
+//! [`WIDE_SPREAD`] of it (their min and max are then listed under the table; `--json` has
+//! them for every figure). The ratio column shows corio's median over each peer's in the row;
+//! with one peer it is a bare number, with several each ratio is followed by the peer's name.
 
-use crate::report::Report;
+use crate::report::{Measurement, Report, WIDE_SPREAD};
 use crate::system::System;
 
 /// Renders the report as a table followed by its notes.
@@ -21,6 +23,7 @@ pub fn render(report: &Report) -> String {
         };
         let mut cells = vec![bench.to_owned(), unit.unit.label().to_owned()];
         cells.extend(systems.iter().map(|&s| match report.get(bench, s) {
+            Some(m) if m.is_wide() => format!("{} *", value(m.value)),
             Some(m) => value(m.value),
             None => "–".to_owned(),
         }));
@@ -29,8 +32,18 @@ pub fn render(report: &Report) -> String {
     }
 
     let mut out = aligned(&rows);
-    out += "\nratio = corio / peer: below 1 favours corio for times and bytes (ns, ms, µs, B); \
-            above 1 favours corio for rates and counts (/s, tasks).\n";
+    out += "\nratio = corio / peer (medians): below 1 favours corio for times and bytes (ns, ms, \
+            µs, B); above 1 favours corio for rates and counts (/s, tasks).\n";
+    let wide: Vec<&Measurement> = report.measurements.iter().filter(|m| m.is_wide()).collect();
+    if !wide.is_empty() {
+        out += &format!(
+            "\n* the repetitions spread wider than {:.0}% of the median ((max - min) / median):\n",
+            WIDE_SPREAD * 100.0
+        );
+        for m in wide {
+            out += &format!("- {}\n", spread(m));
+        }
+    }
     if !report.notes.is_empty() {
         out += "\nNotes:\n";
         for note in &report.notes {
@@ -58,6 +71,21 @@ fn ratios(report: &Report, bench: &str, systems: &[System]) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     }
+}
+
+/// One wide spread, for the list under the table: `mpmc / corio: 4,600,000 .. 70,000,000
+/// (median 65,000,000, spread 101%)`.
+fn spread(m: &Measurement) -> String {
+    format!(
+        "{} / {}: {} .. {} {} (median {}, spread {:.0}%)",
+        m.bench,
+        m.system.name(),
+        value(m.min),
+        value(m.max),
+        m.unit.label(),
+        value(m.value),
+        m.spread().relative() * 100.0
+    )
 }
 
 /// A figure with as many digits as are meaningful for a noisy measurement.
@@ -178,6 +206,25 @@ mod tests {
         let out = render(&report);
         assert!(out.starts_with(expected), "{out}");
         assert!(out.ends_with("Notes:\n- a note\n"), "{out}");
+    }
+
+    #[test]
+    fn wide_spreads_are_marked_and_listed() {
+        let mut wide = measurement("mpmc", System::Go, 60.0);
+        (wide.min, wide.max) = (5.0, 70.0);
+        let mut narrow = measurement("mpmc", System::Corio, 65.0);
+        (narrow.min, narrow.max) = (60.0, 70.0);
+        let report = Report {
+            measurements: vec![narrow, wide],
+            ..Report::default()
+        };
+        let out = render(&report);
+        assert!(out.contains("| mpmc  | ns   |  65.0 | 60.0 * |"), "{out}");
+        assert!(
+            out.contains("- mpmc / go: 5.00 .. 70.0 ns (median 60.0, spread 108%)\n"),
+            "{out}"
+        );
+        assert!(!out.contains("mpmc / corio"), "{out}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `--json` output: one object per line, written by hand (the suite needs no serde).
 //!
-//! Each line is `{"bench":..,"system":..,"value":..,"unit":..}`, then `"corio_ratio"`
+//! Each line is `{"bench":..,"system":..,"value":..,"min":..,"max":..,"unit":..}` (`value`
+//! is the median over the repetitions, `min` and `max` their extremes), then `"corio_ratio"`
 //! (corio's figure divided by this one, same as the table's ratio column; absent on corio's
 //! own lines), `"higher_is_better":true` for rates and counts, and any extra fields the
 //! workload reported.
@@ -16,6 +17,8 @@ pub fn line(report: &Report, m: &Measurement) -> String {
     out += &format!("\"bench\":{}", string(m.bench));
     out += &format!(",\"system\":{}", string(m.system.name()));
     out += &format!(",\"value\":{}", number(m.value));
+    out += &format!(",\"min\":{}", number(m.min));
+    out += &format!(",\"max\":{}", number(m.max));
     out += &format!(",\"unit\":{}", string(m.unit.label()));
     if m.unit.higher_is_better() {
         out += ",\"higher_is_better\":true";
@@ -80,6 +83,7 @@ mod tests {
 
     fn report() -> Report {
         let mut peer = measurement("switch", System::Corosensei, 4.0);
+        (peer.min, peer.max) = (3.5, 5.0);
         peer.fields.push(("count", Field::Int(100_000)));
         peer.fields.push(("raised", Field::Bool(true)));
         Report {
@@ -89,11 +93,11 @@ mod tests {
     }
 
     #[test]
-    fn corio_line_has_the_four_keys_only() {
+    fn corio_line_has_the_six_keys_only() {
         let r = report();
         assert_eq!(
             line(&r, &r.measurements[0]),
-            r#"{"bench":"switch","system":"corio","value":3,"unit":"ns"}"#
+            r#"{"bench":"switch","system":"corio","value":3,"min":3,"max":3,"unit":"ns"}"#
         );
     }
 
@@ -102,7 +106,7 @@ mod tests {
         let r = report();
         assert_eq!(
             line(&r, &r.measurements[1]),
-            r#"{"bench":"switch","system":"corosensei","value":4,"unit":"ns","corio_ratio":0.75,"count":100000,"raised":true}"#
+            r#"{"bench":"switch","system":"corosensei","value":4,"min":3.5,"max":5,"unit":"ns","corio_ratio":0.75,"count":100000,"raised":true}"#
         );
     }
 

@@ -19,8 +19,8 @@ use std::hint::black_box;
 use std::io;
 use std::thread;
 
-use crate::harness::{median_of, Config};
-use crate::mem::{self, MapLimitRaise};
+use crate::infra::mem::{self, MapLimitRaise};
+use crate::infra::timing::{spread_of, Config};
 use crate::row::{Field, Outcome, Sample};
 
 /// Coroutines parked in a full run.
@@ -67,7 +67,7 @@ pub fn bytes_per_parked<T: 'static>(
     let maps_each = in_thread(move || maps_per_coroutine(park))?;
     let (count, raise, mut notes) = fit(wanted, maps_each).map_err(|e| e.to_string())?;
 
-    let value = median_of(config, || in_thread(move || rss_growth_per(park, count)))?;
+    let value = spread_of(config, || in_thread(move || rss_growth_per(park, count)))?;
     let raised = raise.is_some();
     drop(raise);
 

@@ -1,5 +1,10 @@
-//! The results of one run, in the order measured, plus the ratios both outputs print.
+//! The results of one run, in the order measured, plus the ratios both outputs print, and
+//! the two outputs: [`table`] (the default) and [`json`] (`--json`).
 
+pub mod json;
+pub mod table;
+
+use crate::infra::timing::Spread;
 use crate::row::{Field, Unit};
 use crate::system::System;
 
@@ -12,10 +17,33 @@ pub struct Measurement {
     pub system: System,
     /// The row's unit.
     pub unit: Unit,
-    /// The figure, in `unit`.
+    /// The figure, in `unit`: the median over the repetitions.
     pub value: f64,
+    /// The smallest repetition.
+    pub min: f64,
+    /// The largest repetition.
+    pub max: f64,
     /// Extra JSON fields from the workload.
     pub fields: Vec<(&'static str, Field)>,
+}
+
+/// Spreads ((max - min) / median) above this are marked in the table.
+pub const WIDE_SPREAD: f64 = 0.25;
+
+impl Measurement {
+    /// The figure with its min and max.
+    pub fn spread(&self) -> Spread {
+        Spread {
+            min: self.min,
+            median: self.value,
+            max: self.max,
+        }
+    }
+
+    /// Whether the repetitions disagree by more than [`WIDE_SPREAD`] of the figure.
+    pub fn is_wide(&self) -> bool {
+        self.spread().relative() > WIDE_SPREAD
+    }
 }
 
 /// Everything one run measured, and the notes to print beside it.
@@ -75,15 +103,27 @@ impl Report {
 pub(crate) mod tests {
     use super::*;
 
-    /// A measurement with no extra fields, for tests.
+    /// A measurement taken once with no extra fields, for tests.
     pub(crate) fn measurement(bench: &'static str, system: System, value: f64) -> Measurement {
         Measurement {
             bench,
             system,
             unit: Unit::Ns,
             value,
+            min: value,
+            max: value,
             fields: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_spread_wider_than_a_quarter_of_the_median_is_wide() {
+        let mut m = measurement("x", System::Corio, 10.0);
+        assert!(!m.is_wide());
+        (m.min, m.max) = (8.0, 10.5);
+        assert!(!m.is_wide());
+        m.max = 10.6;
+        assert!(m.is_wide());
     }
 
     fn report(ms: Vec<Measurement>) -> Report {

@@ -1,6 +1,6 @@
 //! corio, the runtime (`crates/corio`): the runtime rows' corio workloads.
 //!
-//! The network rows run corio's own examples instead (see [`crate::examples`]).
+//! The network rows run corio's own examples instead (see [`crate::infra::corio_examples`]).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,10 +10,10 @@ use std::time::Duration;
 use corio::sync::channel;
 use corio::task::Unparker;
 
-use crate::harness::{time_per_op, Config};
-use crate::mem;
+use crate::infra::mem;
+use crate::infra::timing::{time_per_op, Config};
+use crate::measure::workload::{self as w, LiveCounter};
 use crate::row::{Outcome, Sample};
-use crate::workload::{self as w, LiveCounter};
 
 /// A corio runtime with `workers` workers.
 fn runtime(workers: usize) -> Result<corio::Runtime, String> {

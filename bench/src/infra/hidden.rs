@@ -1,9 +1,10 @@
 //! Hidden subcommands: this binary re-executed as a child process.
 //!
-//! - `corio-bench child NAME quick|full` runs one in-process workload (from [`CHILD`]) and
-//!   prints its outcome in the [`crate::child`] protocol. Used where a fresh process matters:
-//!   may (its scheduler's worker count is fixed at first use), memory per task (a fresh heap),
-//!   max-live (a hang or an abort must not take the bench down).
+//! - `corio-bench child NAME quick|full REPS` runs one in-process workload (from [`CHILD`])
+//!   with REPS timed repetitions and prints its outcome in the [`crate::infra::child`]
+//!   protocol. Used where a fresh process matters: may (its scheduler's worker count is fixed
+//!   at first use), memory per task (a fresh heap), max-live (a hang or an abort must not take
+//!   the bench down).
 //! - `corio-bench serve NAME 127.0.0.1:PORT` runs one server (from [`SERVERS`]) until killed;
 //!   the echo and HTTP rows start it pinned to core 0.
 //!
@@ -13,10 +14,10 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::child::{self, Finished};
-use crate::harness::Config;
+use crate::infra::child::{self, Finished};
+use crate::infra::timing::Config;
 use crate::row::{Field, Outcome};
-use crate::systems::{corio_rt, may, tokio};
+use crate::systems::{corio_runtime, floor, may, tokio};
 
 /// A workload that can run in a child process.
 type ChildWorkload = fn(&Config) -> Outcome;
@@ -25,8 +26,8 @@ type Server = fn(&str) -> io::Result<()>;
 
 /// The workloads `child NAME` can run.
 const CHILD: &[(&str, ChildWorkload)] = &[
-    ("corio-parked", corio_rt::parked_here),
-    ("corio-max-live", corio_rt::max_live_here),
+    ("corio-parked", corio_runtime::parked_here),
+    ("corio-max-live", corio_runtime::max_live_here),
     ("tokio-parked", tokio::parked_here),
     ("tokio-max-live", tokio::max_live_here),
     ("may-yield", may::yield_here),
@@ -46,18 +47,21 @@ const SERVERS: &[(&str, Server)] = &[
     ("tokio-http", tokio::http_server),
     ("may-echo", may::echo_server),
     ("may-http", may::http_server),
+    ("floor-echo", floor::echo_server),
+    ("floor-http", floor::http_server),
 ];
 
 /// Runs a hidden subcommand if `args` (after the program name) name one.
 pub fn dispatch(args: &[String]) -> Option<ExitCode> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
-        ["child", name, mode] => {
+        ["child", name, mode, reps] => {
             let config = if *mode == "quick" {
                 Config::QUICK
             } else {
                 Config::FULL
             };
+            let config = config.with_reps(reps.parse().unwrap_or(config.reps));
             let Some((_, workload)) = CHILD.iter().find(|(n, _)| n == name) else {
                 println!("ERROR no child workload `{name}`");
                 return Some(ExitCode::from(2));
@@ -87,7 +91,11 @@ fn print_outcome(outcome: &Outcome) {
             for note in &sample.notes {
                 println!("NOTE {note}");
             }
-            let mut pairs = vec![("value", sample.value)];
+            let mut pairs = vec![
+                ("value", sample.value),
+                ("min", sample.min),
+                ("max", sample.max),
+            ];
             for (key, field) in &sample.fields {
                 match field {
                     Field::Int(n) => pairs.push((key, *n as f64)),
@@ -104,9 +112,14 @@ fn print_outcome(outcome: &Outcome) {
 /// Runs the child workload `name` in a fresh process of this binary (killed after
 /// `timeout`).
 pub fn in_child(name: &str, config: &Config, timeout: Duration) -> Result<Finished, String> {
+    child::run(child_command(name, config)?, None, timeout).map_err(|e| e.to_string())
+}
+
+/// The command running child workload `name` under `config` in a fresh process.
+pub fn child_command(name: &str, config: &Config) -> Result<std::process::Command, String> {
     let mode = if config.quick { "quick" } else { "full" };
-    let cmd = child::this_binary(&["child", name, mode]).map_err(|e| e.to_string())?;
-    child::run(cmd, None, timeout).map_err(|e| e.to_string())
+    let reps = config.reps.to_string();
+    child::this_binary(&["child", name, mode, &reps]).map_err(|e| e.to_string())
 }
 
 /// The command starting server `name` on `addr` in a child process.

@@ -5,17 +5,20 @@
 //! singleton whose worker count is fixed at first use, its panic hook hangs when a spawn
 //! fails at the mapping limit, memory rows need a fresh heap, and servers must sit on their
 //! own core. Those run as children: either this binary re-executed with a hidden subcommand
-//! (see [`crate::hidden`]) or a Go program built at run time (see [`crate::go`]).
+//! (see [`crate::infra::hidden`]) or a Go program built at run time (see [`crate::infra::go_program`]).
 //!
 //! # Protocol
 //! A child prints one line per fact on stdout; anything else is ignored:
 //!
 //! ```text
-//! PROGRESS live=32000          # still going (max-live counts)
-//! NOTE stacks of 32 KiB        # a caveat for the reader
-//! RESULT value=47.2 cpu_ms=12  # the figure (key `value`) plus named extras
-//! ERROR cannot create ...      # why there is no figure
+//! PROGRESS live=32000               # still going (max-live counts)
+//! NOTE stacks of 32 KiB             # a caveat for the reader
+//! RESULT value=47.2 min=46 max=49   # the figure (the median), its min and max,
+//!        cpu_ms=12 cpu_ms_min=11 .. # then named extras (`K_min`/`K_max` for their spreads)
+//! ERROR cannot create ...           # why there is no figure
 //! ```
+//!
+//! A result without `min`/`max` was measured once: both equal the figure.
 
 use std::io::{self, BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -23,6 +26,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::infra::timing::Spread;
 use crate::row::{Outcome, Sample};
 
 /// One parsed line of a child's output.
@@ -72,6 +76,23 @@ pub fn get(pairs: &[(String, f64)], key: &str) -> Option<f64> {
     pairs.iter().find(|(k, _)| k == key).map(|&(_, v)| v)
 }
 
+/// The spread of `key` in a result's pairs: `key` is the median, `min`/`max` its extremes
+/// for the figure (`key` = `value`), `K_min`/`K_max` for an extra `K`; an extreme that is
+/// missing equals the median (measured once).
+pub fn spread(pairs: &[(String, f64)], key: &str) -> Option<Spread> {
+    let median = get(pairs, key)?;
+    let (min, max) = if key == "value" {
+        ("min".to_owned(), "max".to_owned())
+    } else {
+        (format!("{key}_min"), format!("{key}_max"))
+    };
+    Some(Spread {
+        min: get(pairs, &min).unwrap_or(median),
+        median,
+        max: get(pairs, &max).unwrap_or(median),
+    })
+}
+
 /// A running child process, killed and reaped when dropped (on success, error or panic).
 #[derive(Debug)]
 pub struct ChildGuard {
@@ -90,7 +111,7 @@ impl ChildGuard {
             // SAFETY: the hook only calls `sched_setaffinity` (async-signal-safe) on stack
             // data, which is allowed between fork and exec.
             unsafe {
-                cmd.pre_exec(move || crate::os::pin_to_core(core));
+                cmd.pre_exec(move || crate::infra::os::pin_to_core(core));
             }
         }
         Ok(ChildGuard {
@@ -162,10 +183,11 @@ impl Finished {
         })
     }
 
-    /// The result as a sample: `value` is the figure, notes are kept, other keys dropped.
+    /// The result as a sample: `value` (with `min`, `max`) is the figure, notes are kept,
+    /// other keys dropped.
     pub fn sample(&self) -> Outcome {
         let pairs = self.result()?;
-        let value = get(&pairs, "value").ok_or("result without a value")?;
+        let value = spread(&pairs, "value").ok_or("result without a value")?;
         let mut sample = Sample::new(value);
         sample.notes = self.notes();
         Ok(sample)
@@ -279,6 +301,21 @@ mod tests {
         };
         assert_eq!(get(&pairs, "cpu_ms"), Some(3.0));
         assert_eq!(get(&pairs, "nope"), None);
+    }
+
+    #[test]
+    fn spreads_are_read_with_their_extremes_or_without() {
+        let Some(Line::Result(pairs)) =
+            parse_line("RESULT value=2 min=1 max=4 cpu_ms=5 cpu_ms_min=4.5 cpu_ms_max=6")
+        else {
+            panic!("not a result")
+        };
+        let s = |min, median, max| Some(Spread { min, median, max });
+        assert_eq!(spread(&pairs, "value"), s(1.0, 2.0, 4.0));
+        assert_eq!(spread(&pairs, "cpu_ms"), s(4.5, 5.0, 6.0));
+        let once = [("value".to_owned(), 3.0)];
+        assert_eq!(spread(&once, "value"), s(3.0, 3.0, 3.0));
+        assert_eq!(spread(&once, "cpu_ms"), None);
     }
 
     #[test]

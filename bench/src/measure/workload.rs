@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{median, time_per_op, Config};
+use crate::infra::timing::{time_per_op, Config, Spread};
 use crate::row::{Field, Outcome, Sample};
 use crate::system::System;
 
@@ -54,32 +54,44 @@ pub fn max_live_cap(config: &Config) -> usize {
     }
 }
 
-/// Median operations per second of `workload(ops)` (warm-up + repetitions, as every row).
-pub fn per_second(config: &Config, ops: u64, workload: impl FnMut(u64)) -> f64 {
-    1e9 / time_per_op(config, ops, workload)
+/// Operations per second of `workload(ops)` (warm-up + repetitions, as every row).
+pub fn per_second(config: &Config, ops: u64, workload: impl FnMut(u64)) -> Spread {
+    time_per_op(config, ops, workload).map(|ns| 1e9 / ns)
 }
 
-/// Runs `workload` once to warm up, then `config.reps` times, and returns the median wall
-/// time and the median process CPU time of a run, both in milliseconds, as a sample whose
-/// value is the wall time and whose `cpu_ms` field is the CPU time.
+/// Runs `workload` once to warm up, then `config.reps` times, and returns the wall time and
+/// the process CPU time of a run, both in milliseconds, as one sample: its figure is the
+/// wall time, and the CPU time rides in the fields `cpu_ms`, `cpu_ms_min` and `cpu_ms_max`
+/// (a child process prints them so; [`split_wall_cpu`] makes the two rows' samples).
 pub fn wall_and_cpu(config: &Config, mut workload: impl FnMut()) -> Sample {
     workload();
     let mut walls = Vec::new();
     let mut cpus = Vec::new();
     for _ in 0..config.reps.max(1) {
-        let cpu = crate::os::self_cpu();
+        let cpu = crate::infra::os::self_cpu();
         let start = Instant::now();
         workload();
         walls.push(start.elapsed().as_secs_f64() * 1e3);
-        cpus.push((crate::os::self_cpu() - cpu).as_secs_f64() * 1e3);
+        cpus.push((crate::infra::os::self_cpu() - cpu).as_secs_f64() * 1e3);
     }
-    Sample::new(median(&mut walls)).field("cpu_ms", Field::Float(median(&mut cpus)))
+    let cpu = Spread::of(&mut cpus);
+    Sample::new(Spread::of(&mut walls))
+        .field(CPU_MS, Field::Float(cpu.median))
+        .field(CPU_MS_MIN, Field::Float(cpu.min))
+        .field(CPU_MS_MAX, Field::Float(cpu.max))
 }
 
-/// The CPU figure [`wall_and_cpu`] (or a child) put in a sample's `cpu_ms` field.
-pub fn cpu_ms(sample: &Sample) -> Option<f64> {
-    sample.fields.iter().find_map(|(k, v)| match (k, v) {
-        (&"cpu_ms", Field::Float(x)) => Some(*x),
+/// The fields [`wall_and_cpu`] puts the CPU time in.
+const CPU_MS: &str = "cpu_ms";
+/// See [`CPU_MS`].
+const CPU_MS_MIN: &str = "cpu_ms_min";
+/// See [`CPU_MS`].
+const CPU_MS_MAX: &str = "cpu_ms_max";
+
+/// A float field of `sample`.
+fn float_field(sample: &Sample, key: &str) -> Option<f64> {
+    sample.fields.iter().find_map(|(k, v)| match v {
+        Field::Float(x) if *k == key => Some(*x),
         _ => None,
     })
 }
@@ -135,7 +147,7 @@ pub const MAX_LIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Turns a `max-live` child's run into the row's figure: its result, or, if it was killed
 /// for hanging, the last count it reported, noted as a hang.
-pub fn max_live_outcome(who: &str, finished: &crate::child::Finished) -> Outcome {
+pub fn max_live_outcome(who: &str, finished: &crate::infra::child::Finished) -> Outcome {
     if finished.status.is_some() {
         return finished.sample();
     }
@@ -168,19 +180,19 @@ pub fn room_for_stacks(
     tasks: usize,
     in_use: usize,
     notes: &mut Vec<String>,
-) -> Result<Option<crate::mem::MapLimitRaise>, String> {
+) -> Result<Option<crate::infra::mem::MapLimitRaise>, String> {
     let needed = in_use + 2 * tasks + 2_000;
-    let limit = crate::mem::max_map_count().map_err(|e| e.to_string())?;
+    let limit = crate::infra::mem::max_map_count().map_err(|e| e.to_string())?;
     if needed <= limit {
         return Ok(None);
     }
-    if std::env::var_os(crate::parked::NO_SYSCTL).is_some() {
+    if std::env::var_os(crate::measure::parked::NO_SYSCTL).is_some() {
         return Err(format!(
             "{tasks} coroutine stacks need vm.max_map_count >= {needed} (it is {limit}) and {} is set",
-            crate::parked::NO_SYSCTL
+            crate::measure::parked::NO_SYSCTL
         ));
     }
-    let raise = crate::mem::MapLimitRaise::to(needed.max(1 << 20))
+    let raise = crate::infra::mem::MapLimitRaise::to(needed.max(1 << 20))
         .map_err(|e| format!("vm.max_map_count {limit} is too low and cannot be raised: {e}"))?;
     notes.push(format!(
         "{who}: raised vm.max_map_count from {} to {} for {tasks} stacks while measuring \
@@ -229,11 +241,27 @@ pub fn second(pair: Result<(Sample, Sample), String>) -> Outcome {
     pair.map(|(_, b)| b)
 }
 
-/// Splits a wall/CPU sample from [`wall_and_cpu`] into the two rows' samples (notes go with
-/// the first).
-pub fn split_wall_cpu(sample: Sample) -> Result<(Sample, Sample), String> {
-    let cpu = cpu_ms(&sample).ok_or("no CPU figure")?;
-    Ok((sample, Sample::new(cpu)))
+/// Splits a wall/CPU sample from [`wall_and_cpu`] into the two rows' samples: the wall time
+/// (with the notes and any other fields) and the CPU time.
+pub fn split_wall_cpu(mut wall: Sample) -> Result<(Sample, Sample), String> {
+    let cpu = |key| float_field(&wall, key).ok_or("no CPU figure");
+    let cpu = Spread {
+        min: cpu(CPU_MS_MIN)?,
+        median: cpu(CPU_MS)?,
+        max: cpu(CPU_MS_MAX)?,
+    };
+    wall.fields
+        .retain(|(k, _)| ![CPU_MS, CPU_MS_MIN, CPU_MS_MAX].contains(k));
+    Ok((wall, Sample::new(cpu)))
+}
+
+/// Turns the result pairs of a child that ran [`wall_and_cpu`] (a may or Go child) into the
+/// two rows' samples.
+pub fn wall_cpu_from_pairs(pairs: &[(String, f64)]) -> Result<(Sample, Sample), String> {
+    use crate::infra::child::spread;
+    let wall = spread(pairs, "value").ok_or("no wall time")?;
+    let cpu = spread(pairs, CPU_MS).ok_or("no CPU time")?;
+    Ok((Sample::new(wall), Sample::new(cpu)))
 }
 
 #[cfg(test)]
@@ -255,15 +283,18 @@ mod tests {
 
     #[test]
     fn wall_and_cpu_reports_both() {
-        let s = wall_and_cpu(&Config::QUICK, || thread::sleep(Duration::from_millis(2)));
-        assert!(s.value >= 2.0);
+        let config = Config::QUICK.with_reps(3);
+        let s = wall_and_cpu(&config, || thread::sleep(Duration::from_millis(2)));
+        assert!(s.min >= 2.0 && s.min <= s.value && s.value <= s.max);
         let (wall, cpu) = split_wall_cpu(s).unwrap();
         assert!(wall.value >= cpu.value);
+        assert!(cpu.min <= cpu.value && cpu.value <= cpu.max);
+        assert!(wall.fields.is_empty(), "{:?}", wall.fields);
     }
 
     #[test]
     fn a_hung_max_live_child_reports_its_last_count() {
-        use crate::child::{Finished, Line};
+        use crate::infra::child::{Finished, Line};
         let hung = Finished {
             lines: vec![Line::Progress(vec![("live".into(), 32740.0)])],
             status: None,

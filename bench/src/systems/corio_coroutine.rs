@@ -22,7 +22,7 @@ pub fn create(config: &Config) -> Outcome {
 
 /// `parked-memory`: resident bytes per coroutine parked on a pooled default stack.
 pub fn parked_memory(config: &Config) -> Outcome {
-    crate::parked::bytes_per_parked(config, STACK_SIZE, park)
+    crate::measure::parked::bytes_per_parked(config, STACK_SIZE, park)
 }
 
 /// Creates one coroutine the way users do, touches its stack and parks it; `try_new` so
