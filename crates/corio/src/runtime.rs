@@ -218,7 +218,36 @@ impl Runtime {
 }
 
 impl Drop for Runtime {
+    /// Shuts the runtime down: every coroutine is cancelled and unwound (as by
+    /// [`JoinHandle::cancel`]), unstarted tasks are cancelled without running, and the worker
+    /// threads are joined. The blocking pool finishes the jobs already running.
+    ///
+    /// Destructors run by the unwinding run as their coroutine and may wait for what other
+    /// unwinding coroutines release; a wait that nothing can end any more panics with a
+    /// message naming the shutdown (in a destructor that runs during an unwind, Rust then
+    /// aborts the process) rather than hanging the drop.
+    ///
+    /// # Panics
+    /// When dropped from inside one of its own coroutines or blocking jobs, whose thread the
+    /// shutdown would wait for: the runtime then shuts down on a new thread once that
+    /// coroutine has unwound, and the drop panics to name the mistake.
     fn drop(&mut self) {
+        if self.shared.on_own_thread() {
+            let rt = Runtime {
+                shared: self.shared.clone(),
+                threads: std::mem::take(&mut self.threads),
+            };
+            let _ = thread::Builder::new()
+                .name("corio-shutdown".into())
+                .spawn(move || drop(rt));
+            if !thread::panicking() {
+                panic!(
+                    "corio: a Runtime was dropped inside one of its own coroutines or blocking \
+                     jobs; it shuts down on another thread. Drop a runtime from outside it."
+                );
+            }
+            return;
+        }
         self.shared.begin_shutdown();
         let mut worker_panic = None;
         for t in self.threads.drain(..) {

@@ -99,6 +99,7 @@ pub(crate) fn submit(shared: &Arc<Shared>, task: TaskRef) {
 
 fn thread_main(shared: Arc<Shared>) {
     let _enter = context::enter_handle(shared.clone());
+    context::mark_blocking_thread(shared.id);
     let pool = &shared.blocking;
     let mut st = pool.state.lock().unwrap();
     loop {

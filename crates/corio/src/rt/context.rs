@@ -5,15 +5,17 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::panic;
 use std::ptr;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::rt::coroutine::{Co, CoYielder, Resume, Suspend};
+use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
 use crate::rt::sched::Shared;
 use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
+use crate::rt::task::harness::Cancelled;
 
 /// The per-coroutine context. It lives in the coroutine's first stack frame, so it is valid
 /// exactly as long as the coroutine, and its `!Send` contents never leave the home thread.
@@ -88,20 +90,8 @@ thread_local! {
     static WORKER: Cell<*const Local> = const { Cell::new(ptr::null()) };
     static CORO: Cell<*const CoroutineCtx> = const { Cell::new(ptr::null()) };
     static HANDLE: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
-    static FORCE_UNWINDING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Drops a suspended coroutine, which unwinds its stack (running its destructors) with the
-/// coroutine crate's private panic; the coroutine's entry lets that panic pass.
-pub(crate) fn force_unwind(co: Co) {
-    let was = FORCE_UNWINDING.with(|f| f.replace(true));
-    drop(co);
-    FORCE_UNWINDING.with(|f| f.set(was));
-}
-
-/// Whether the panic being caught is a forced unwind (see [`force_unwind`]).
-pub(crate) fn force_unwinding() -> bool {
-    FORCE_UNWINDING.with(Cell::get)
+    /// The runtime whose blocking-pool thread this is (0: none).
+    static BLOCKING_FOR: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The worker on this thread, if any.
@@ -173,6 +163,17 @@ pub(crate) fn runtime(id: u64) -> Option<Arc<Shared>> {
         .and_then(|(_, w)| w.upgrade())
 }
 
+/// Marks this thread as a blocking-pool thread of runtime `id`, for good.
+pub(crate) fn mark_blocking_thread(id: u64) {
+    BLOCKING_FOR.with(|b| b.set(id));
+}
+
+/// Whether this thread is one of runtime `id`'s own (a worker or a blocking-pool thread),
+/// which its shutdown waits for.
+pub(crate) fn is_own_thread(id: u64) -> bool {
+    worker(|w| w.is_some_and(|w| w.shared.id == id)) || BLOCKING_FOR.with(Cell::get) == id
+}
+
 /// The id of the runtime this thread acts for, without touching reference counts.
 pub(crate) fn runtime_id() -> Option<u64> {
     worker(|w| w.map(|w| w.shared.id))
@@ -241,8 +242,29 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|c| c.set(ctx));
-    if input == Resume::Deadlock {
-        panic!("{}", DEADLOCK_REPORT);
+    if input != Resume::Run {
+        resumed_to_fail(input);
     }
     true
+}
+
+/// The panic message of a coroutine that waits while its runtime shuts down.
+pub(crate) const SHUTDOWN_WAIT: &str = "corio: a coroutine is waiting while its runtime is \
+shutting down, and nothing can wake it any more (a destructor that waits, run by the \
+shutdown's unwinding?). Cancel or finish such coroutines before dropping the runtime.";
+
+/// A coroutine resumed with something other than `Run`: unwind or panic, as the input says.
+#[cold]
+#[inline(never)]
+fn resumed_to_fail(input: Resume) {
+    match input {
+        Resume::Run => {}
+        Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
+        // No panic hook: a cancellation is not an error to report. The coroutine's entry
+        // catches the payload and stores it as the task's outcome.
+        Resume::Cancel => panic::resume_unwind(Box::new(Cancelled)),
+        // A panic (printed), so the reason shows even when it aborts the process because the
+        // wait was in a destructor run by the unwind.
+        Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),
+    }
 }

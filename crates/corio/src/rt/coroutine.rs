@@ -6,7 +6,7 @@
 use std::io;
 
 use corio_coroutine::stack::DefaultStack;
-pub(crate) use corio_coroutine::CoroutineResult;
+pub(crate) use corio_coroutine::{is_forced_unwind, CoroutineResult};
 use corio_coroutine::{Coroutine, Yielder};
 /// What a worker passes to a coroutine when it resumes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,12 @@ pub(crate) enum Resume {
     Run,
     /// The runtime found the program deadlocked: panic with the report (main coroutine only).
     Deadlock,
+    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down): unwind
+    /// from this suspension point, as this coroutine. Delivered once per coroutine.
+    Cancel,
+    /// The runtime is shutting down and nothing can wake this coroutine, which is waiting
+    /// after its cancellation was delivered (in a destructor, say): fail with a clear panic.
+    Stuck,
 }
 
 /// Why a coroutine gave its worker back.

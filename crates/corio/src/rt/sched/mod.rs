@@ -32,9 +32,9 @@ pub(crate) mod sleeper;
 pub(crate) mod worker;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
@@ -87,6 +87,19 @@ pub(crate) struct Shared {
     pub(crate) main: Mutex<Option<TaskRef>>,
     /// The I/O reactor, polled by idle workers (see `reactor`).
     pub(crate) reactor: Arc<Reactor>,
+    /// Workers that have unwound their coroutines at shutdown and run what that woke.
+    pub(crate) shutdown_drained: AtomicUsize,
+    /// Tasks that could not start (no stack), and when that was last reported.
+    pub(crate) start_failures: StartFailures,
+}
+
+/// Tasks that could not get a coroutine. Each one's join gets the error; the process hears
+/// of them on stderr at most once a second, with the running count, so that detached tasks
+/// do not vanish silently.
+#[derive(Default)]
+pub(crate) struct StartFailures {
+    count: AtomicUsize,
+    last_report: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -117,6 +130,8 @@ impl Shared {
             sources,
             main: Mutex::new(None),
             reactor,
+            shutdown_drained: AtomicUsize::new(0),
+            start_failures: StartFailures::default(),
         });
         context::register_runtime(&shared);
         Ok((shared, deques))
@@ -135,14 +150,8 @@ impl Shared {
     /// pool, cancels what is left in the shared queues, and forgets the runtime's id.
     pub(crate) fn shutdown(&self) {
         self.blocking.shutdown();
+        self.cancel_injected();
         let mut left: Vec<TaskRef> = Vec::new();
-        loop {
-            match self.injector.steal() {
-                Steal::Success(t) => left.push(t),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
         for r in self.remotes.iter() {
             while let Steal::Success(t) = r.stealer.steal() {
                 left.push(t);
@@ -157,10 +166,51 @@ impl Shared {
         context::deregister_runtime(self.id);
     }
 
+    /// Whether the calling thread is one of this runtime's own (a worker or a blocking-pool
+    /// thread), which its shutdown would wait for.
+    pub(crate) fn on_own_thread(&self) -> bool {
+        context::is_own_thread(self.id)
+    }
+
     /// Queues a new (unstarted) task from a thread that is not one of our workers.
+    ///
+    /// After shutdown no worker takes it: it is cancelled at once (its join reports
+    /// `Cancelled`) instead of waiting forever. The push comes before the look at `shutdown`,
+    /// and [`shutdown`](Self::shutdown) empties the injector after `begin_shutdown` set the
+    /// flag (both SeqCst), so one of the two always sees the task.
     pub(crate) fn inject(&self, task: TaskRef) {
         self.injector.push(task);
+        if self.shutdown.load(Ordering::SeqCst) {
+            self.cancel_injected();
+            return;
+        }
         self.notify_idle();
+    }
+
+    /// Cancels every task in the injector (they never started).
+    fn cancel_injected(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(t) => cancel_unstarted(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+
+    /// Counts a task that could not start and reports it (rate-limited) on stderr.
+    pub(crate) fn report_start_failure(&self, msg: &str) {
+        let n = self.start_failures.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        let mut last = self.start_failures.last_report.lock().unwrap();
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(now);
+        eprintln!(
+            "{msg} ({n} task(s) could not start so far; each was cancelled with this error, \
+             reported at most once a second)"
+        );
     }
 
     /// Wakes one sleeping worker, if any, after work became visible (idle protocol P2–P3).

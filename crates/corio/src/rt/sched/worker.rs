@@ -15,7 +15,7 @@ use super::Shared;
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
-use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
+use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
 use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
@@ -36,6 +36,9 @@ const TIMER_INTERVAL: u32 = 32;
 struct StartedCoroutine {
     co: Co,
     task: RawRef,
+    /// The cancellation was delivered (`Resume::Cancel`): it is delivered once, so waits in
+    /// the destructors it runs park as usual.
+    cancel_delivered: bool,
 }
 
 /// What became of a coroutine its worker resumed.
@@ -65,7 +68,11 @@ struct Coroutines {
 
 impl Coroutines {
     fn insert(&mut self, co: Co, task: RawRef) -> u32 {
-        let entry = Some(StartedCoroutine { co, task });
+        let entry = Some(StartedCoroutine {
+            co,
+            task,
+            cancel_delivered: false,
+        });
         match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = entry;
@@ -130,6 +137,9 @@ pub(crate) struct Local {
     /// Reached only through [`with_coroutines`](Self::with_coroutines).
     coroutines: UnsafeCell<Coroutines>,
     wheel: RefCell<Wheel>,
+    /// Set during the last sweep of a shutdown: a coroutine still waiting after its
+    /// cancellation was delivered is resumed with `Resume::Stuck`.
+    stuck_sweep: Cell<bool>,
     /// Debug builds check that `with_ready`/`with_coroutines` never nest.
     #[cfg(debug_assertions)]
     borrowed: Cell<bool>,
@@ -149,6 +159,7 @@ impl Local {
             picks: Cell::new(0),
             coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
+            stuck_sweep: Cell::new(false),
             #[cfg(debug_assertions)]
             borrowed: Cell::new(false),
         }
@@ -169,7 +180,7 @@ impl Local {
                 continue;
             };
             if self.shared.shutdown.load(Ordering::Acquire) {
-                cancel_unstarted(task); // a started one is unwound from its slot below
+                self.with_ready(|q| q.push_back(task)); // `shutdown` cancels or unwinds it
                 break;
             }
             self.run_task(task);
@@ -463,14 +474,12 @@ impl Local {
         debug_assert!(snap & COMPLETE == 0);
         let slot = task.header().slot.load(Ordering::Relaxed);
         if slot != UNSET {
-            if snap & CANCELLED != 0 {
-                drop(task);
-                let entry = self.with_coroutines(|c| c.remove(slot));
-                context::force_unwind(entry.co); // its destructors run here, on its thread
-                finish(entry.task.get(), Err(Box::new(Cancelled)));
-                return;
-            }
-            match self.resume(slot, snap) {
+            let input = if snap & (CANCELLED | DEADLOCK) == 0 {
+                Resume::Run
+            } else {
+                self.special_input(slot, snap)
+            };
+            match self.resume(slot, input) {
                 Outcome::Requeue => self.with_ready(|q| q.push_back(task)),
                 Outcome::Parked(ctx) => ctx.keep_spare(task),
                 Outcome::Finished => {}
@@ -483,27 +492,51 @@ impl Local {
         // The queue's reference moves into the new coroutine's slot.
         match self.start(task) {
             Ok((slot, ptr)) => {
-                if let Outcome::Requeue = self.resume(slot, snap) {
+                if let Outcome::Requeue = self.resume(slot, Resume::Run) {
                     // SAFETY: the coroutine is suspended, so its slot (and RawRef) is alive.
                     let task = unsafe { clone_raw(ptr) };
                     self.with_ready(|q| q.push_back(task));
                 }
             }
-            Err((task, e)) => {
-                let msg = format!("corio: cannot create a coroutine: {e}");
-                finish(&*task, Err(Box::new(msg)));
-            }
+            Err((task, e)) => self.start_failed(task, e),
         }
+    }
+
+    /// What a started coroutine whose task is cancelled or deadlocked is resumed with: the
+    /// cancellation once (then its destructors may wait like any code), the deadlock report
+    /// every time (main only).
+    #[cold]
+    #[inline(never)]
+    fn special_input(&self, slot: u32, snap: usize) -> Resume {
+        if snap & DEADLOCK != 0 {
+            return Resume::Deadlock;
+        }
+        let first = self.with_coroutines(|c| {
+            let entry = c.get(slot);
+            !std::mem::replace(&mut entry.cancel_delivered, true)
+        });
+        if first {
+            Resume::Cancel
+        } else if self.stuck_sweep.get() {
+            Resume::Stuck
+        } else {
+            Resume::Run
+        }
+    }
+
+    /// A task whose coroutine could not be created (no stack): its join gets the error, and
+    /// the process hears of it (a detached task would vanish silently otherwise).
+    #[cold]
+    #[inline(never)]
+    fn start_failed(&self, task: TaskRef, e: std::io::Error) {
+        let msg = format!("corio: cannot create a coroutine: {e}");
+        self.shared.report_start_failure(&msg);
+        finish(&*task, Err(Box::new(msg)));
     }
 
     /// Resumes the coroutine in `slot` until it suspends or finishes.
     #[inline]
-    fn resume(&self, slot: u32, snap: usize) -> Outcome {
-        let input = if snap & DEADLOCK != 0 {
-            Resume::Deadlock
-        } else {
-            Resume::Run
-        };
+    fn resume(&self, slot: u32, input: Resume) -> Outcome {
         let co: *mut Co = self.with_coroutines(|c| &mut c.get(slot).co as *mut Co);
         // SAFETY: `co` points into `coroutines`, which nothing touches until `resume`
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
@@ -557,7 +590,7 @@ impl Local {
                 unsafe { ctx.task().run() };
             }));
             if let Err(payload) = out {
-                if context::force_unwinding() {
+                if coroutine::is_forced_unwind(&*payload) {
                     panic::resume_unwind(payload); // the coroutine crate's own unwind: let it pass
                 }
                 // SAFETY: as above, we run under RUNNING.
@@ -585,40 +618,92 @@ impl Local {
 
     // ----- shutdown -----------------------------------------------------------------------
 
-    /// Unwinds every coroutine this worker owns and cancels every task it holds. Destructors
-    /// may wake or spawn more, so repeat until nothing is left.
+    /// Unwinds every coroutine this worker owns and cancels every task it holds.
+    ///
+    /// Each coroutine is cancelled as by [`JoinHandle::cancel`](crate::JoinHandle::cancel)
+    /// and unwound as itself (its destructors see it as `current()`; a wait in one parks
+    /// it). The worker runs what those destructors wake until nothing is runnable, and waits
+    /// for the other workers to get there too. A coroutine still waiting then can never be
+    /// woken: it is resumed with `Resume::Stuck`, a clear panic ([`context::SHUTDOWN_WAIT`];
+    /// in a destructor that already unwinds, Rust aborts the process), never a hang.
     fn shutdown(&self) {
+        for task in self.live_tasks() {
+            if task.header().state.notify(CANCELLED) {
+                self.with_ready(|q| q.push_back(task));
+            }
+        }
+        self.drain_at_shutdown();
+        self.shared.shutdown_drained.fetch_add(1, Ordering::SeqCst);
+        let workers = self.shared.remotes.len();
         loop {
-            let entries: Vec<_> = self.with_coroutines(|c| {
-                c.free.clear();
-                c.slots.drain(..).flatten().collect()
-            });
-            let mut any = !entries.is_empty();
-            for StartedCoroutine { co, task } in entries {
-                context::force_unwind(co); // destructors run
-                task.get().header().state.claim();
-                finish(task.get(), Err(Box::new(Cancelled)));
+            let all_drained = self.shared.shutdown_drained.load(Ordering::SeqCst) == workers;
+            let ran = self.drain_at_shutdown();
+            if !ran && all_drained {
+                break;
             }
-            // What remains in the queues: started tasks (just references now) and unstarted
-            // ones (cancelled without running).
-            let mut queued: Vec<TaskRef> = Vec::new();
-            queued.extend(self.lifo.take());
-            self.with_ready(|q| queued.extend(q.drain(..)));
-            while let Some(t) = self.fresh.pop() {
-                queued.push(t);
+            if !ran {
+                std::thread::yield_now();
             }
-            while let Steal::Success(t) = self.shared.remotes[self.index].inbox.steal() {
-                queued.push(t);
+        }
+        // Whatever still waits can never be woken now.
+        self.stuck_sweep.set(true);
+        loop {
+            let stuck = self.live_tasks();
+            if stuck.is_empty() {
+                break;
             }
-            any |= !queued.is_empty();
-            for t in queued {
-                cancel_unstarted(t);
+            let mut scheduled = false;
+            for task in stuck {
+                if task.header().state.notify(0) {
+                    self.with_ready(|q| q.push_back(task));
+                    scheduled = true;
+                }
             }
-            if !any {
+            if !self.drain_at_shutdown() && !scheduled {
+                // Unreachable by the state rules (a live coroutine is parked, or queued
+                // here); leak rather than spin if that is ever wrong.
+                debug_assert!(false, "shutdown: live coroutines neither parked nor queued");
                 break;
             }
         }
         let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new(Instant::now()));
         drop(wheel);
+    }
+
+    /// A counted reference to the task of every coroutine this worker owns.
+    fn live_tasks(&self) -> Vec<TaskRef> {
+        self.with_coroutines(|c| {
+            c.slots
+                .iter()
+                .flatten()
+                // SAFETY: the slot owns a reference, so the task is alive to count another.
+                .map(|s| unsafe { clone_raw(s.task.ptr()) })
+                .collect()
+        })
+    }
+
+    /// Runs this worker's runnable tasks at shutdown: started coroutines (cancelled, so they
+    /// unwind) and their wakes; unstarted tasks are cancelled without running. Returns
+    /// whether it ran anything.
+    fn drain_at_shutdown(&self) -> bool {
+        let mut ran = false;
+        loop {
+            let task = self
+                .lifo
+                .take()
+                .or_else(|| self.with_ready(|q| q.pop_front()))
+                .or_else(|| self.fresh.pop())
+                .or_else(|| self.shared.remotes[self.index].inbox.steal().success());
+            let Some(task) = task else {
+                return ran;
+            };
+            ran = true;
+            let h = task.header();
+            if h.slot.load(Ordering::Relaxed) == UNSET {
+                cancel_unstarted(task);
+            } else if h.state.load() & COMPLETE == 0 {
+                self.run_task(task);
+            }
+        }
     }
 }

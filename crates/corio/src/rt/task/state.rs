@@ -110,11 +110,6 @@ impl State {
         self.0.fetch_add(COMPLETE - RUNNING, Ordering::AcqRel)
     }
 
-    /// Shutdown: the home worker takes a started, possibly parked task to cancel it.
-    pub(crate) fn claim(&self) {
-        self.0.fetch_or(RUNNING, Ordering::Acquire);
-    }
-
     /// Join side: publish a written waker. Fails (returns false) if the task completed.
     pub(crate) fn set_join_waker(&self) -> bool {
         self.update(|s| (s & COMPLETE == 0).then_some(s | JOIN_WAKER))

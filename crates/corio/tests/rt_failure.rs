@@ -1,0 +1,333 @@
+//! Failure paths of the runtime itself: a panic during cancellation, destructors that run
+//! during a cancel or a shutdown, spawning after the runtime is gone, dropping a runtime from
+//! inside, tasks that cannot get a stack. Each case once lost a coroutine, a worker or the
+//! whole process; cases that must end the process run in a child process.
+
+mod util;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use corio::task::is_cancelled;
+use util::watchdog;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn one_worker() -> corio::Runtime {
+    corio::Builder::new().workers(1).build().unwrap()
+}
+
+/// Whether this process is a child started by [`run_child`].
+fn in_child() -> bool {
+    std::env::var_os("CORIO_TEST_CHILD").is_some()
+}
+
+/// Runs test `name` of this binary in a child process and returns its output; the child is
+/// killed if it hangs.
+fn run_child(name: &str) -> Output {
+    let out = Command::new("timeout")
+        .arg("20")
+        .arg(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env("CORIO_TEST_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(124), "child {name} hung: {out:?}");
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+// ----- 3: a panic during cancellation ends at the join; the worker lives on ----------------
+
+#[test]
+fn panic_after_catching_the_cancellation_reaches_the_join() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let h = corio::spawn(|| {
+                let caught = panic::catch_unwind(|| {
+                    corio::time::sleep(Duration::from_secs(3600));
+                });
+                assert!(caught.is_err(), "the cancel unwinds the sleep");
+                panic!("boom while cancelled");
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            h.cancel();
+            let err = h.join().unwrap_err();
+            assert_eq!(err.downcast_ref::<&str>(), Some(&"boom while cancelled"));
+            // The worker (the only one, which also runs this main coroutine) is alive.
+            assert_eq!(corio::spawn(|| 7).join().unwrap(), 7);
+        })
+    });
+}
+
+#[test]
+fn a_coroutine_that_handles_its_cancellation_may_wait_again_and_return() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let h = corio::spawn(|| {
+                let caught = panic::catch_unwind(|| {
+                    corio::time::sleep(Duration::from_secs(3600));
+                });
+                assert!(caught.is_err());
+                // Delivered once: later waits work as usual.
+                corio::time::sleep(Duration::from_millis(1));
+                corio::yield_now();
+                42
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            h.cancel();
+            assert_eq!(h.join().unwrap(), 42);
+        })
+    });
+}
+
+// ----- 4: destructors during a cancel run as the coroutine -------------------------------
+
+struct OnDrop<F: FnMut()>(F);
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+#[test]
+fn destructors_of_a_cancelled_coroutine_see_it_as_current() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let seen = Arc::new(StdMutex::new(None));
+            let s = seen.clone();
+            let h = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    *s.lock().unwrap() = Some(corio::task::current().id());
+                });
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            let id = h.id();
+            corio::time::sleep(Duration::from_millis(5));
+            h.cancel();
+            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert_eq!(*seen.lock().unwrap(), Some(id));
+        })
+    });
+}
+
+#[test]
+fn a_destructor_of_a_cancelled_coroutine_may_wait_for_a_lock() {
+    // A pooled connection goes back to its pool in `Drop`, under a corio Mutex that another
+    // coroutine of the same (only) worker holds: the destructor must park the coroutine, not
+    // block the worker thread.
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let pool = Arc::new(corio::sync::Mutex::new(Vec::new()));
+            let held = pool.lock();
+            let p = pool.clone();
+            let h = corio::spawn(move || {
+                let _conn = OnDrop(move || p.lock().push("conn"));
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            h.cancel();
+            for _ in 0..10 {
+                corio::yield_now(); // the cancelled coroutine reaches its destructor and waits
+            }
+            assert!(!h.is_finished(), "its destructor is waiting for the lock");
+            drop(held);
+            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert_eq!(*pool.lock(), vec!["conn"]);
+        })
+    });
+}
+
+#[test]
+fn a_cancel_is_delivered_once_even_if_a_destructor_waits() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let (tx, rx) = corio::sync::channel::bounded::<u32>(0);
+            let got = Arc::new(AtomicUsize::new(0));
+            let g = got.clone();
+            let h = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    // Waits inside the unwind, as a coroutine (the worker runs main
+                    // meanwhile): it neither unwinds again nor returns early.
+                    let v = rx.recv().unwrap();
+                    corio::time::sleep(Duration::from_millis(1));
+                    g.fetch_add(v as usize, Ordering::SeqCst);
+                });
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            h.cancel();
+            h.cancel(); // twice: still one delivery
+            corio::yield_now();
+            tx.send(5).unwrap();
+            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert_eq!(got.load(Ordering::SeqCst), 5);
+        })
+    });
+}
+
+#[test]
+fn a_destructor_that_panics_during_a_cancel_aborts_with_both_messages() {
+    // Rust aborts on a panic while unwinding; corio cannot catch it. Documented on `cancel`.
+    if in_child() {
+        one_worker().block_on(|| {
+            let h = corio::spawn(|| {
+                let _g = OnDrop(|| panic!("destructor panicked during cancel"));
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            h.cancel();
+            let _ = h.join();
+        });
+        return;
+    }
+    let out = run_child("a_destructor_that_panics_during_a_cancel_aborts_with_both_messages");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("destructor panicked during cancel"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_destructor_that_waits_during_shutdown_fails_fast() {
+    // At shutdown nothing may wait (no coroutine will run again to wake it): the wait fails
+    // with a clear message instead of hanging the drop.
+    if in_child() {
+        let rt = one_worker();
+        let (tx, rx) = corio::sync::channel::bounded::<()>(0);
+        rt.block_on(move || {
+            corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    let _ = rx.recv();
+                });
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            corio::yield_now();
+        });
+        drop(rt); // the destructor above would wait for `tx` forever
+        drop(tx);
+        return;
+    }
+    let out = run_child("a_destructor_that_waits_during_shutdown_fails_fast");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("runtime is shutting down"), "{err}");
+}
+
+// ----- 5: spawning after the runtime is gone fails fast ----------------------------------
+
+#[test]
+fn spawn_through_a_handle_after_the_runtime_is_dropped_is_cancelled_at_once() {
+    watchdog(LIMIT, || {
+        let rt = one_worker();
+        let handle = rt.handle();
+        drop(rt);
+        let h = handle.spawn(|| 1);
+        assert!(is_cancelled(&*h.join().unwrap_err()));
+    });
+}
+
+#[test]
+fn spawn_under_an_enter_guard_after_the_runtime_is_dropped_is_cancelled_at_once() {
+    watchdog(LIMIT, || {
+        let rt = one_worker();
+        let _guard = rt.enter();
+        drop(rt);
+        let h = corio::spawn(|| 1);
+        assert!(is_cancelled(&*h.join().unwrap_err()));
+    });
+}
+
+#[test]
+fn spawns_racing_the_drop_all_end() {
+    watchdog(LIMIT, || {
+        for _ in 0..50 {
+            let rt = corio::Builder::new().workers(2).build().unwrap();
+            let handle = rt.handle();
+            let spawner = std::thread::spawn(move || {
+                (0..200)
+                    .map(|i| handle.spawn(move || i))
+                    .collect::<Vec<_>>()
+            });
+            drop(rt);
+            for h in spawner.join().unwrap() {
+                match h.join() {
+                    Ok(_) => {}
+                    Err(e) => assert!(is_cancelled(&*e)),
+                }
+            }
+        }
+    });
+}
+
+// ----- 7: dropping a runtime from inside one of its coroutines ---------------------------
+
+#[test]
+fn dropping_a_runtime_inside_its_own_coroutine_is_a_clear_error() {
+    watchdog(LIMIT, || {
+        let rt = corio::Builder::new().workers(2).build().unwrap();
+        let slot: Arc<StdMutex<Option<corio::Runtime>>> = Arc::new(StdMutex::new(None));
+        let s = slot.clone();
+        let h = rt.spawn(move || loop {
+            if let Some(rt) = s.lock().unwrap().take() {
+                drop(rt);
+                return;
+            }
+            corio::yield_now();
+        });
+        *slot.lock().unwrap() = Some(rt);
+        let err = h.join().unwrap_err();
+        let msg = err
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| err.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        assert!(
+            msg.contains("inside one of its own coroutines"),
+            "unexpected payload: {msg:?}"
+        );
+    });
+}
+
+// ----- helpers used by the child-process cases -------------------------------------------
+
+#[allow(dead_code)]
+fn catch<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    panic::catch_unwind(AssertUnwindSafe(f))
+}
+
+// ----- 6: tasks that cannot get a stack are reported, not lost silently -------------------
+
+#[test]
+fn tasks_that_cannot_start_are_reported_once_and_counted() {
+    if in_child() {
+        // No stack of this size can be mapped (more than the address space).
+        let rt = corio::Builder::new()
+            .workers(1)
+            .stack_size(1 << 50)
+            .build()
+            .unwrap();
+        for i in 0..100 {
+            drop(rt.spawn(move || i)); // detached: nobody would see the error
+        }
+        let last = rt.spawn(|| 0);
+        let err = last.join().unwrap_err();
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("cannot create a coroutine"), "{msg}");
+        return;
+    }
+    let out = run_child("tasks_that_cannot_start_are_reported_once_and_counted");
+    assert!(out.status.success(), "{out:?}");
+    let err = stderr(&out);
+    let reports = err.matches("could not start so far").count();
+    assert_eq!(reports, 1, "one report within a second: {err}");
+    assert!(err.contains("cannot create a coroutine"), "{err}");
+}
