@@ -50,6 +50,7 @@ impl Wake for ThreadWaker {
 }
 
 fn block_on_thread<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+    context::assert_thread_may_block();
     let waker = Arc::new(ThreadWaker(thread::current())).into();
     let mut cx = Context::from_waker(&waker);
     loop {
