@@ -21,8 +21,21 @@
 //! assert_eq!(total, 499_500);
 //! ```
 //!
+//! A program or a test can let an attribute start the runtime instead ([`main`], [`test`];
+//! both take an optional `workers = N`):
+//!
+//! ```
+//! #[corio::main]
+//! fn main() -> std::io::Result<()> {
+//!     let h = corio::spawn(|| 6 * 7);
+//!     assert_eq!(h.join().unwrap(), 42);
+//!     Ok(())
+//! }
+//! ```
+//!
 //! ## Pieces
-//! - [`run`], [`Runtime`], [`Builder`], [`Handle`]: starting and stopping a runtime.
+//! - [`run`], [`Runtime`], [`Builder`], [`Handle`], [`main`], [`test`]: starting and stopping
+//!   a runtime.
 //! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
 //!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
 //! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels.
@@ -90,6 +103,7 @@ pub mod task;
 pub mod time;
 
 pub use blocking::spawn_blocking;
+pub use corio_macros::{main, test};
 pub use interop::block_on;
 pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
 pub use task::{spawn, yield_now, JoinHandle};
