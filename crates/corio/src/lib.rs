@@ -92,9 +92,11 @@
 mod blocking;
 mod context;
 mod coro;
+pub mod fs;
 mod interop;
 mod loom;
 pub mod net;
+mod offload;
 mod reactor;
 mod runtime;
 mod sched;
