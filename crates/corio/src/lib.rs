@@ -97,6 +97,7 @@ mod interop;
 mod loom;
 pub mod net;
 mod offload;
+pub mod process;
 mod reactor;
 mod runtime;
 mod sched;
