@@ -101,6 +101,7 @@ pub mod process;
 mod reactor;
 mod runtime;
 mod sched;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
