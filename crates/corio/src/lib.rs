@@ -94,6 +94,7 @@ mod context;
 mod coro;
 pub mod fs;
 mod interop;
+mod interval;
 mod loom;
 pub mod net;
 mod offload;
@@ -105,6 +106,7 @@ pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod timer_channel;
 
 pub use blocking::spawn_blocking;
 pub use corio_macros::{main, test};

@@ -1,9 +1,13 @@
-//! Time: `sleep`, `sleep_until`, and deadline-bounded parking.
+//! Time: `sleep`, `sleep_until`, deadline-bounded parking, timer channels for `select!`
+//! ([`after`], [`tick`], [`never`]) and [`interval`].
 //!
 //! Timers live in a per-worker hierarchical timer wheel (1 ms resolution), next to the
 //! coroutines they wake; a timer never fires early.
 
 pub(crate) mod wheel;
+
+pub use crate::interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use crate::timer_channel::{after, never, tick};
 
 use std::time::{Duration, Instant};
 
