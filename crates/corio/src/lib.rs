@@ -89,6 +89,13 @@
 //!
 //! (a separate target directory keeps the loom build from invalidating the normal one).
 
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!(
+    "corio supports only x86_64 Linux (the System V ABI): its coroutines switch in x86_64 \
+     assembly, and its reactor (epoll) and process waits (pidfd) are Linux APIs. Other \
+     targets are not built or tested."
+);
+
 mod blocking;
 mod context;
 mod coro;
