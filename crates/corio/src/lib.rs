@@ -38,14 +38,18 @@
 //!   a runtime.
 //! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
 //!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
-//! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels.
+//! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels; timer
+//!   channels for `select!` ([`time::after`], [`time::tick`], [`time::never`]) and
+//!   [`time::interval`].
 //! - [`sync`]: channels ([`sync::channel`], [`select!`]) and locks ([`sync::Mutex`],
 //!   [`sync::RwLock`], [`sync::Condvar`], [`sync::Semaphore`], [`sync::WaitGroup`],
 //!   [`sync::Barrier`], [`sync::OnceCell`]) that park the coroutine, not the thread.
 //! - [`spawn_blocking`]: a bounded pool for calls that block a thread.
 //! - [`block_on`]: await any future from blocking-style code.
-//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, shaped
-//!   like `std::net`; idle workers poll the epoll reactor themselves.
+//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`,
+//!   `UnixDatagram`, shaped like `std::net`; idle workers poll the epoll reactor themselves.
+//! - [`fs`] (std's shape, on the blocking pool), [`process`] (children waited for through a
+//!   pidfd in the reactor, piped stdio as streams) and [`signal`] (Unix signals as a channel).
 //!
 //! ## Soundness: started coroutines never migrate
 //! `spawn` needs only `F: Send`: a task may be stolen by another worker *before* it starts,
