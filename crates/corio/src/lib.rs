@@ -39,7 +39,7 @@
 //! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
 //!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
 //! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels; timer
-//!   channels for `select!` ([`time::after`], [`time::tick`], [`time::never`]) and
+//!   channels for `select!` ([`time::after`], [`time::tick`], [`time::never()`]) and
 //!   [`time::interval`].
 //! - [`sync`]: channels ([`sync::channel`], [`select!`]) and locks ([`sync::Mutex`],
 //!   [`sync::RwLock`], [`sync::Condvar`], [`sync::Semaphore`], [`sync::WaitGroup`],

@@ -17,7 +17,7 @@
 //!
 //! ## Cost
 //! A call costs a hand-off to a pool thread and back (a few microseconds), so prefer whole-file
-//! calls ([`read`], [`write`]) and wrap a [`File`] in a `BufReader`/`BufWriter` when doing
+//! calls ([`read()`], [`write()`]) and wrap a [`File`] in a `BufReader`/`BufWriter` when doing
 //! many small reads or writes. A cancelled coroutine stops waiting at once; the call it
 //! started still completes on the pool.
 
