@@ -183,3 +183,30 @@ fn wait_exited(pid: u32) -> io::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback for kernels without pidfd: wait without reaping, then reap.
+    #[test]
+    fn wait_exited_leaves_the_child_to_reap() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap();
+        wait_exited(child.id()).unwrap();
+        assert_eq!(child.try_wait().unwrap().unwrap().code(), Some(7));
+    }
+
+    #[test]
+    fn pidfd_is_readable_after_exit() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pidfd = IoSource::new(pidfd_open(child.id()).unwrap());
+        // Outside a coroutine the wait is a poll(2) on the pidfd.
+        let status = pidfd
+            .read(|_| child.try_wait()?.ok_or(io::ErrorKind::WouldBlock.into()))
+            .unwrap();
+        assert!(status.success());
+    }
+}
