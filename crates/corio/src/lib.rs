@@ -125,6 +125,9 @@ pub use interop::block_on;
 pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
 pub use task::{spawn, yield_now, JoinHandle};
 
+#[cfg(doctest)]
+mod macro_errors;
+
 // The README's examples are compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
