@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType};
+use syn::{ItemFn, ReturnType, Type};
 
 use crate::args;
 
@@ -47,7 +47,14 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::R
 
     // The body becomes a closure so `return` and `?` keep their meaning. A non-unit result is
     // reported (`Termination::report`) inside the coroutine: only the `Send` exit code leaves.
-    let body = match &sig.output {
+    // `-> ()` is treated as no return type (so `#[should_panic]` still accepts the test).
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => {
+            ReturnType::Default
+        }
+        other => other.clone(),
+    };
+    let body = match &ret {
         ReturnType::Default => quote! {
             #runtime.block_on(move || #block)
         },
@@ -56,7 +63,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> syn::R
             #runtime.block_on(move || ::std::process::Termination::report(__corio_body()))
         },
     };
-    let output = match &sig.output {
+    let output = match &ret {
         ReturnType::Default => quote!(),
         ReturnType::Type(..) => quote!(-> ::std::process::ExitCode),
     };
@@ -145,6 +152,19 @@ mod tests {
         .unwrap();
         assert!(out.contains("-> :: std :: process :: ExitCode"), "{out}");
         assert!(out.contains("Termination :: report"), "{out}");
+    }
+
+    #[test]
+    fn an_explicit_unit_return_is_no_return_type() {
+        let out = expand_str(
+            Kind::Test,
+            quote!(),
+            quote!(
+                fn t() -> () {}
+            ),
+        )
+        .unwrap();
+        assert!(!out.contains("ExitCode"), "{out}");
     }
 
     #[test]
