@@ -64,7 +64,8 @@
 //! ## Blocking calls
 //! A std blocking call inside a coroutine (`std::thread::sleep`, blocking file or socket I/O,
 //! a contended `std::sync::Mutex`) blocks its whole worker thread. Use corio's versions
-//! ([`time::sleep`]) or move the call to [`spawn_blocking`].
+//! ([`time::sleep`], [`fs`], [`process`], [`net`], [`sync`]) or move the call to
+//! [`spawn_blocking`].
 //!
 //! ## Deadlock report
 //! When the main coroutine waits and nothing can ever wake anything — no runnable coroutine,
