@@ -33,7 +33,9 @@ use crate::time::sleep_until;
 ///
 /// # Cost
 /// One parked coroutine per pending `after` (a pooled stack and a timer), until the deadline
-/// — also when the receiver was dropped before. Outside a runtime, a thread instead.
+/// — also when the receiver was dropped before. Outside a runtime, a thread instead. So for
+/// a timeout on every turn of a hot loop, use `select!`'s `default(timeout)` arm, which
+/// costs no coroutine; keep `after` for deadlines shared by many operations.
 pub fn after(duration: Duration) -> Receiver<Instant> {
     let Some(deadline) = Instant::now().checked_add(duration) else {
         return never();
