@@ -1,7 +1,14 @@
-//! Time: `sleep` and `sleep_until`.
+//! Time: `sleep`, `sleep_until`, deadline-bounded parking, timer channels for `select!`
+//! ([`after`], [`tick`], [`never()`]) and [`interval`].
 //!
 //! Public API above the kernel: timers live in a per-worker hierarchical timer wheel (1 ms
 //! resolution, `rt::timer`), next to the coroutines they wake; a timer never fires early.
+
+mod channel;
+mod interval;
+
+pub use channel::{after, never, tick};
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 
 use std::time::{Duration, Instant};
 
