@@ -1,5 +1,5 @@
 //! Time: `sleep`, `sleep_until`, deadline-bounded parking, timer channels for `select!`
-//! ([`after`], [`tick`], [`never()`]) and [`interval`].
+//! ([`after`], [`tick`], [`never()`]) and [`interval()`].
 //!
 //! Public API above the kernel: timers live in a per-worker hierarchical timer wheel (1 ms
 //! resolution, `rt::timer`), next to the coroutines they wake; a timer never fires early.
