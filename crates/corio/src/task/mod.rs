@@ -1,6 +1,40 @@
 //! Tasks: spawning coroutines, joining and cancelling them, the current task, yielding,
 //! parking, and coroutine-local storage.
 //!
+//! # Cancellation
+//!
+//! [`JoinHandle::cancel`], and a runtime's shutdown, cancel a task. The contract:
+//!
+//! - **Where.** A started coroutine unwinds from its current suspension point if it is
+//!   parked, else from its next one (any `park`, `yield_now`, `sleep`, lock, channel or socket
+//!   wait). Code that never suspends is never interrupted. A task that never started is not
+//!   run; its closure is dropped.
+//! - **As whom.** The unwind runs *as the coroutine*, on its worker: its destructors see it as
+//!   [`current()`], may use coroutine-locals, and may wait (lock a `Mutex` to give a
+//!   connection back to a pool, send on a channel): a wait there parks the coroutine, and other
+//!   coroutines of the worker run meanwhile.
+//! - **Once.** The cancellation is delivered once. A coroutine that catches it
+//!   (`std::panic::catch_unwind` sees a [`Cancelled`] payload) may wait again normally; if it
+//!   then returns, its join gets the value.
+//! - **Outcome.** The join reports [`Cancelled`] ([`is_cancelled`]) if the unwind reached the
+//!   top of the coroutine. A panic raised while unwinding after catching the cancellation ends
+//!   at the join like any panic; the worker and the other coroutines live on. A destructor
+//!   that panics *while* the unwind runs it aborts the process: that is Rust's rule for a
+//!   panic during unwinding, which no runtime can catch. A closure dropped unstarted whose
+//!   destructor panics reports that panic at the join.
+//! - **Nothing lost.** A wake or a value handed to a waiter that is then cancelled passes on:
+//!   to the next waiter, or back into the channel (see [`crate::sync`]'s contract per
+//!   operation). A `send` that returned `Ok` means a receiver got the value or it is still
+//!   receivable.
+//! - **Shutdown.** Dropping a [`Runtime`](crate::Runtime) cancels every task as above and
+//!   runs what their destructors wake until nothing is runnable. A destructor that then still
+//!   waits can never be woken: the wait panics, naming the shutdown (inside an unwind this
+//!   aborts the process), instead of hanging the drop. Spawning on a runtime that is gone
+//!   gives a join that reports [`Cancelled`] at once.
+//! - **Not on a worker thread outside a coroutine.** Code that the worker itself runs outside
+//!   any coroutine (the destructors of a never-started task's closure) may not wait: the wait
+//!   panics rather than block every coroutine of the worker.
+//!
 //! Public API above the kernel: a task is one heap cell (header + closure + output slot, see
 //! `rt::task`); its coroutine is created by the worker that first runs it and never leaves
 //! that worker (see `rt::sched`).
