@@ -25,11 +25,15 @@ use std::sync::{Mutex, MutexGuard};
 /// that many more coroutines alive than its threads' own pools hold.
 pub const DEFAULT_CACHE_CAPACITY: usize = 16 * 1024;
 
-/// Free stacks of one usable size, by their mapping's low address.
+/// Free stacks of one usable size, by their low address, oldest first.
 #[derive(Debug)]
 pub(super) struct Bucket {
     pub(super) size: usize,
     pub(super) lows: Vec<usize>,
+    /// Fewest stacks the bucket held since the scavenger's last tick: that
+    /// many of its oldest stacks stayed unused all along (the cache's
+    /// buckets only; the pools' stay 0).
+    pub(super) idle: usize,
 }
 
 /// A bounded store of free stacks, by size.
@@ -110,21 +114,43 @@ impl Cache {
             Some(bucket) => bucket.lows.extend(kept),
             None => {
                 let lows = kept.collect();
-                inner.buckets.push(Bucket { size, lows });
+                // New stacks were not idle since the last tick.
+                inner.buckets.push(Bucket {
+                    size,
+                    lows,
+                    idle: 0,
+                });
             }
         }
+        drop(inner);
+        super::scavenger::wake();
+    }
+
+    /// The scavenger's tick: removes and returns the stacks that stayed
+    /// unused since the last tick (the oldest of each bucket), and the count
+    /// of stacks still held.
+    pub(super) fn scavenge(&self) -> (Vec<Mapping>, usize) {
+        let mut inner = self.lock();
+        let mut idle = Vec::new();
+        for bucket in inner.buckets.iter_mut() {
+            let size = bucket.size;
+            let n = bucket.idle.min(bucket.lows.len());
+            idle.extend(bucket.lows.drain(..n).map(|low| Mapping { low, size }));
+            bucket.idle = bucket.lows.len();
+        }
+        inner.buckets.retain(|b| !b.lows.is_empty());
+        inner.held -= idle.len();
+        let held = inner.held;
+        (idle, held)
     }
 
     /// The low address of a cached `size`-byte stack, removed from the
     /// cache: the most recently freed, as the likeliest to be resident.
     pub(super) fn take(&self, size: usize) -> Option<usize> {
         let mut inner = self.lock();
-        let low = inner
-            .buckets
-            .iter_mut()
-            .find(|b| b.size == size)?
-            .lows
-            .pop()?;
+        let bucket = inner.buckets.iter_mut().find(|b| b.size == size)?;
+        let low = bucket.lows.pop()?;
+        bucket.idle = bucket.idle.min(bucket.lows.len());
         inner.held -= 1;
         Some(low)
     }
@@ -142,7 +168,6 @@ impl Cache {
     }
 
     /// Stacks held now.
-    #[cfg(test)]
     pub(super) fn held(&self) -> usize {
         self.lock().held
     }
@@ -156,15 +181,14 @@ impl Cache {
 /// Each cached stack holds two kernel mappings and at most 16 KiB of
 /// resident memory.
 pub fn set_cache_capacity(capacity: usize) {
-    CACHE
-        .set_capacity(capacity)
-        .into_iter()
-        .for_each(Mapping::unmap);
+    Mapping::unmap_many(CACHE.set_capacity(capacity));
 }
 
-/// Unmaps every stack in the process-wide cache (stacks in the threads' own
-/// pools stay) and returns how many there were: for example after a burst of
-/// coroutines, to give their memory and mappings back at once.
+/// Gives every stack in the process-wide cache back (stacks in the threads'
+/// own pools stay), unmaps the slabs left empty, and returns how many stacks
+/// there were: for example after a burst of coroutines, to give their
+/// memory and mappings back at once instead of within the scavenger's few
+/// seconds.
 ///
 /// ```
 /// use corio_coroutine::stack::{trim_cache, DefaultStack};
@@ -176,8 +200,18 @@ pub fn set_cache_capacity(capacity: usize) {
 pub fn trim_cache() -> usize {
     let evicted = CACHE.drain();
     let n = evicted.len();
-    evicted.into_iter().for_each(Mapping::unmap);
+    Mapping::unmap_many(evicted);
+    super::slab::unmap_empty();
     n
+}
+
+/// [`trim_cache`], and unmaps every empty slab; returns how many stacks and
+/// slabs were given back.
+pub(super) fn trim() -> usize {
+    let evicted = CACHE.drain();
+    let n = evicted.len();
+    Mapping::unmap_many(evicted);
+    n + super::slab::unmap_empty()
 }
 
 #[cfg(test)]

@@ -112,6 +112,7 @@ impl Spare {
             None => buckets.push(Bucket {
                 size: mapping.size,
                 lows: vec![mapping.low],
+                idle: 0,
             }),
         }
         self.held.set(self.held.get() + 1);
@@ -145,13 +146,11 @@ impl Spare {
     }
 }
 
-/// Hands `lows` of `size`-byte stacks to the process-wide cache; unmaps what
-/// does not fit.
+/// Hands `lows` of `size`-byte stacks to the process-wide cache; gives what
+/// does not fit back to its slab.
 fn give_to_cache(size: usize, mut lows: Vec<usize>) {
     CACHE.put(size, &mut lows);
-    for low in lows {
-        Mapping { low, size }.unmap();
-    }
+    Mapping::unmap_all(size, lows);
 }
 
 impl Drop for Spare {
