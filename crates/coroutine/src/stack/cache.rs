@@ -2,27 +2,31 @@
 //!
 //! Each thread keeps a few hundred free stacks of its own (`pool.rs`). When
 //! its pool overflows it moves half of them here in one batch instead of
-//! unmapping them, and when it runs dry it takes stacks from here, one at a
-//! time, before mapping fresh ones. So the stacks freed by one burst of
-//! coroutines serve the next burst, on any thread, without `mmap` +
-//! `mprotect` + `munmap`: each of those takes the process's `mmap_lock` for
-//! writing, and `munmap` interrupts every other CPU running the process to
-//! flush its TLB.
+//! giving them back, and when it runs dry it takes stacks from here, one at
+//! a time, before carving fresh ones from a slab (`slab.rs`). So the stacks
+//! freed by one burst of coroutines serve the next burst, on any thread,
+//! without system calls or the slab table's lock.
 //!
 //! The cache is bounded by a count of stacks ([`set_cache_capacity`],
-//! default [`DEFAULT_CACHE_CAPACITY`]). A cached stack costs two kernel
-//! mappings (counted against `vm.max_map_count`) and only its hot region of
-//! resident memory, 16 KiB at most, because cold pages are given back when a
-//! stack leaves its thread's hot slot (best effort: see `pool.rs`). [`trim_cache`] unmaps every cached stack, and a stack
-//! mapping that fails for lack of mappings or memory trims the cache and
-//! tries again, so cached stacks never cause that error.
+//! default [`DEFAULT_CACHE_CAPACITY`]). A cached stack costs only its hot
+//! region of resident memory, 16 KiB at most, because cold pages are given
+//! back when a stack leaves its thread's hot slot (best effort: see
+//! `pool.rs`); with per-stack guards ([`GuardMode::Mapping`]) it also holds
+//! two kernel mappings. The scavenger (`scavenger.rs`) gives back the stacks
+//! that stayed unused for a whole tick, so a surge's stacks leave within
+//! seconds; [`trim_cache`] gives them all back at once, and a stack mapping
+//! that fails for lack of mappings or memory trims the cache and tries
+//! again, so cached stacks never cause that error.
+//!
+//! [`GuardMode::Mapping`]: super::GuardMode::Mapping
 
 use super::mmap::Mapping;
 use std::sync::{Mutex, MutexGuard};
 
 /// Stacks the cache holds by default: 16,384, which is at most 256 MiB
-/// resident and 32,768 kernel mappings, and only in a process that once had
-/// that many more coroutines alive than its threads' own pools hold.
+/// resident (and, with per-stack guards, 32,768 kernel mappings), only in a
+/// process that had that many more coroutines alive than its threads' own
+/// pools hold, and only until the scavenger's next ticks.
 pub const DEFAULT_CACHE_CAPACITY: usize = 16 * 1024;
 
 /// Free stacks of one usable size, by their low address, oldest first.
@@ -174,12 +178,12 @@ impl Cache {
 }
 
 /// Sets how many free stacks the process-wide cache may hold (default
-/// [`DEFAULT_CACHE_CAPACITY`]); stacks beyond the new capacity are unmapped.
-/// 0 turns the cache off: a stack that does not fit in its thread's own pool
-/// is unmapped (see [`set_pool_capacity`](super::set_pool_capacity)).
+/// [`DEFAULT_CACHE_CAPACITY`]); stacks beyond the new capacity are given
+/// back. 0 turns the cache off: a stack that does not fit in its thread's
+/// own pool is given back to its slab (see [`set_pool_capacity`](super::set_pool_capacity)).
 ///
-/// Each cached stack holds two kernel mappings and at most 16 KiB of
-/// resident memory.
+/// Each cached stack holds at most 16 KiB of resident memory (and two kernel
+/// mappings with per-stack guards) until the scavenger gives it back.
 pub fn set_cache_capacity(capacity: usize) {
     Mapping::unmap_many(CACHE.set_capacity(capacity));
 }
@@ -198,20 +202,22 @@ pub fn set_cache_capacity(capacity: usize) {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn trim_cache() -> usize {
-    let evicted = CACHE.drain();
-    let n = evicted.len();
-    Mapping::unmap_many(evicted);
-    super::slab::unmap_empty();
-    n
+    give_back_all().0
 }
 
-/// [`trim_cache`], and unmaps every empty slab; returns how many stacks and
-/// slabs were given back.
+/// [`trim_cache`]; returns how many stacks and slabs were given back.
 pub(super) fn trim() -> usize {
+    let (stacks, slabs) = give_back_all();
+    stacks + slabs
+}
+
+/// Gives back every cached stack, then every empty slab; returns how many
+/// of each.
+fn give_back_all() -> (usize, usize) {
     let evicted = CACHE.drain();
-    let n = evicted.len();
+    let stacks = evicted.len();
     Mapping::unmap_many(evicted);
-    n + super::slab::unmap_empty()
+    (stacks, super::slab::unmap_empty())
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ impl Spare {
     }
 
     /// Moves `mapping` and the older half of its bucket to the cache in one
-    /// batch; unmaps what the cache has no room for.
+    /// batch; gives what the cache has no room for back to its slab.
     #[cold]
     fn spill(&self, mapping: Mapping) {
         let size = mapping.size;
@@ -290,7 +290,7 @@ fn give_back_spare(mapping: Mapping) {
     }
 }
 
-/// Trims one stack and hands it to the process-wide cache, or unmaps it.
+/// Trims one stack and hands it to the process-wide cache, or to its slab.
 fn give_back_shared(mapping: Mapping) {
     trim(&mapping);
     give_to_cache(mapping.size, vec![mapping.low]);
