@@ -10,88 +10,74 @@
 //! that keeps reusing its stacks loses none of them.
 //!
 //! The create/drop path never comes here: only the cold paths that move
-//! stacks into the cache or empty a slab call [`wake`], which costs one
-//! atomic load while the thread is awake. The thread sleeps on a condition
-//! variable while there is nothing to give back, and starts on first use.
+//! stacks into the cache or empty a slab call [`wake`], which costs a fence
+//! and an atomic load while the thread runs. The thread exits once there is
+//! nothing left to give back, and a later wake starts it again, so an idle
+//! process has no scavenger thread.
 //!
 //! [`DEFAULT_CACHE_CAPACITY`]: super::DEFAULT_CACHE_CAPACITY
 
 use super::cache::CACHE;
 use super::mmap::Mapping;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How often the scavenger looks for idle stacks while there are any.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// Whether the thread is running ticks (so a wake is not needed).
+/// Whether the thread is running (so a wake is not needed).
 static AWAKE: AtomicBool = AtomicBool::new(false);
 
-/// Whether the thread was started, and a wake it has not seen yet.
-static STATE: Mutex<State> = Mutex::new(State {
-    started: false,
-    woken: false,
-});
-static WAKE: Condvar = Condvar::new();
-
-struct State {
-    started: bool,
-    woken: bool,
-}
+/// Whether the thread runs: changed under this lock only.
+static STARTED: Mutex<bool> = Mutex::new(false);
 
 /// Tells the scavenger there may be something to give back soon. Called
 /// after the cache or a slab changed, with no lock held.
 pub(super) fn wake() {
-    // Pairs with the fence in `run`: either the thread, going to sleep,
-    // sees what changed, or this sees that it is going to sleep.
+    // Pairs with the fence in `run`: either the thread, about to exit, sees
+    // what changed, or this sees that it is exiting.
     fence(Ordering::SeqCst);
     if AWAKE.load(Ordering::Relaxed) {
         return;
     }
-    wake_slow();
+    start();
 }
 
 #[cold]
-fn wake_slow() {
-    let mut state = STATE.lock().unwrap_or_else(|p| p.into_inner());
-    state.woken = true;
-    if !state.started {
-        let spawned = std::thread::Builder::new()
-            .name("corio-scavenger".into())
-            .stack_size(64 * 1024)
-            .spawn(run);
-        // Without a thread (out of threads) memory is kept as before the
-        // scavenger existed; `trim_cache` still gives it back.
-        state.started = spawned.is_ok();
+fn start() {
+    let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
+    if *started {
+        return; // exiting, after a last look that sees our change; or just started
     }
-    WAKE.notify_one();
+    let spawned = std::thread::Builder::new()
+        .name("corio-scavenger".into())
+        .stack_size(64 * 1024)
+        .spawn(run);
+    // Without a thread (out of threads) memory stays until the next wake or
+    // `trim_cache`.
+    *started = spawned.is_ok();
+    AWAKE.store(*started, Ordering::Relaxed);
 }
 
-/// The thread: ticks while there is something idle, sleeps otherwise.
+/// The thread: ticks while there is something idle, then exits.
 fn run() {
-    let mut state = STATE.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        while !state.woken {
-            state = WAKE.wait(state).unwrap_or_else(|p| p.into_inner());
+        std::thread::sleep(TICK);
+        if tick() {
+            continue;
         }
-        state.woken = false;
-        AWAKE.store(true, Ordering::Relaxed);
-        drop(state);
-        loop {
-            std::thread::sleep(TICK);
-            if !tick() {
-                break;
-            }
-        }
-        state = STATE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
         AWAKE.store(false, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        // A change made during the last tick found the thread awake and
-        // did not wake it: look at what is there now.
+        // A change made during the last tick found the thread awake and did
+        // not start another: look at what is there now.
         if CACHE.held() > 0 || super::slab::empty_slabs() > 0 {
-            state.woken = true;
+            AWAKE.store(true, Ordering::Relaxed);
+            continue;
         }
+        *started = false;
+        return;
     }
 }
 
