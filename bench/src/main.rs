@@ -66,6 +66,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.raise_map_limit {
+        mem::allow_raising_the_map_limit();
+    }
     let config = if args.quick {
         Config::QUICK
     } else {
