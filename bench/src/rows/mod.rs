@@ -5,6 +5,7 @@ mod channels;
 mod coroutine;
 mod net;
 mod runtime;
+mod surge;
 
 use crate::row::Row;
 
@@ -14,6 +15,7 @@ pub fn all() -> Vec<Row> {
     rows.extend(runtime::rows());
     rows.extend(channels::rows());
     rows.extend(net::rows());
+    rows.extend(surge::rows());
     rows
 }
 
