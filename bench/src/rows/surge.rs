@@ -8,7 +8,7 @@ use crate::harness::Config;
 use crate::hidden::in_child;
 use crate::row::{Entry, Outcome, Row, Unit};
 use crate::system::System;
-use crate::systems::surge::{self, SETTLE, TOUCH, WAVE};
+use crate::systems::surge::{self, TOUCH, WAVE};
 
 /// Time allowed to one system's child.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -43,7 +43,7 @@ fn go(config: &Config) -> Outcome {
         surge::surge_tasks(config).to_string(),
         WAVE.to_string(),
         TOUCH.to_string(),
-        SETTLE.as_secs().to_string(),
+        surge::settle(config).as_secs().to_string(),
     ]
     .into();
     let sample = crate::go::sample(&args, TIMEOUT)?;

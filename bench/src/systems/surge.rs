@@ -1,7 +1,7 @@
 //! `surge-return`: how much resident memory a runtime keeps after a surge of tasks has
 //! passed. Each system runs [`SURGE_TASKS`] tasks in waves of [`WAVE`] live at once, each
 //! touching [`TOUCH`] bytes (of stack for the stackful systems, of a buffer the task holds
-//! for tokio), waits until all have finished, then [`SETTLE`], and reports the growth of RSS
+//! for tokio), waits until all have finished, then [`settle`], and reports the growth of RSS
 //! over the baseline taken before the surge, in MiB. A fresh process per measurement.
 
 use std::hint::black_box;
@@ -27,8 +27,10 @@ pub fn surge_tasks(config: &Config) -> usize {
 pub const WAVE: usize = 10_000;
 /// Bytes each task touches.
 pub const TOUCH: usize = 64 * 1024;
-/// How long after the surge the memory is read.
-pub const SETTLE: Duration = Duration::from_secs(5);
+/// How long after the surge the memory is read: 5 s (2 s under `--quick`, a smoke run).
+pub fn settle(config: &Config) -> Duration {
+    Duration::from_secs(if config.quick { 2 } else { 5 })
+}
 
 /// The sample: MiB above the baseline, with what was measured.
 fn sample(before: u64, peak: u64, after: u64, config: &Config, who: &str) -> Sample {
@@ -39,7 +41,7 @@ fn sample(before: u64, peak: u64, after: u64, config: &Config, who: &str) -> Sam
         .note(format!(
             "surge-return: RSS above the pre-surge baseline {} s after {} tasks ({WAVE} live at \
              once) that each touched {} KiB ({who}) had finished",
-            SETTLE.as_secs(),
+            settle(config).as_secs(),
             surge_tasks(config),
             TOUCH / 1024
         ))
@@ -74,7 +76,7 @@ pub fn corio_here(config: &Config) -> Outcome {
             Ok::<_, std::io::Error>((before, peak))
         })
         .map_err(|e| e.to_string())?;
-    std::thread::sleep(SETTLE);
+    std::thread::sleep(settle(config));
     let after = mem::resident_bytes().map_err(|e| e.to_string())?;
     drop(rt);
     let mode = corio_coroutine::stack::guard_mode();
@@ -123,7 +125,7 @@ pub fn tokio_here(config: &Config) -> Outcome {
             Ok::<_, std::io::Error>((before, peak))
         })
         .map_err(|e| e.to_string())?;
-    std::thread::sleep(SETTLE);
+    std::thread::sleep(settle(config));
     let after = mem::resident_bytes().map_err(|e| e.to_string())?;
     drop(rt);
     Ok(sample(before, peak, after, config, "tokio tasks' buffers"))
