@@ -183,3 +183,43 @@ fn overflow_of_a_stack_amid_others_names_that_stack() {
         },
     );
 }
+
+#[test]
+fn overflow_of_a_stack_given_back_and_reused_is_caught() {
+    if in_child() {
+        use corio_coroutine::stack::{set_pool_capacity, trim_cache, Stack};
+        print_mode();
+        // Freed stacks skip this thread's pool and go to the cache, then all
+        // back to their slab at once: adjacent ones in one MADV_DONTNEED,
+        // which spans the guards between them.
+        set_pool_capacity(0);
+        let mut stacks: Vec<_> = (0..4)
+            .map(|_| DefaultStack::new(112 * 1024).unwrap())
+            .collect();
+        let _keeps_the_slab_mapped = stacks.remove(0);
+        drop(stacks);
+        trim_cache();
+        let mut again: Vec<_> = (0..3)
+            .map(|_| DefaultStack::new(112 * 1024).unwrap())
+            .collect();
+        // The highest stack: in slab mode its guard lay inside the range given back.
+        again.sort_by_key(|s| s.base());
+        let stack = again.pop().unwrap();
+        let mut co = Coroutine::with_stack(stack, |_: &Yielder<(), ()>, ()| {
+            std::hint::black_box(small_frames(0));
+        });
+        co.set_name("reused");
+        let _ = co.resume(());
+        return;
+    }
+    in_both_modes(
+        "overflow_of_a_stack_given_back_and_reused_is_caught",
+        |output, stderr| {
+            assert!(
+                stderr.contains("corio: coroutine 'reused' has overflowed its stack of 112 KiB"),
+                "stderr was: {stderr}"
+            );
+            assert_eq!(killed_by(output), Some(libc::SIGABRT));
+        },
+    );
+}
