@@ -100,6 +100,14 @@ mod tests {
     }
 
     #[test]
+    fn the_map_limit_is_left_alone_without_the_flag() {
+        let before = max_map_count().unwrap();
+        let raise = MapLimitRaise::to(before + 1);
+        assert!(raise.is_err(), "raised without --raise-map-limit");
+        assert_eq!(max_map_count().unwrap(), before);
+    }
+
+    #[test]
     fn own_process_figures_are_plausible() {
         assert!(resident_bytes().unwrap() > 0);
         assert!(map_count().unwrap() > 0);
