@@ -91,17 +91,18 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    spawn_named(f, None)
+    spawn_named(f, None, 0)
 }
 
-pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>) -> JoinHandle<T>
+/// Spawns `f` as a task named `name` on a `stack_size`-byte stack (0: the runtime's).
+pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>, stack_size: usize) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let mut handle = None;
     rt::spawn(|runtime| {
-        let task: TaskRef = TaskCell::new(f, runtime, name);
+        let task: TaskRef = TaskCell::with_stack_size(f, runtime, name, stack_size);
         handle = Some(JoinHandle::new(task.clone()));
         task
     });
@@ -121,6 +122,7 @@ where
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
     name: Option<String>,
+    stack_size: usize,
 }
 
 impl Builder {
@@ -135,13 +137,32 @@ impl Builder {
         self
     }
 
+    /// The task's stack size in bytes (rounded up to pages, at least 16 KiB), instead of
+    /// the runtime's [`Builder::stack_size`](crate::Builder::stack_size): for a task that
+    /// needs a deep stack (large locals, deep recursion) or, smaller, for very many tasks.
+    /// Stacks cost address space; only the pages a task touches cost memory.
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::task::Builder::new().stack_size(4 << 20).spawn(|| {
+    ///         let big = [1u8; 1 << 20]; // 1 MiB local: too big for the default 256 KiB
+    ///         std::hint::black_box(&big).len()
+    ///     });
+    ///     assert_eq!(h.join().unwrap(), 1 << 20);
+    /// });
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
     /// Spawns the task like [`spawn`].
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_named(f, self.name.map(String::into_boxed_str))
+        spawn_named(f, self.name.map(String::into_boxed_str), self.stack_size)
     }
 }
 
