@@ -227,11 +227,12 @@ impl<T: ?Sized> Mutex<T> {
                 None,
                 &self.queue,
                 |q| q,
-                |token| {
-                    if token == HANDOFF {
-                        // We were handed the lock while unwinding: pass it on.
-                        self.unlock();
-                    }
+                |token| match token {
+                    // We were handed the lock while unwinding: pass it on.
+                    Some(HANDOFF) => self.unlock(),
+                    // We were the one waiter woken to retry: wake another in our place.
+                    Some(_) => self.pass_on_retry(),
+                    None => {}
                 },
             );
             // Without a deadline `wait` returns only with a token. On HANDOFF we own the lock
@@ -276,6 +277,31 @@ impl<T: ?Sized> Mutex<T> {
         };
         if queue.is_empty() {
             // Relaxed: QUEUED is only read under the queue lock or as a fast-path hint.
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
+        }
+        drop(queue);
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// A waiter woken with `RETRY` is unwinding instead of retrying. `unlock_slow` wakes one
+    /// waiter per release, so unless the lock is held again (its owner's unlock will wake
+    /// the next), wake the next waiter in our place.
+    #[cold]
+    fn pass_on_retry(&self) {
+        let mut queue = self.queue.lock();
+        // Relaxed: as for QUEUED (see the module docs), the queue lock orders this against
+        // waiters queueing. A waiter is in the list only with QUEUED set, so an owner who
+        // took the lock after this load must unlock through `unlock_slow`, which wakes it.
+        if self.state.load(Ordering::Relaxed) & LOCKED != 0 {
+            return;
+        }
+        let waiter = queue.notify_one(RETRY);
+        if queue.is_empty() {
+            // Relaxed: as in `unlock_slow`.
             self.state.fetch_and(!QUEUED, Ordering::Relaxed);
         }
         drop(queue);

@@ -140,25 +140,28 @@ pub(crate) fn wake_all(wakes: Vec<Waiter>) {
 /// has been unlinked.
 ///
 /// If the owner unwinds while parked (its coroutine was cancelled, or the runtime shuts down)
-/// the node is unlinked; if a token had already been given to it, `abandon(token)` passes on
-/// whatever the token conferred (unlock the lock it was handed, return the permits, …), so a
-/// cancelled waiter never swallows a hand-off.
+/// the node is unlinked and `abandon` runs on the unwind path (never on the normal one):
+/// - `abandon(Some(token))` if a token had already been given: pass on whatever it conferred
+///   (unlock the lock it was handed, return the permits, wake the next waiter instead), so a
+///   cancelled waiter never swallows a hand-off;
+/// - `abandon(None)` if it was still waiting: its leaving may let the waiters behind it
+///   proceed (a large semaphore request, a writer ahead of readers), so serve them.
 pub(crate) fn wait<S, D>(
     node: &Node<D>,
     deadline: Option<Instant>,
     lock: &Lock<S>,
     list: fn(&mut S) -> &mut WaitList<D>,
-    abandon: impl FnOnce(usize),
+    abandon: impl FnOnce(Option<usize>),
 ) -> Option<usize> {
     /// Unlinks the node if `wait` is left by unwinding (waitq rule 2).
-    struct Guard<'a, S, D, A: FnOnce(usize)> {
+    struct Guard<'a, S, D, A: FnOnce(Option<usize>)> {
         node: &'a Node<D>,
         lock: &'a Lock<S>,
         list: fn(&mut S) -> &mut WaitList<D>,
         abandon: Option<A>,
     }
 
-    impl<S, D, A: FnOnce(usize)> Guard<'_, S, D, A> {
+    impl<S, D, A: FnOnce(Option<usize>)> Guard<'_, S, D, A> {
         /// Unlinks the node, or returns the token if a notifier got there first.
         fn unlink(&self) -> Option<usize> {
             let mut state = self.lock.lock();
@@ -171,12 +174,10 @@ pub(crate) fn wait<S, D>(
         }
     }
 
-    impl<S, D, A: FnOnce(usize)> Drop for Guard<'_, S, D, A> {
+    impl<S, D, A: FnOnce(Option<usize>)> Drop for Guard<'_, S, D, A> {
         fn drop(&mut self) {
             if let Some(abandon) = self.abandon.take() {
-                if let Some(token) = self.unlink() {
-                    abandon(token);
-                }
+                abandon(self.unlink());
             }
         }
     }
