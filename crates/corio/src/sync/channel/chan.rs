@@ -18,6 +18,10 @@
 //!    chosen by another channel): whoever meets it while claiming unlinks it; the owner's own
 //!    unlink then finds nothing, which is fine.
 //!
+//! 4. `buf` holds at most `cap` messages, plus those [`Chan::pass_on`] put back (a cancelled
+//!    receiver's); a receive refills the buffer from a waiting sender only below `cap`, so
+//!    the excess drains first.
+//!
 //! No wake-up is lost: an operation that finds nothing to do links its entry in the *same*
 //! critical section in which it looked, so whoever later changes the channel sees the entry.
 
@@ -181,13 +185,16 @@ impl<T> Chan<T> {
 
     fn recv_locked(&self, inner: &mut Inner<T>, me: Me) -> Received<T> {
         if let Some(msg) = inner.buf.pop_front() {
-            // Room was made: the first waiting sender's message moves into the buffer.
+            // Room was made (below `cap`: invariant 4): the first waiting sender's message
+            // moves into the buffer.
             let mut wake = None;
-            if let Some(e) = claim(&mut inner.senders, me) {
-                // SAFETY: claimed just now, and we hold the lock.
-                let (m, w) = unsafe { e.take() };
-                inner.buf.extend(m);
-                wake = Some(w);
+            if inner.buf.len() < self.cap {
+                if let Some(e) = claim(&mut inner.senders, me) {
+                    // SAFETY: claimed just now, and we hold the lock.
+                    let (m, w) = unsafe { e.take() };
+                    inner.buf.extend(m);
+                    wake = Some(w);
+                }
             }
             return Received::Done(msg, wake);
         }
@@ -301,6 +308,30 @@ impl<T> Chan<T> {
         unlink(&mut self.inner.lock().receivers, sel)
     }
 
+    /// A receiver that was handed `msg` is unwinding (its coroutine was cancelled) before it
+    /// could return it: give it to the next waiting receiver, or else put it back at the front
+    /// of the buffer — even past the capacity (invariant 4) — so that a send that returned
+    /// `Ok` stays receivable. Only on the unwind path.
+    #[cold]
+    pub(crate) fn pass_on(&self, msg: T) {
+        let mut inner = self.inner.lock();
+        if inner.receivers_gone {
+            drop(inner);
+            drop(msg); // nobody can receive it any more
+            return;
+        }
+        // Our own entries, if any, are stale (our selector is chosen): `claim` drops them.
+        if let Some(e) = claim(&mut inner.receivers, std::ptr::null()) {
+            // SAFETY: claimed just now, and we hold the lock.
+            let waiter = unsafe { e.give(msg) };
+            drop(inner);
+            waiter.wake();
+            return;
+        }
+        // It was the oldest message (handed over only while the buffer was empty): FIFO.
+        inner.buf.push_front(msg);
+    }
+
     /// The last sender is gone: every waiting receiver is chosen, with its slot left empty
     /// (it reports `Disconnected`).
     pub(crate) fn disconnect_senders(&self) {
@@ -314,6 +345,9 @@ impl<T> Chan<T> {
 
     /// The last receiver is gone: every waiting sender is chosen, keeping its message (it
     /// reports `Disconnected` with the message), and buffered messages are dropped.
+    ///
+    /// The senders are woken first and the messages dropped last, outside the lock: their
+    /// destructors may do anything, panicking included (see [`drop_messages`]).
     pub(crate) fn disconnect_receivers(&self) {
         let (wakes, dropped) = {
             let mut inner = self.inner.lock();
@@ -323,9 +357,21 @@ impl<T> Chan<T> {
                 std::mem::take(&mut inner.buf),
             )
         };
-        drop(dropped); // outside the lock: destructors may do anything
         wakes.into_iter().for_each(Waiter::wake);
+        drop_messages(dropped);
     }
+}
+
+/// Drops `msgs` in order. If a destructor panics, the panic propagates and the remaining
+/// messages are leaked rather than dropped while unwinding (which would abort the process if
+/// a second one panicked) — as crossbeam-channel does.
+fn drop_messages<T>(msgs: VecDeque<T>) {
+    let mut rest = std::mem::ManuallyDrop::new(msgs);
+    while let Some(msg) = rest.pop_front() {
+        drop(msg);
+    }
+    // All dropped: free the ring itself.
+    drop(std::mem::ManuallyDrop::into_inner(rest));
 }
 
 /// The outcome of registering a blocked operation.

@@ -49,6 +49,9 @@ pub(crate) trait Operation {
     fn unregister(&mut self, sel: &Selector);
     /// Stores the result after a partner chose it.
     fn complete(&mut self);
+    /// A partner chose it but the owner is unwinding (cancelled) instead of completing:
+    /// pass on whatever the partner handed over. Called after [`unregister`](Self::unregister).
+    fn pass_on(&mut self) {}
     /// The channel's address and whether this is a send, to check `SelectedOperation` use.
     fn id(&self) -> (*const (), bool);
     /// Points at the `Option<Result<..>>` result field (typed by [`id`](Self::id)'s channel).
@@ -113,6 +116,13 @@ impl<T> Operation for RecvOp<'_, T> {
     fn complete(&mut self) {
         // A partner filled the slot, or disconnection left it empty.
         self.result = Some(self.slot.take().ok_or(RecvError));
+    }
+
+    fn pass_on(&mut self) {
+        // A sender's `Ok` means the message stays receivable: give it to another receiver.
+        if let Some(msg) = self.slot.take() {
+            self.chan.pass_on(msg);
+        }
     }
 
     fn id(&self) -> (*const (), bool) {
@@ -330,9 +340,12 @@ impl<'o, O: DerefMut<Target = dyn Operation + 'o>> Drop for Unlink<'_, 'o, O> {
         if self.armed {
             // Unwinding out of the wait (a cancelled coroutine): selector rule 3 says we may
             // not leave while linked, nor while a completer is still moving our data.
-            self.sel.abort_or_wait_done();
+            let chosen = self.sel.abort_or_wait_done();
             for op in self.ops.iter_mut() {
                 op.unregister(self.sel);
+            }
+            if let Some(i) = chosen {
+                self.ops[i].pass_on(); // a partner handed us something: not ours to drop
             }
         }
     }

@@ -179,14 +179,15 @@ impl Selector {
         }
     }
 
-    /// Used while unwinding (we must not suspend): abort, or wait for a completer that
-    /// already claimed us. It is inside a short critical section on another thread (a
-    /// completer never suspends between claim and `finish`), so spinning ends quickly.
-    pub(crate) fn abort_or_wait_done(&self) {
-        if self.abort().is_err() {
-            while !self.is_done() {
-                std::thread::yield_now();
-            }
+    /// Used while unwinding (we must not suspend): abort (`None`), or wait for a completer
+    /// that already claimed us and return its operation. It is inside a short critical
+    /// section on another thread (a completer never suspends between claim and `finish`), so
+    /// spinning ends quickly.
+    pub(crate) fn abort_or_wait_done(&self) -> Option<usize> {
+        let op = self.abort().err()?;
+        while !self.is_done() {
+            std::thread::yield_now();
         }
+        Some(op)
     }
 }
