@@ -293,6 +293,19 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
+    /// Whether the buffer is full (always true for a rendezvous channel), as
+    /// [`Sender::is_full`].
+    ///
+    /// ```
+    /// let (tx, rx) = corio::sync::channel::bounded(1);
+    /// assert!(!rx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.capacity().is_some_and(|c| self.len() >= c)
+    }
+
     /// The capacity; `None` for an unbounded channel.
     pub fn capacity(&self) -> Option<usize> {
         self.chan.capacity()

@@ -3,15 +3,17 @@
 //!
 //! # The select loop (after crossbeam-channel's)
 //!
-//! 1. **Try** every operation without blocking, starting at a random one (fairness: no arm
-//!    is favoured when several are ready). We are linked nowhere yet, so an attempt only
+//! 1. **Try** every operation without blocking, in a random order (fairness: each ready arm
+//!    is equally likely to be chosen). We are linked nowhere yet, so an attempt only
 //!    claims *partners*, never our own selector.
 //! 2. **Register** every operation in its channel's wait queue. If one turns out ready while
 //!    we register, abort our selector (or, if a partner chose us meanwhile, take that) and go
 //!    back to 1: we cannot complete it ourselves, because a partner on another channel may be
 //!    choosing us concurrently.
 //! 3. **Wait** until a partner chooses one operation (its data has then moved, see
-//!    `selector`), or the deadline passes and we abort.
+//!    `selector`), or the deadline passes and we abort. A select that may not wait (or whose
+//!    deadline has passed) still registers, then aborts at once: that makes "nothing was
+//!    ready" a linearizable answer (see [`run_select`]).
 //! 4. **Unlink** the other entries; a guard does this also when the wait unwinds.
 //!
 //! A single operation (plain `send`/`recv`) skips the abort dance: nobody else can choose
@@ -249,9 +251,48 @@ pub(crate) fn run_one(op: &mut dyn Operation, deadline: Option<Instant>) -> bool
     }
 }
 
+/// How long a select may wait.
+#[derive(Clone, Copy)]
+pub(crate) enum Timeout {
+    /// Until an operation is performed.
+    Never,
+    /// Until this instant.
+    At(Instant),
+    /// Not at all (`try_select`, `select!` with `default`).
+    Now,
+}
+
+impl Timeout {
+    fn deadline(self) -> Option<Instant> {
+        match self {
+            Timeout::Never => None,
+            Timeout::At(d) => Some(d),
+            Timeout::Now => Some(Instant::now()),
+        }
+    }
+
+    fn passed(self) -> bool {
+        match self {
+            Timeout::Never => false,
+            Timeout::At(d) => Instant::now() >= d,
+            Timeout::Now => true,
+        }
+    }
+}
+
 /// Runs the first ready of `ops` (step list in the module docs), or returns `None` once
-/// `deadline` passes.
-pub(crate) fn run_select<'o, O>(ops: &mut [O], deadline: Option<Instant>) -> Option<usize>
+/// `timeout` passes. `order` is scratch space for the random order of step 1.
+///
+/// Giving up is linearizable: `None` means there was one instant at which no operation was
+/// ready — the moment the selector was aborted with every operation linked (a linked
+/// operation that becomes ready chooses the selector instead, so each stayed not ready from
+/// its registration until the abort). A single pass of attempts could not promise that: each
+/// attempt sees its channel at a different instant.
+pub(crate) fn run_select<'o, O>(
+    ops: &mut [O],
+    order: &mut Vec<usize>,
+    timeout: Timeout,
+) -> Option<usize>
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
@@ -259,18 +300,24 @@ where
     match n {
         0 => {
             // Nothing can ever be ready: sleep until the deadline (forever without one).
-            while !park(deadline) {}
+            if let Timeout::Now = timeout {
+                return None;
+            }
+            while !park(timeout.deadline()) {}
             return None;
         }
-        1 => return run_one(&mut *ops[0], deadline).then_some(0),
+        1 => {
+            // One attempt is one critical section: linearizable by itself.
+            if let Timeout::Now = timeout {
+                return ops[0].try_op().then_some(0);
+            }
+            return run_one(&mut *ops[0], timeout.deadline()).then_some(0);
+        }
         _ => {}
     }
     loop {
-        if let Some(i) = try_select(ops) {
+        if let Some(i) = try_select(ops, order) {
             return Some(i);
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return None;
         }
         let sel = Selector::new();
         let start = random(n);
@@ -292,13 +339,13 @@ where
                 Reg::Done => unreachable!("only `alone` registration completes in place"),
             }
         }
-        let chosen = if ready {
+        let chosen = if ready || timeout.passed() {
             match sel.abort() {
                 Ok(()) => None,
                 Err(_) => sel.wait(None), // a partner chose us meanwhile
             }
         } else {
-            sel.wait(deadline)
+            sel.wait(timeout.deadline())
         };
         guard.armed = false;
         for (i, op) in guard.ops.iter_mut().enumerate() {
@@ -317,14 +364,27 @@ where
     }
 }
 
-/// Step 1 alone: the first ready operation from a random start, without blocking.
-pub(crate) fn try_select<'o, O>(ops: &mut [O]) -> Option<usize>
+/// Step 1 alone: attempts the operations in a uniformly random order (a lazy Fisher-Yates
+/// shuffle into `order`) and performs the first ready one, without blocking. So among the
+/// operations ready during the pass each is equally likely to be chosen, as in Go and
+/// crossbeam (starting at a random index and going round would favour an operation that
+/// follows a run of unready ones).
+pub(crate) fn try_select<'o, O>(ops: &mut [O], order: &mut Vec<usize>) -> Option<usize>
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
     let n = ops.len();
-    let start = random(n);
-    (0..n).map(|k| (start + k) % n).find(|&i| ops[i].try_op())
+    order.clear();
+    order.extend(0..n);
+    for k in 0..n {
+        let j = k + random(n - k);
+        order.swap(k, j);
+        let i = order[k];
+        if ops[i].try_op() {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// Unlinks every operation (after aborting or finishing the selector) if the wait unwinds.
