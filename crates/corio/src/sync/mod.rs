@@ -61,7 +61,7 @@
 //! under loom is a loom thread. Run the models with
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/work/target-loom \
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p corio --lib --release sync::loom_tests
 //! ```
 

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 #[cfg(not(loom))]
-pub(crate) use rt::{park, Waiter};
+pub(crate) use rt::{park, spin_yield, Waiter};
 
 #[cfg(not(loom))]
 mod rt {
@@ -62,14 +62,27 @@ mod rt {
             Some(d) => task::park_deadline(d),
         }
     }
+
+    /// Lets another thread run while we spin on something it is about to finish (an
+    /// unwinding coroutine may not suspend, so it yields the thread).
+    pub(crate) fn spin_yield() {
+        thread::yield_now();
+    }
 }
 
+#[cfg(all(loom, test))]
+pub(crate) use model::{cancel_token, cancellable};
 #[cfg(loom)]
-pub(crate) use model::{park, Waiter};
+pub(crate) use model::{park, spin_yield, Waiter};
 
 #[cfg(loom)]
 mod model {
     use super::*;
+    #[cfg(test)]
+    use loom::sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    };
 
     /// Under loom every waiter is a loom thread.
     #[derive(Clone)]
@@ -85,9 +98,68 @@ mod model {
         }
     }
 
-    /// loom has no clock: a deadline is ignored (the models use no timeouts).
+    /// loom has no clock: a deadline is ignored (the models use no timeouts). A model thread
+    /// running [`cancellable`] unwinds here once its token is set, as a cancelled coroutine
+    /// unwinds at its next suspension point.
     pub(crate) fn park(_deadline: Option<Instant>) -> bool {
+        #[cfg(test)]
+        unwind_if_cancelled();
         loom::thread::park();
+        #[cfg(test)]
+        unwind_if_cancelled();
         false
+    }
+
+    /// See the non-loom `spin_yield`; loom must be told, or it would spin forever.
+    pub(crate) fn spin_yield() {
+        loom::thread::yield_now();
+    }
+
+    /// The panic payload of a modelled cancellation.
+    #[cfg(test)]
+    pub(crate) struct Cancelled;
+
+    #[cfg(test)]
+    loom::thread_local! {
+        static TOKEN: std::cell::RefCell<Option<Arc<AtomicBool>>> = std::cell::RefCell::new(None);
+    }
+
+    /// A cancellation token for [`cancellable`], and the function that cancels it: like
+    /// `JoinHandle::cancel`, it marks the thread and wakes it.
+    #[cfg(test)]
+    pub(crate) fn cancel_token() -> (Arc<AtomicBool>, impl Fn(&loom::thread::Thread)) {
+        let token = Arc::new(AtomicBool::new(false));
+        let t = token.clone();
+        (token, move |thread: &loom::thread::Thread| {
+            t.store(true, Ordering::SeqCst);
+            thread.unpark();
+        })
+    }
+
+    /// Runs `f` on this model thread; once `token` is set, its next `park` unwinds (once)
+    /// with [`Cancelled`], running the same unwind guards a cancelled coroutine runs.
+    /// Returns `None` if it was cancelled.
+    #[cfg(test)]
+    pub(crate) fn cancellable<R>(token: Arc<AtomicBool>, f: impl FnOnce() -> R) -> Option<R> {
+        TOKEN.with(|t| *t.borrow_mut() = Some(token));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        TOKEN.with(|t| *t.borrow_mut() = None);
+        match r {
+            Ok(v) => Some(v),
+            Err(e) if e.is::<Cancelled>() => None,
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    }
+
+    #[cfg(test)]
+    fn unwind_if_cancelled() {
+        let cancelled = TOKEN.with(|t| {
+            t.borrow()
+                .as_ref()
+                .is_some_and(|tok| tok.swap(false, Ordering::SeqCst))
+        });
+        if cancelled {
+            std::panic::resume_unwind(Box::new(Cancelled));
+        }
     }
 }

@@ -20,7 +20,6 @@
 //! its selector, so step 2 completes it in place when it is ready (one critical section for
 //! "look, then link": no lost wake-up).
 
-use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::DerefMut;
 use std::time::Instant;
@@ -411,8 +410,10 @@ impl<'o, O: DerefMut<Target = dyn Operation + 'o>> Drop for Unlink<'_, 'o, O> {
     }
 }
 
-/// A random index below `n` (xorshift per thread): where select starts looking.
+/// A random index below `n` (xorshift per thread): select's order of attempts.
+#[cfg(not(loom))]
 fn random(n: usize) -> usize {
+    use std::cell::Cell;
     use std::hash::{BuildHasher, Hasher};
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
@@ -432,6 +433,12 @@ fn random(n: usize) -> usize {
         s.set(x);
         (((x >> 32) * n as u64) >> 32) as usize
     })
+}
+
+/// Under loom every execution of a model must make the same choices: no randomness.
+#[cfg(loom)]
+fn random(_n: usize) -> usize {
+    0
 }
 
 /// Wakes the partner an operation handed a message to (after the channel lock is released).

@@ -32,7 +32,7 @@ use std::cell::UnsafeCell;
 use std::time::Instant;
 
 use crate::loom::{AtomicBool, AtomicUsize, Ordering};
-use crate::sync::waiter::{park, Waiter};
+use crate::sync::waiter::{park, spin_yield, Waiter};
 
 const WAITING: usize = 0;
 const ABORTED: usize = 1;
@@ -186,7 +186,7 @@ impl Selector {
     pub(crate) fn abort_or_wait_done(&self) -> Option<usize> {
         let op = self.abort().err()?;
         while !self.is_done() {
-            std::thread::yield_now();
+            spin_yield();
         }
         Some(op)
     }
