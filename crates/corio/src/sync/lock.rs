@@ -128,6 +128,11 @@ mod model {
         value: UnsafeCell<T>,
     }
 
+    // SAFETY: as for the real lock: one guard at a time hands out `&mut T`.
+    unsafe impl<T: Send> Sync for Lock<T> {}
+    // SAFETY: moving the lock moves the `T`.
+    unsafe impl<T: Send> Send for Lock<T> {}
+
     /// Exclusive access to a [`Lock`]'s value; releases on drop.
     pub(crate) struct LockGuard<'a, T> {
         lock: &'a Lock<T>,
