@@ -1,4 +1,4 @@
-//! `Condvar`: wait for a condition under a [`Mutex`], parking the coroutine.
+//! `Condvar`: wait for a condition under a [`Mutex`](super::Mutex), parking the coroutine.
 
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -110,6 +110,10 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Sends `msg`, waiting while the channel is full (or, for `bounded(0)`, until a receiver
     /// takes it). Fails with the message if every receiver is gone.
+    ///
+    /// `Ok` means a receiver got the message or it is still receivable, also if that
+    /// receiver is then cancelled. If the sending coroutine is cancelled while it waits, the
+    /// message may or may not have been delivered (see [cancellation](crate::sync#cancellation)).
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.chan.send_wait(msg, None).map_err(|(m, why)| {
             debug_assert!(matches!(why, Failed::Disconnected));
@@ -221,6 +225,9 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// Receives a message, waiting until one is there. Fails once the channel is empty and
     /// every sender is gone.
+    ///
+    /// Cancel-safe: if the coroutine is cancelled while it waits, no message is lost (one
+    /// already handed to it is passed on; see [cancellation](crate::sync#cancellation)).
     pub fn recv(&self) -> Result<T, RecvError> {
         self.chan.recv_wait(None).map_err(|why| {
             debug_assert!(matches!(why, Failed::Disconnected));
