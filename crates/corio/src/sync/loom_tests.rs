@@ -1,6 +1,6 @@
 //! loom models of the "no lost wake-up" arguments: channel hand-off, disconnection, and
 //! mutex unlock/lock; and of the cancellation races: a waiter cancelled just as it is handed
-//! a message or woken passes it on. `waiter.rs` makes every waiter a loom thread (and models
+//! a message or woken passes it on. `wake_handle.rs` makes every waiter a loom thread (and models
 //! a cancellation as an unwind out of `park`), so these drive the real channel and mutex
 //! code. Run with (see the module docs of `sync`):
 //!
@@ -16,7 +16,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use super::channel::{bounded, RecvError, SendError};
-use super::waiter::{cancel_token, cancellable};
+use super::wake_handle::{cancel_token, cancellable};
 use super::Mutex;
 
 /// loom_rendezvous_send_recv: a rendezvous send and receive always meet, whichever of them

@@ -79,7 +79,7 @@
 //!
 //! # Model checking
 //! The core — the internal spin lock, the wait queues, the channel hand-off and the mutex —
-//! reaches the runtime only through `waiter.rs` (a coroutine's `Unparker` or a thread), which
+//! reaches the runtime only through `wake_handle.rs` (a coroutine's `Unparker` or a thread), which
 //! under loom is a loom thread. Run the models with
 //!
 //! ```text
@@ -97,9 +97,9 @@ mod mutex;
 mod once;
 mod rwlock;
 mod semaphore;
-mod waiter;
 mod waitgroup;
 mod waitq;
+mod wake_handle;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};

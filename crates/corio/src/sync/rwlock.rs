@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use super::lock::Lock;
-use super::waiter::Waiter;
 use super::waitq::{self, Node, WaitList};
+use super::wake_handle::WakeHandle;
 
 /// Token: the access asked for was granted.
 const GRANTED: usize = 1;
@@ -170,7 +170,7 @@ impl<T: ?Sized> RwLock<T> {
 impl State {
     /// Grants the lock from the front of the queue, in order — one writer, or a run of
     /// readers — as far as the current holders allow; collects the waiters to wake.
-    fn grant(&mut self, wakes: &mut Vec<Waiter>) {
+    fn grant(&mut self, wakes: &mut Vec<WakeHandle>) {
         while let Some(&w) = self.queue.front() {
             if self.writer || (w && self.readers > 0) {
                 break;

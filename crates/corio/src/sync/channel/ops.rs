@@ -24,13 +24,13 @@ use std::marker::PhantomData;
 use std::ops::DerefMut;
 use std::time::Instant;
 
-use super::chan::{Chan, Received, Registration, Sent, Slot};
+use super::chan::{Chan, MsgSlot, Received, RegisterOutcome, Sent};
 use super::error::{RecvError, SendError};
 use super::selector::Selector;
-use crate::sync::waiter::park;
+use crate::sync::wake_handle::wait_for_wake;
 
 /// The outcome of [`Operation::register`].
-pub(crate) enum Reg {
+pub(crate) enum Registered {
     /// Completed at once (only when registering alone); the result is stored.
     Done,
     /// Ready; nothing linked.
@@ -45,7 +45,7 @@ pub(crate) trait Operation {
     fn try_op(&mut self) -> bool;
     /// Links it as operation `op` of `sel` (see [`Chan::register_send`]). The operation must
     /// not move until [`unregister`](Self::unregister) or completion.
-    fn register(&mut self, sel: &Selector, op: usize, alone: bool) -> Reg;
+    fn register(&mut self, sel: &Selector, op: usize, alone: bool) -> Registered;
     /// Unlinks it, if still linked.
     fn unregister(&mut self, sel: &Selector);
     /// Stores the result after a partner chose it.
@@ -62,7 +62,7 @@ pub(crate) trait Operation {
 /// A receive on a `Chan<T>`.
 pub(crate) struct RecvOp<'a, T> {
     chan: &'a Chan<T>,
-    slot: Slot<T>,
+    slot: MsgSlot<T>,
     pub(crate) result: Option<Result<T, RecvError>>,
 }
 
@@ -70,7 +70,7 @@ impl<'a, T> RecvOp<'a, T> {
     pub(crate) fn new(chan: &'a Chan<T>) -> Self {
         RecvOp {
             chan,
-            slot: Slot::new(None),
+            slot: MsgSlot::new(None),
             result: None,
         }
     }
@@ -92,21 +92,21 @@ impl<T> Operation for RecvOp<'_, T> {
         }
     }
 
-    fn register(&mut self, sel: &Selector, op: usize, alone: bool) -> Reg {
+    fn register(&mut self, sel: &Selector, op: usize, alone: bool) -> Registered {
         // SAFETY: the slot is ours and empty, and the trait contract keeps `self` (and so
         // the slot) in place until it is unlinked or chosen.
         match unsafe { self.chan.register_recv(sel, op, self.slot.ptr(), alone) } {
-            Registration::Done(m, wake) => {
+            RegisterOutcome::Done(m, wake) => {
                 self.result = Some(Ok(m));
                 wake_opt(wake);
-                Reg::Done
+                Registered::Done
             }
-            Registration::Ready if alone => {
+            RegisterOutcome::Ready if alone => {
                 self.result = Some(Err(RecvError)); // alone, "ready" means disconnected
-                Reg::Done
+                Registered::Done
             }
-            Registration::Ready => Reg::Ready,
-            Registration::Linked => Reg::Linked,
+            RegisterOutcome::Ready => Registered::Ready,
+            RegisterOutcome::Linked => Registered::Linked,
         }
     }
 
@@ -138,7 +138,7 @@ impl<T> Operation for RecvOp<'_, T> {
 /// A send on a `Chan<T>`.
 pub(crate) struct SendOp<'a, T> {
     chan: &'a Chan<T>,
-    slot: Slot<T>,
+    slot: MsgSlot<T>,
     pub(crate) result: Option<Result<(), SendError<T>>>,
 }
 
@@ -146,7 +146,7 @@ impl<'a, T> SendOp<'a, T> {
     pub(crate) fn new(chan: &'a Chan<T>, msg: T) -> Self {
         SendOp {
             chan,
-            slot: Slot::new(Some(msg)),
+            slot: MsgSlot::new(Some(msg)),
             result: None,
         }
     }
@@ -174,22 +174,22 @@ impl<T> Operation for SendOp<'_, T> {
         }
     }
 
-    fn register(&mut self, sel: &Selector, op: usize, alone: bool) -> Reg {
+    fn register(&mut self, sel: &Selector, op: usize, alone: bool) -> Registered {
         // SAFETY: the slot holds our message, and the trait contract keeps `self` in place
         // until it is unlinked or chosen.
         match unsafe { self.chan.register_send(sel, op, self.slot.ptr(), alone) } {
-            Registration::Done((), wake) => {
+            RegisterOutcome::Done((), wake) => {
                 self.result = Some(Ok(()));
                 wake_opt(wake);
-                Reg::Done
+                Registered::Done
             }
-            Registration::Ready if alone => {
+            RegisterOutcome::Ready if alone => {
                 let m = self.slot.take().expect("unsent message is in the slot");
                 self.result = Some(Err(SendError(m))); // alone, "ready" means disconnected
-                Reg::Done
+                Registered::Done
             }
-            Registration::Ready => Reg::Ready,
-            Registration::Linked => Reg::Linked,
+            RegisterOutcome::Ready => Registered::Ready,
+            RegisterOutcome::Linked => Registered::Linked,
         }
     }
 
@@ -223,9 +223,9 @@ pub(crate) fn run_one(op: &mut dyn Operation, deadline: Option<Instant>) -> bool
     // is only taken in the second case (`Selector::prepare`).
     let sel = Selector::lazy();
     match op.register(&sel, 0, true) {
-        Reg::Done => return true,
-        Reg::Ready => unreachable!("registering alone completes ready operations"),
-        Reg::Linked => {}
+        Registered::Done => return true,
+        Registered::Ready => unreachable!("registering alone completes ready operations"),
+        Registered::Linked => {}
     }
     let mut op = op;
     let mut guard = Unlink {
@@ -302,7 +302,7 @@ where
             if let Timeout::Now = timeout {
                 return None;
             }
-            while !park(timeout.deadline()) {}
+            while !wait_for_wake(timeout.deadline()) {}
             return None;
         }
         1 => {
@@ -330,12 +330,12 @@ where
         for k in 0..n {
             let i = (start + k) % n;
             match guard.ops[i].register(&sel, i, false) {
-                Reg::Linked => {}
-                Reg::Ready => {
+                Registered::Linked => {}
+                Registered::Ready => {
                     ready = true;
                     break;
                 }
-                Reg::Done => unreachable!("only `alone` registration completes in place"),
+                Registered::Done => unreachable!("only `alone` registration completes in place"),
             }
         }
         let chosen = if ready || timeout.passed() {
@@ -442,7 +442,7 @@ fn random(_n: usize) -> usize {
 }
 
 /// Wakes the partner an operation handed a message to (after the channel lock is released).
-fn wake_opt(wake: Option<crate::sync::waiter::Waiter>) {
+fn wake_opt(wake: Option<crate::sync::wake_handle::WakeHandle>) {
     if let Some(w) = wake {
         w.wake();
     }

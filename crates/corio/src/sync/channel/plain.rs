@@ -2,7 +2,7 @@
 //! out flat rather than through the select machinery of `ops`.
 //!
 //! They follow the same protocol (one critical section either completes the operation or
-//! links its entry, see `chan`'s invariants), and their entries are ordinary [`Entry`]s, so
+//! links its entry, see `chan`'s invariants), and their entries are ordinary [`QueuedOp`]s, so
 //! a plain operation and a `select` pair up with each other as usual. What they save is the
 //! select loop's generality: no operation objects behind `dyn`, no registration results
 //! passed up through layers, and nobody but the channel can choose their selector.
@@ -10,9 +10,9 @@
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use super::chan::{claim, Chan, Entry, Slot};
+use super::chan::{claim, Chan, MsgSlot, QueuedOp};
 use super::selector::Selector;
-use crate::sync::waiter::park;
+use crate::sync::wake_handle::wait_for_wake;
 
 /// Why a plain operation did not complete.
 pub(crate) enum Failed {
@@ -47,8 +47,8 @@ impl<T> Chan<T> {
         }
         // Nothing to do now: link our entry in this same critical section (no lost wake-up).
         let sel = Selector::plain();
-        let mut slot = Slot::new(Some(msg));
-        inner.senders.push_back(Entry {
+        let mut slot = MsgSlot::new(Some(msg));
+        inner.senders.push_back(QueuedOp {
             sel: NonNull::from(&sel),
             op: 0,
             slot: slot.ptr(),
@@ -95,8 +95,8 @@ impl<T> Chan<T> {
             return Err(Failed::TimedOut);
         }
         let sel = Selector::plain();
-        let mut slot = Slot::new(None);
-        inner.receivers.push_back(Entry {
+        let mut slot = MsgSlot::new(None);
+        inner.receivers.push_back(QueuedOp {
             sel: NonNull::from(&sel),
             op: 0,
             slot: slot.ptr(),
@@ -150,7 +150,7 @@ impl<'a, T> Waiting<'a, T> {
             if self.sel.is_done() {
                 break true;
             }
-            if park(deadline) && self.give_up() {
+            if wait_for_wake(deadline) && self.give_up() {
                 break false;
             }
         };

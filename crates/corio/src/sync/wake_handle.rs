@@ -1,6 +1,7 @@
-//! `Waiter`: who is waiting — a coroutine (woken through its [`Unparker`]) or a plain thread
-//! (woken through its [`Thread`]) — and [`park`], which suspends whichever of the two is
-//! running.
+//! [`WakeHandle`]: who is waiting — a coroutine (woken through its [`Unparker`]) or a plain
+//! thread (woken through its [`Thread`]) — and [`wait_for_wake`], which suspends whichever of
+//! the two is running. (Named apart from the kernel's `task::park` and `Parker`, which this
+//! builds on.)
 //!
 //! This is the seam between the `sync` core and the runtime: every primitive parks and wakes
 //! only through this file. Under `cfg(loom)` a waiter is a loom thread, so the model checker
@@ -12,7 +13,7 @@
 use std::time::Instant;
 
 #[cfg(not(loom))]
-pub(crate) use rt::{park, spin_yield, Waiter};
+pub(crate) use rt::{spin_yield, wait_for_wake, WakeHandle};
 
 #[cfg(not(loom))]
 mod rt {
@@ -23,29 +24,29 @@ mod rt {
     /// A handle that wakes one parked coroutine or thread. Cloning it is one reference-count
     /// increment; waking it never blocks.
     #[derive(Clone)]
-    pub(crate) enum Waiter {
+    pub(crate) enum WakeHandle {
         /// A coroutine, parked with `corio::task::park`.
         Coroutine(Unparker),
         /// A plain thread, parked with `std::thread::park`.
         Thread(Thread),
     }
 
-    impl Waiter {
+    impl WakeHandle {
         /// The waiter for the code running now.
         #[inline]
-        pub(crate) fn current() -> Waiter {
+        pub(crate) fn current() -> WakeHandle {
             match task::current_unparker() {
-                Some(unparker) => Waiter::Coroutine(unparker),
-                None => Waiter::Thread(thread::current()),
+                Some(unparker) => WakeHandle::Coroutine(unparker),
+                None => WakeHandle::Thread(thread::current()),
             }
         }
 
-        /// Wakes it (or makes its next `park` return at once: one-token memory).
+        /// Wakes it (or makes its next `wait_for_wake` return at once: one-token memory).
         #[inline]
         pub(crate) fn wake(self) {
             match self {
-                Waiter::Coroutine(u) => u.unpark_owned(),
-                Waiter::Thread(t) => t.unpark(),
+                WakeHandle::Coroutine(u) => u.unpark_owned(),
+                WakeHandle::Thread(t) => t.unpark(),
             }
         }
     }
@@ -53,7 +54,7 @@ mod rt {
     /// Parks the running coroutine (or thread) until it is woken or `deadline` passes.
     /// Returns `true` if the deadline has passed. May return spuriously.
     #[inline]
-    pub(crate) fn park(deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait_for_wake(deadline: Option<Instant>) -> bool {
         match deadline {
             None => {
                 task::park();
@@ -73,7 +74,7 @@ mod rt {
 #[cfg(all(loom, test))]
 pub(crate) use model::{cancel_token, cancellable};
 #[cfg(loom)]
-pub(crate) use model::{park, spin_yield, Waiter};
+pub(crate) use model::{spin_yield, wait_for_wake, WakeHandle};
 
 #[cfg(loom)]
 mod model {
@@ -86,11 +87,11 @@ mod model {
 
     /// Under loom every waiter is a loom thread.
     #[derive(Clone)]
-    pub(crate) struct Waiter(loom::thread::Thread);
+    pub(crate) struct WakeHandle(loom::thread::Thread);
 
-    impl Waiter {
-        pub(crate) fn current() -> Waiter {
-            Waiter(loom::thread::current())
+    impl WakeHandle {
+        pub(crate) fn current() -> WakeHandle {
+            WakeHandle(loom::thread::current())
         }
 
         pub(crate) fn wake(self) {
@@ -101,7 +102,7 @@ mod model {
     /// loom has no clock: a deadline is ignored (the models use no timeouts). A model thread
     /// running [`cancellable`] unwinds here once its token is set, as a cancelled coroutine
     /// unwinds at its next suspension point.
-    pub(crate) fn park(_deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait_for_wake(_deadline: Option<Instant>) -> bool {
         #[cfg(test)]
         unwind_if_cancelled();
         loom::thread::park();
@@ -136,7 +137,8 @@ mod model {
         })
     }
 
-    /// Runs `f` on this model thread; once `token` is set, its next `park` unwinds (once)
+    /// Runs `f` on this model thread; once `token` is set, its next `wait_for_wake` unwinds
+    /// (once)
     /// with [`Cancelled`], running the same unwind guards a cancelled coroutine runs.
     /// Returns `None` if it was cancelled.
     #[cfg(test)]
