@@ -363,15 +363,21 @@ impl<T> Chan<T> {
 }
 
 /// Drops `msgs` in order. If a destructor panics, the panic propagates and the remaining
-/// messages are leaked rather than dropped while unwinding (which would abort the process if
-/// a second one panicked) — as crossbeam-channel does.
-fn drop_messages<T>(msgs: VecDeque<T>) {
-    let mut rest = std::mem::ManuallyDrop::new(msgs);
-    while let Some(msg) = rest.pop_front() {
+/// messages are leaked (the ring itself is freed) rather than dropped while unwinding, which
+/// would abort the process if a second one panicked — as crossbeam-channel does.
+fn drop_messages<T>(mut msgs: VecDeque<T>) {
+    /// Leaks what is left if a destructor unwinds out of the loop below.
+    struct LeakRest<'a, T>(&'a mut VecDeque<T>);
+    impl<T> Drop for LeakRest<'_, T> {
+        fn drop(&mut self) {
+            // Forgetting runs no user code, so this is safe while unwinding.
+            self.0.drain(..).for_each(std::mem::forget);
+        }
+    }
+    let rest = LeakRest(&mut msgs);
+    while let Some(msg) = rest.0.pop_front() {
         drop(msg);
     }
-    // All dropped: free the ring itself.
-    drop(std::mem::ManuallyDrop::into_inner(rest));
 }
 
 /// The outcome of registering a blocked operation.
