@@ -3,9 +3,10 @@
 //!
 //! Each seed builds a runtime (1 or 2 workers) and runs a small random program: coroutines
 //! mixing channel send/recv/select (blocking, timed and non-blocking), mutex, rwlock,
-//! semaphore and condvar waits, sleeps, yields and joins, while the main coroutine cancels
-//! them at random points (from another worker, when there are two). At the end it cancels
-//! whatever still runs, joins everything and checks:
+//! semaphore, condvar, barrier, wait-group and once-cell waits, sleeps, yields and joins,
+//! while the main coroutine, another coroutine and a plain thread cancel them at random
+//! points (from other workers, when there are two). At the end it cancels whatever still
+//! runs, joins everything and checks:
 //!
 //! - conservation: every message whose send returned `Ok` was received or is still buffered,
 //!   exactly once (and nothing received was never sent);
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use corio::select;
 use corio::sync::channel::{bounded, unbounded, Receiver, Sender};
-use corio::sync::{Condvar, Mutex, RwLock, Semaphore};
+use corio::sync::{Barrier, Condvar, Mutex, OnceCell, RwLock, Semaphore, WaitGroup};
 use corio::task::is_cancelled;
 
 /// Seeds run by default (sized for CI: a few seconds in the optimised test profile).
@@ -103,6 +104,9 @@ struct World {
     sem: Semaphore,
     sem_inside: AtomicUsize,
     cv: (Mutex<u64>, Condvar),
+    barrier: Barrier,
+    wg: WaitGroup,
+    once: OnceCell<u64>,
 }
 
 impl World {
@@ -121,6 +125,9 @@ impl World {
             sem: Semaphore::new(PERMITS),
             sem_inside: AtomicUsize::new(0),
             cv: (Mutex::new(0), Condvar::new()),
+            barrier: Barrier::new(3),
+            wg: WaitGroup::new(),
+            once: OnceCell::new(),
         }
     }
 
@@ -246,7 +253,26 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
                 }
             }
         }
-        86..=89 => corio::time::sleep(rng.micros(100)),
+        86..=87 => corio::time::sleep(rng.micros(100)),
+        88 => {
+            w.barrier.wait();
+        }
+        89 => {
+            // The counter may never come back to zero (a `done` can be cancelled): timed.
+            w.wg.add(1);
+            pause(rng);
+            w.wg.done();
+            w.wg.wait_timeout(rng.micros(200));
+        }
+        94..=95 => {
+            // The initialiser suspends, so cancels hit it; whoever sets the cell sets it
+            // once, and every caller sees the same value.
+            let v = *w.once.get_or_init(|| {
+                pause(rng);
+                id
+            });
+            assert_eq!(Some(&v), w.once.get(), "the cell changed");
+        }
         90..=93 => {
             let k = rng.below(4);
             let child = corio::spawn(move || {
@@ -279,14 +305,33 @@ fn run_seed(seed: u64) {
                 })
             })
             .collect();
-        // Cancels at random points, racing whatever the targets are doing.
-        for _ in 0..rng.below(TASKS as u64 / 2 + 1) {
+        // Cancels at random points, racing whatever the targets are doing: from here, from
+        // another coroutine and from a plain thread.
+        let hs = Arc::new(hs);
+        let (hs2, mut rng2) = (hs.clone(), Rng(rng.next()));
+        let canceller = corio::spawn(move || {
+            for _ in 0..rng2.below(3) {
+                pause(&mut rng2);
+                hs2[rng2.below(TASKS as u64) as usize].cancel();
+            }
+        });
+        let (hs3, mut rng3) = (hs.clone(), Rng(rng.next()));
+        let thread = std::thread::spawn(move || {
+            for _ in 0..rng3.below(3) {
+                std::thread::sleep(rng3.micros(300));
+                hs3[rng3.below(TASKS as u64) as usize].cancel();
+            }
+        });
+        for _ in 0..rng.below(TASKS as u64 / 3 + 1) {
             pause(&mut rng);
             for _ in 0..rng.below(20) {
                 corio::yield_now();
             }
             hs[rng.below(TASKS as u64) as usize].cancel();
         }
+        canceller.join().unwrap();
+        thread.join().unwrap();
+        let hs = Arc::try_unwrap(hs).ok().expect("the cancellers are done");
         // Let the rest run a while (a bound, not a check), then cancel what still runs
         // (parked forever in a send nobody receives, say).
         for _ in 0..20 {
