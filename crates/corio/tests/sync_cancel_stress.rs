@@ -331,7 +331,7 @@ fn run_seed(seed: u64) {
         }
         canceller.join().unwrap();
         thread.join().unwrap();
-        let hs = Arc::try_unwrap(hs).ok().expect("the cancellers are done");
+        let hs = Arc::try_unwrap(hs).unwrap_or_else(|_| panic!("the cancellers are done"));
         // Let the rest run a while (a bound, not a check), then cancel what still runs
         // (parked forever in a send nobody receives, say).
         for _ in 0..20 {
