@@ -79,8 +79,10 @@
 //!
 //! # Model checking
 //! The core — the internal spin lock, the wait queues, the channel hand-off and the mutex —
-//! reaches the runtime only through `wake_handle.rs` (a coroutine's `Unparker` or a thread), which
-//! under loom is a loom thread. Run the models with
+//! reaches the runtime only through `wake_handle.rs` (a coroutine's `Unparker` or a thread),
+//! which under loom is a loom thread; there a model thread can also be cancelled (it unwinds
+//! out of its wait, as a cancelled coroutine does), so the cancellation paths are checked
+//! too. Run the models with
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
