@@ -280,44 +280,43 @@ impl Timeout {
 }
 
 /// Runs the first ready of `ops` (step list in the module docs), or returns `None` once
-/// `timeout` passes. `order` is scratch space for the random order of step 1.
+/// `timeout` passes.
 ///
 /// Giving up is linearizable: `None` means there was one instant at which no operation was
 /// ready — the moment the selector was aborted with every operation linked (a linked
 /// operation that becomes ready chooses the selector instead, so each stayed not ready from
 /// its registration until the abort). A single pass of attempts could not promise that: each
 /// attempt sees its channel at a different instant.
-pub(crate) fn run_select<'o, O>(
-    ops: &mut [O],
-    order: &mut Vec<usize>,
-    timeout: Timeout,
-) -> Option<usize>
+#[inline]
+pub(crate) fn run_select<'o, O>(ops: &mut [O], timeout: Timeout) -> Option<usize>
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
-    let n = ops.len();
-    match n {
+    match ops.len() {
         0 => {
             // Nothing can ever be ready: sleep until the deadline (forever without one).
             if let Timeout::Now = timeout {
                 return None;
             }
             while !wait_for_wake(timeout.deadline()) {}
-            return None;
+            None
         }
-        1 => {
-            // One attempt is one critical section: linearizable by itself.
-            if let Timeout::Now = timeout {
-                return ops[0].try_op().then_some(0);
-            }
-            return run_one(&mut *ops[0], timeout.deadline()).then_some(0);
-        }
-        _ => {}
+        // One attempt is one critical section: linearizable by itself.
+        1 if matches!(timeout, Timeout::Now) => ops[0].try_op().then_some(0),
+        1 => run_one(&mut *ops[0], timeout.deadline()).then_some(0),
+        _ => try_select(ops).or_else(|| select_slow(ops, timeout)),
     }
+}
+
+/// [`run_select`] for several operations once a first pass found none ready: steps 2-4,
+/// and back to 1 when an operation turns out ready while registering.
+#[inline(never)]
+fn select_slow<'o, O>(ops: &mut [O], timeout: Timeout) -> Option<usize>
+where
+    O: DerefMut<Target = dyn Operation + 'o>,
+{
+    let n = ops.len();
     loop {
-        if let Some(i) = try_select(ops, order) {
-            return Some(i);
-        }
         let sel = Selector::new();
         let start = random(n);
         let mut guard = Unlink {
@@ -357,27 +356,55 @@ where
                 guard.ops[i].complete();
                 return Some(i);
             }
-            None if ready => continue,
-            None => return None, // timed out
+            None if !ready => return None, // timed out
+            None => {}
+        }
+        drop(guard); // disarmed: nothing to do
+        if let Some(i) = try_select(ops) {
+            return Some(i);
         }
     }
 }
 
 /// Step 1 alone: attempts the operations in a uniformly random order (a lazy Fisher-Yates
-/// shuffle into `order`) and performs the first ready one, without blocking. So among the
-/// operations ready during the pass each is equally likely to be chosen, as in Go and
-/// crossbeam (starting at a random index and going round would favour an operation that
-/// follows a run of unready ones).
-pub(crate) fn try_select<'o, O>(ops: &mut [O], order: &mut Vec<usize>) -> Option<usize>
+/// shuffle: each step draws the next operation among those not tried yet) and performs the
+/// first ready one, without blocking. So among the operations ready during the pass each is
+/// equally likely to be chosen, as in Go and crossbeam (starting at a random index and going
+/// round would favour an operation that follows a run of unready ones).
+pub(crate) fn try_select<'o, O>(ops: &mut [O]) -> Option<usize>
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
     let n = ops.len();
-    order.clear();
-    order.extend(0..n);
+    if n > 32 {
+        return try_select_many(ops);
+    }
+    // The order lives on the stack (a `Select` is often built for one call, so a Vec would
+    // be an allocation per select); 32 `u8`s are two stores to clear.
+    let mut order = [0u8; 32];
+    for (i, slot) in order[..n].iter_mut().enumerate() {
+        *slot = i as u8;
+    }
     for k in 0..n {
-        let j = k + random(n - k);
-        order.swap(k, j);
+        order.swap(k, k + random(n - k));
+        let i = order[k] as usize;
+        if ops[i].try_op() {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// [`try_select`] beyond 32 operations.
+#[cold]
+fn try_select_many<'o, O>(ops: &mut [O]) -> Option<usize>
+where
+    O: DerefMut<Target = dyn Operation + 'o>,
+{
+    let n = ops.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    for k in 0..n {
+        order.swap(k, k + random(n - k));
         let i = order[k];
         if ops[i].try_op() {
             return Some(i);

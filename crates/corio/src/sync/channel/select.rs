@@ -36,17 +36,12 @@ use super::{Receiver, Sender};
 /// allocate.
 pub struct Select<'a> {
     ops: Vec<Box<dyn Operation + 'a>>,
-    /// Scratch space for the random order in which the operations are attempted.
-    order: Vec<usize>,
 }
 
 impl<'a> Select<'a> {
     /// An empty selection.
     pub fn new() -> Self {
-        Select {
-            ops: Vec::new(),
-            order: Vec::new(),
-        }
+        Select { ops: Vec::new() }
     }
 
     /// Adds a send of `msg` on `tx`; returns the operation's index.
@@ -65,8 +60,7 @@ impl<'a> Select<'a> {
     ///
     /// With no operations it waits forever (like Go's empty `select {}`).
     pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
-        let index =
-            ops::run_select(&mut self.ops, &mut self.order, Timeout::Never).expect("no deadline");
+        let index = ops::run_select(&mut self.ops, Timeout::Never).expect("no deadline");
         SelectedOperation { sel: self, index }
     }
 
@@ -76,7 +70,7 @@ impl<'a> Select<'a> {
     /// proceed (the answer is linearizable), not merely that each was found unready at some
     /// point of a pass over them.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
-        match ops::run_select(&mut self.ops, &mut self.order, Timeout::Now) {
+        match ops::run_select(&mut self.ops, Timeout::Now) {
             Some(index) => Ok(SelectedOperation { sel: self, index }),
             None => Err(TrySelectError),
         }
@@ -98,7 +92,7 @@ impl<'a> Select<'a> {
         &mut self,
         deadline: Instant,
     ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
-        match ops::run_select(&mut self.ops, &mut self.order, Timeout::At(deadline)) {
+        match ops::run_select(&mut self.ops, Timeout::At(deadline)) {
             Some(index) => Ok(SelectedOperation { sel: self, index }),
             None => Err(SelectTimeoutError),
         }
