@@ -32,6 +32,10 @@ pub(crate) struct CoroutineCtx {
     /// takes it instead of counting a new one, so a park/wake cycle that goes through a waiter
     /// handle moves one reference around instead of incrementing and decrementing.
     spare: Cell<Option<TaskRef>>,
+    /// A cancellation reached the coroutine while it was parked: its wait returned (as a
+    /// spurious wake) so that an operation that completed meanwhile returns its result, and
+    /// the next suspension unwinds instead (see [`suspend`]).
+    cancel_pending: Cell<bool>,
 }
 
 impl CoroutineCtx {
@@ -59,6 +63,7 @@ impl CoroutineCtx {
             locals: RefCell::new(Vec::new()),
             locals_dead: Cell::new(false),
             spare: Cell::new(None),
+            cancel_pending: Cell::new(false),
         }
     }
 
@@ -253,15 +258,29 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     if ctx.is_null() {
         return false;
     }
-    // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
-    let yielder = unsafe { &*(*ctx).yielder };
+    // SAFETY: see `coroutine`: `ctx` is the running coroutine's own context.
+    let c = unsafe { &*ctx };
+    if c.cancel_pending.get() {
+        unwind_cancelled(c);
+    }
+    // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
+    let yielder = unsafe { &*c.yielder };
     let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
-    CORO.with(|c| c.set(ctx));
+    CORO.with(|cell| cell.set(ctx));
     if input != Resume::Run {
-        resumed_to_fail(input);
+        resumed_to_fail(input, msg, c);
     }
     true
+}
+
+/// Starts the unwind of a cancelled coroutine. No panic hook: a cancellation is not an error
+/// to report. The coroutine's entry catches the payload and stores it as the task's outcome.
+#[cold]
+#[inline(never)]
+fn unwind_cancelled(c: &CoroutineCtx) -> ! {
+    c.cancel_pending.set(false);
+    panic::resume_unwind(Box::new(Cancelled))
 }
 
 /// The panic message of a coroutine that waits while its runtime shuts down.
@@ -272,13 +291,17 @@ shutdown's unwinding?). Cancel or finish such coroutines before dropping the run
 /// A coroutine resumed with something other than `Run`: unwind or panic, as the input says.
 #[cold]
 #[inline(never)]
-fn resumed_to_fail(input: Resume) {
+fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
     match input {
         Resume::Run => {}
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
-        // No panic hook: a cancellation is not an error to report. The coroutine's entry
-        // catches the payload and stores it as the task's outcome.
-        Resume::Cancel => panic::resume_unwind(Box::new(Cancelled)),
+        // A yield completes nothing: unwind at once.
+        Resume::Cancel if suspended == Suspend::Yield => unwind_cancelled(c),
+        // A park may have been woken by the operation it waited for completing (a value
+        // delivered, a lock handed over) before the cancel came: return as from a spurious
+        // wake, so the waiting operation returns what it completed, and unwind at the next
+        // suspension (the same operation's next wait if it did not complete).
+        Resume::Cancel => c.cancel_pending.set(true),
         // A panic (printed), so the reason shows even when it aborts the process because the
         // wait was in a destructor run by the unwind.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),
