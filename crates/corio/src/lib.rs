@@ -85,6 +85,7 @@
 mod blocking;
 mod interop;
 mod loom;
+pub mod metrics;
 pub mod net;
 mod reactor;
 mod rt;
@@ -95,6 +96,7 @@ pub mod time;
 
 pub use blocking::spawn_blocking;
 pub use interop::block_on;
+pub use metrics::RuntimeMetrics;
 pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
 pub use task::{spawn, yield_now, JoinHandle};
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::rt::sched::worker::Local;
 use crate::rt::{context, Config, ExternalWait, Shared, TaskCell, TaskRef};
+use crate::metrics::RuntimeMetrics;
 use crate::task::JoinHandle;
 
 /// Runs `f` as the main coroutine of a new runtime with default settings, and returns its
@@ -215,6 +216,12 @@ impl Runtime {
     pub fn workers(&self) -> usize {
         self.shared.remotes.len()
     }
+
+    /// A snapshot of the runtime's counters (see [`RuntimeMetrics`]); the workers keep
+    /// running.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::read(&self.shared)
+    }
 }
 
 impl Drop for Runtime {
@@ -335,6 +342,21 @@ impl Handle {
         T: Send + 'static,
     {
         spawn_on(&self.shared, f)
+    }
+
+    /// A snapshot of the runtime's counters (see [`RuntimeMetrics`]); the workers keep
+    /// running.
+    ///
+    /// ```
+    /// let rt = corio::Builder::new().workers(2).build().unwrap();
+    /// let h = rt.handle();
+    /// rt.block_on(|| corio::spawn(|| ()).join().unwrap());
+    /// let m = h.metrics();
+    /// assert_eq!(m.workers, 2);
+    /// assert_eq!(m.spawned, 2); // the main task and the one it spawned
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::read(&self.shared)
     }
 
     /// Runs `f` on the runtime's blocking pool.

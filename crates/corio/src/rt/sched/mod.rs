@@ -42,6 +42,7 @@ use crate::reactor::Reactor;
 use crate::rt::blocking::Pool;
 use crate::rt::context;
 use crate::rt::deadlock::WakeSources;
+use crate::rt::stats::Stats;
 use crate::rt::task::cell::TaskRef;
 use crate::rt::task::harness::cancel_unstarted;
 use idle::Idle;
@@ -91,6 +92,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown_drained: AtomicUsize,
     /// Tasks that could not start (no stack), and when that was last reported.
     pub(crate) start_failures: StartFailures,
+    /// Counters for `Handle::metrics` and the stall monitor (see `rt::stats`).
+    pub(crate) stats: Stats,
 }
 
 /// Tasks that could not get a coroutine. Each one's join gets the error; the process hears
@@ -132,6 +135,7 @@ impl Shared {
             reactor,
             shutdown_drained: AtomicUsize::new(0),
             start_failures: StartFailures::default(),
+            stats: Stats::new(n),
         });
         context::register_runtime(&shared);
         Ok((shared, deques))
@@ -179,6 +183,7 @@ impl Shared {
     /// and [`shutdown`](Self::shutdown) empties the injector after `begin_shutdown` set the
     /// flag (both SeqCst), so one of the two always sees the task.
     pub(crate) fn inject(&self, task: TaskRef) {
+        self.stats.injected();
         self.injector.push(task);
         if self.shutdown.load(Ordering::SeqCst) {
             self.cancel_injected();
@@ -196,6 +201,11 @@ impl Shared {
                 Steal::Empty => break,
             }
         }
+    }
+
+    /// Tasks that could not start so far.
+    pub(crate) fn start_failure_count(&self) -> usize {
+        self.start_failures.count.load(Ordering::Relaxed)
     }
 
     /// Counts a task that could not start and reports it (rate-limited) on stderr.
@@ -223,6 +233,7 @@ impl Shared {
     /// Queues a woken started coroutine on its home worker from another thread.
     pub(crate) fn push_remote(&self, home: usize, task: TaskRef) {
         let remote = &self.remotes[home];
+        self.stats.worker(home).remote_wake();
         remote.inbox.push(task);
         // Always unpark: the home worker may be between its last inbox check and its futex
         // wait; the sleeper's token covers that window (see `sleeper`).

@@ -14,6 +14,7 @@ use crossbeam_utils::Backoff;
 use super::Shared;
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
+use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
 use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
@@ -188,6 +189,12 @@ impl Local {
         self.shutdown();
     }
 
+    /// This worker's counters (see `rt::stats`).
+    #[inline]
+    fn stats(&self) -> &WorkerStats {
+        self.shared.stats.worker(self.index)
+    }
+
     // ----- queues -------------------------------------------------------------------------
 
     /// A task spawned on this worker.
@@ -210,6 +217,7 @@ impl Local {
         }
         self.fresh.push(task);
         self.fresh_hint.set(true);
+        self.stats().spawned();
         if was_empty {
             self.shared.notify_idle();
         }
@@ -257,6 +265,8 @@ impl Local {
         }
         if tick % TIMER_INTERVAL == 0 {
             self.fire_timers();
+            let depth = self.with_ready(|q| q.len());
+            self.stats().set_ready_depth(depth);
         }
         None
     }
@@ -352,6 +362,7 @@ impl Local {
                 match stealer.steal_batch_with_limit_and_pop(&self.fresh, LOCAL_CAP / 2) {
                     Steal::Success(t) => {
                         self.fresh_hint.set(true);
+                        self.stats().stole();
                         if !stealer.is_empty() {
                             self.shared.notify_idle(); // chain: more left for another thief
                         }
@@ -401,6 +412,7 @@ impl Local {
     /// Idle protocol W1–W5 (see `idle`), with the deadlock check when every worker sleeps.
     fn sleep(&self) {
         let idle = &self.shared.idle;
+        self.stats().parked();
         idle.register(self.index);
         if self.shared.has_visible_work() || self.shared.shutdown.load(Ordering::SeqCst) {
             idle.unregister(self.index);
@@ -537,11 +549,17 @@ impl Local {
     /// Resumes the coroutine in `slot` until it suspends or finishes.
     #[inline]
     fn resume(&self, slot: u32, input: Resume) -> Outcome {
-        let co: *mut Co = self.with_coroutines(|c| &mut c.get(slot).co as *mut Co);
+        let (co, header) = self.with_coroutines(|c| {
+            let entry = c.get(slot);
+            (&mut entry.co as *mut Co, entry.task.get().header() as *const _)
+        });
+        let stats = self.stats();
+        stats.enter(header);
         // SAFETY: `co` points into `coroutines`, which nothing touches until `resume`
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
         // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
         let result = coroutine::resume(unsafe { &mut *co }, input);
+        stats.leave();
         let ctx = context::take_coroutine();
         match result {
             CoroutineResult::Yield(Suspend::Yield) => Outcome::Requeue,
@@ -558,7 +576,9 @@ impl Local {
                 }
             }
             CoroutineResult::Return(()) => {
-                // The output (or the panic payload) is already stored.
+                // The output (or the panic payload) is already stored. The stall monitor
+                // must let go of the task before it can be freed.
+                stats.finished();
                 let entry = self.with_coroutines(|c| c.remove(slot));
                 coroutine::recycle(entry.co);
                 finish(entry.task.get(), Ok(()));
@@ -608,6 +628,7 @@ impl Local {
         // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
         h.home.store(self.index as u32, Ordering::Relaxed);
         let slot = self.with_coroutines(|c| c.insert(co, raw));
+        self.stats().started();
         // SAFETY: the slot now owns the reference `ptr` came from.
         unsafe { &*ptr }
             .header()
