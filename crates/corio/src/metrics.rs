@@ -75,8 +75,7 @@ impl RuntimeMetrics {
                     started: s.started,
                     spawned: s.spawned,
                     scheduling_points: s.scheduling_points,
-                    queue_depth: (s.ready_depth + remote.inbox.len() + remote.stealer.len())
-                        as u64,
+                    queue_depth: (s.ready_depth + remote.inbox.len() + remote.stealer.len()) as u64,
                     steals: s.steals,
                     parks: s.parks,
                     remote_wakes: s.remote_wakes,
@@ -88,8 +87,11 @@ impl RuntimeMetrics {
             live_coroutines: per_worker.iter().map(|w| w.live_coroutines).sum(),
             spawned: stats.injected_count() + per_worker.iter().map(|w| w.spawned).sum::<u64>(),
             queued: (shared.injector.len()
-                + shared.remotes.iter().map(|r| r.stealer.len()).sum::<usize>())
-                as u64,
+                + shared
+                    .remotes
+                    .iter()
+                    .map(|r| r.stealer.len())
+                    .sum::<usize>()) as u64,
             reactor_polls: shared.reactor.poll_count(),
             blocking_threads: shared.blocking.threads(),
             start_failures: shared.start_failure_count(),

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::metrics::RuntimeMetrics;
+use crate::rt::monitor::{Monitor, DEFAULT_STALL_THRESHOLD};
 use crate::rt::sched::worker::Local;
 use crate::rt::{context, Config, ExternalWait, Shared, TaskCell, TaskRef};
-use crate::metrics::RuntimeMetrics;
 use crate::task::JoinHandle;
 
 /// Runs `f` as the main coroutine of a new runtime with default settings, and returns its
@@ -53,6 +54,7 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    stall_threshold: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -63,6 +65,7 @@ impl Default for Builder {
             thread_name: "corio".into(),
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
+            stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
         }
     }
 }
@@ -106,6 +109,22 @@ impl Builder {
         self
     }
 
+    /// The stall detector's threshold (default 100 ms; `None` turns it off).
+    ///
+    /// A coroutine is never preempted, so one that runs longer than this without reaching a
+    /// scheduling point (a wait, a `yield_now`, a finish) holds up the other started
+    /// coroutines of its worker. A monitor thread notices it within about 1.25 times the
+    /// threshold and writes once to stderr which coroutine it is and on which worker
+    /// (`corio: coroutine 12 "name" has run for 100 ms on worker 0 without suspending`),
+    /// and once more when it suspends, with how long it ran. The workers pay nothing extra:
+    /// the monitor samples the scheduling-point count they keep anyway
+    /// ([`WorkerMetrics::scheduling_points`](crate::metrics::WorkerMetrics::scheduling_points)),
+    /// every quarter threshold.
+    pub fn stall_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.stall_threshold = threshold;
+        self
+    }
+
     /// Starts the worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         let n = self.workers.unwrap_or_else(default_workers);
@@ -119,6 +138,7 @@ impl Builder {
         let mut rt = Runtime {
             shared: shared.clone(),
             threads: Vec::with_capacity(n),
+            monitor: None,
         };
         for (index, deque) in deques.into_iter().enumerate() {
             let s = shared.clone();
@@ -126,6 +146,9 @@ impl Builder {
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || Local::new(index, s, deque).run())?; // `rt`'s drop cleans up
             rt.threads.push(t);
+        }
+        if let Some(threshold) = self.stall_threshold {
+            rt.monitor = Some(Monitor::start(shared, threshold)?);
         }
         Ok(rt)
     }
@@ -155,6 +178,8 @@ fn workers_from_env(value: Option<&str>) -> Option<usize> {
 pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    /// The stall detector, if on.
+    monitor: Option<Monitor>,
 }
 
 impl Runtime {
@@ -243,6 +268,7 @@ impl Drop for Runtime {
             let rt = Runtime {
                 shared: self.shared.clone(),
                 threads: std::mem::take(&mut self.threads),
+                monitor: self.monitor.take(),
             };
             let _ = thread::Builder::new()
                 .name("corio-shutdown".into())
@@ -254,6 +280,9 @@ impl Drop for Runtime {
                 );
             }
             return;
+        }
+        if let Some(mut m) = self.monitor.take() {
+            m.stop();
         }
         self.shared.begin_shutdown();
         let mut worker_panic = None;

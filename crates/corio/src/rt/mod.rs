@@ -12,6 +12,7 @@
 //! | [`timer`] | the per-worker timer wheel and `park_until` |
 //! | [`blocking`] | the blocking pool's threads |
 //! | [`stats`] | per-worker counters (metrics, stall monitor), written without read-modify-writes |
+//! | [`monitor`] | the stall detector's thread (looks down only) |
 //! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
 //! | [`wait`](mod@wait) | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
 //!
@@ -23,6 +24,7 @@ pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod deadlock;
+pub(crate) mod monitor;
 pub(crate) mod sched;
 pub(crate) mod stats;
 pub(crate) mod task;

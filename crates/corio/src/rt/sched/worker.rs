@@ -551,7 +551,10 @@ impl Local {
     fn resume(&self, slot: u32, input: Resume) -> Outcome {
         let (co, header) = self.with_coroutines(|c| {
             let entry = c.get(slot);
-            (&mut entry.co as *mut Co, entry.task.get().header() as *const _)
+            (
+                &mut entry.co as *mut Co,
+                entry.task.get().header() as *const _,
+            )
         });
         let stats = self.stats();
         stats.enter(header);
