@@ -8,6 +8,7 @@
 //! | [`sched`] | `Shared` (one per runtime), the worker loop, idle protocol, sleepers; where a woken coroutine goes ([`sched::wake`]) |
 //! | [`task`] | the task cell, its state word, completion (`harness`) |
 //! | [`context`] | thread-locals: this thread's worker, coroutine and runtime; live runtimes by id |
+//! | [`coop`] | the cooperative budget that sync and net fast paths spend |
 //! | [`coroutine`] | the glue to the `corio-coroutine` crate (create, resume, recycle) |
 //! | [`timer`] | the per-worker timer wheel and `park_until` |
 //! | [`blocking`] | the blocking pool's threads |
@@ -22,6 +23,7 @@
 
 pub(crate) mod blocking;
 pub(crate) mod context;
+pub(crate) mod coop;
 pub(crate) mod coroutine;
 pub(crate) mod deadlock;
 pub(crate) mod monitor;

@@ -31,6 +31,9 @@ const SHARED_INTERVAL: u32 = 61;
 const FRESH_INTERVAL: u32 = 2;
 /// Every this many ticks the timer wheel is advanced (if it holds timers).
 const TIMER_INTERVAL: u32 = 32;
+/// Operations a coroutine may complete without suspending, per resume, before the next one
+/// yields if other coroutines of its worker are runnable (see `rt::coop`; tokio uses 128).
+pub(crate) const COOP_BUDGET: u32 = 128;
 
 /// A started coroutine and its task. The task reference keeps the task cell alive for as long
 /// as the coroutine exists (the coroutine's context points into it).
@@ -138,6 +141,8 @@ pub(crate) struct Local {
     /// Reached only through [`with_coroutines`](Self::with_coroutines).
     coroutines: UnsafeCell<Coroutines>,
     wheel: RefCell<Wheel>,
+    /// What is left of the running coroutine's cooperative budget (see `rt::coop`).
+    budget: Cell<u32>,
     /// Set during the last sweep of a shutdown: a coroutine still waiting after its
     /// cancellation was delivered is resumed with `Resume::Stuck`.
     stuck_sweep: Cell<bool>,
@@ -160,6 +165,7 @@ impl Local {
             picks: Cell::new(0),
             coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
+            budget: Cell::new(COOP_BUDGET),
             stuck_sweep: Cell::new(false),
             #[cfg(debug_assertions)]
             borrowed: Cell::new(false),
@@ -193,6 +199,42 @@ impl Local {
     #[inline]
     fn stats(&self) -> &WorkerStats {
         self.shared.stats.worker(self.index)
+    }
+
+    // ----- cooperative budget -------------------------------------------------------------
+
+    /// Spends one unit of the running coroutine's budget; `true` when it is used up and
+    /// another coroutine of this worker is runnable, so the caller should yield first.
+    /// Called from coroutine code (through `rt::coop`).
+    #[inline]
+    pub(crate) fn spend_budget(&self) -> bool {
+        let left = self.budget.get();
+        if left > 0 {
+            self.budget.set(left - 1);
+            return false;
+        }
+        self.budget_spent()
+    }
+
+    /// The budget ran out: whether anything else is runnable here. Due timers are fired and
+    /// the inbox is looked at first, since the busy coroutine keeps the loop from doing it.
+    /// With nothing else to run the budget starts over.
+    #[cold]
+    #[inline(never)]
+    fn budget_spent(&self) -> bool {
+        // Coroutine code may touch the wheel and the ready queue (as `insert_timer` and
+        // `push_woken` do): the loop holds neither while a coroutine runs.
+        self.fire_timers();
+        let lifo = self.lifo.take();
+        let others = lifo.is_some()
+            || !self.with_ready(|q| q.is_empty())
+            || (self.fresh_hint.get() && !self.fresh.is_empty())
+            || !self.shared.remotes[self.index].inbox.is_empty();
+        self.lifo.set(lifo);
+        if !others {
+            self.budget.set(COOP_BUDGET);
+        }
+        others
     }
 
     // ----- queues -------------------------------------------------------------------------
@@ -558,6 +600,7 @@ impl Local {
         });
         let stats = self.stats();
         stats.enter(header);
+        self.budget.set(COOP_BUDGET);
         // SAFETY: `co` points into `coroutines`, which nothing touches until `resume`
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
         // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
