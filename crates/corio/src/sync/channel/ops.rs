@@ -26,6 +26,7 @@ use std::time::Instant;
 use super::chan::{Chan, Received, Registration, Sent, Slot};
 use super::error::{RecvError, SendError};
 use super::selector::Selector;
+use crate::rt::coop;
 use crate::sync::waiter::park;
 
 /// The outcome of [`Operation::register`].
@@ -245,6 +246,7 @@ pub(crate) fn run_select<'o, O>(ops: &mut [O], deadline: Option<Instant>) -> Opt
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
+    coop::consume(); // a loop of ready selects must not starve its worker
     let n = ops.len();
     match n {
         0 => {
@@ -312,6 +314,7 @@ pub(crate) fn try_select<'o, O>(ops: &mut [O]) -> Option<usize>
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
+    coop::consume(); // as in `run_select`
     let n = ops.len();
     let start = random(n);
     (0..n).map(|k| (start + k) % n).find(|&i| ops[i].try_op())
