@@ -117,9 +117,9 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         crate::rt::coop::consume(); // a loop of uncontended locks must not starve its worker
-        // Acquire: the previous owner's writes (published by its Release in `unlock`) are
-        // visible in the critical section. Weak CAS: a spurious failure just takes the slow
-        // path, which retries.
+                                    // Acquire: the previous owner's writes (published by its Release in `unlock`) are
+                                    // visible in the critical section. Weak CAS: a spurious failure just takes the slow
+                                    // path, which retries.
         if self
             .state
             .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
