@@ -83,6 +83,7 @@
 //! (a separate target directory keeps the loom build from invalidating the normal one).
 
 mod blocking;
+pub mod debug;
 mod interop;
 mod loom;
 pub mod metrics;

@@ -247,6 +247,12 @@ impl Runtime {
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::read(&self.shared)
     }
+
+    /// A dump of every live coroutine of the runtime, with backtraces (see
+    /// [`debug`](crate::debug)); the workers keep running.
+    pub fn dump(&self) -> crate::debug::Dump {
+        crate::debug::take(&self.shared)
+    }
 }
 
 impl Drop for Runtime {
@@ -386,6 +392,12 @@ impl Handle {
     /// ```
     pub fn metrics(&self) -> RuntimeMetrics {
         RuntimeMetrics::read(&self.shared)
+    }
+
+    /// A dump of every live coroutine of the runtime, with backtraces (see
+    /// [`debug`](crate::debug)); the workers keep running.
+    pub fn dump(&self) -> crate::debug::Dump {
+        crate::debug::take(&self.shared)
     }
 
     /// Runs `f` on the runtime's blocking pool.

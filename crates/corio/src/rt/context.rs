@@ -10,6 +10,7 @@ use std::ptr;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::rt::capture;
 use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
@@ -239,7 +240,11 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     }
     // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*(*ctx).yielder };
-    let input = yielder.suspend(msg);
+    let mut input = yielder.suspend(msg);
+    while input == Resume::Capture {
+        capture::take_here(); // for a dump: nothing else happens, the worker resumes no code
+        input = yielder.suspend(msg);
+    }
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|c| c.set(ctx));
     if input != Resume::Run {
@@ -258,7 +263,7 @@ shutdown's unwinding?). Cancel or finish such coroutines before dropping the run
 #[inline(never)]
 fn resumed_to_fail(input: Resume) {
     match input {
-        Resume::Run => {}
+        Resume::Run | Resume::Capture => {} // `suspend` answers Capture itself
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
         // No panic hook: a cancellation is not an error to report. The coroutine's entry
         // catches the payload and stores it as the task's outcome.

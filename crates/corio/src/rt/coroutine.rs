@@ -21,6 +21,9 @@ pub(crate) enum Resume {
     /// The runtime is shutting down and nothing can wake this coroutine, which is waiting
     /// after its cancellation was delivered (in a destructor, say): fail with a clear panic.
     Stuck,
+    /// A dump asks for this coroutine's backtrace: take it (`rt::capture`) and suspend again
+    /// at once, with the same message, changing nothing else.
+    Capture,
 }
 
 /// Why a coroutine gave its worker back.

@@ -11,6 +11,7 @@
 //! | [`coop`] | the cooperative budget that sync and net fast paths spend |
 //! | [`coroutine`] | the glue to the `corio-coroutine` crate (create, resume, recycle) |
 //! | [`timer`] | the per-worker timer wheel and `park_until` |
+//! | [`capture`] | backtraces of suspended coroutines for `debug::dump`, taken by their home worker |
 //! | [`blocking`] | the blocking pool's threads |
 //! | [`stats`] | per-worker counters (metrics, stall monitor), written without read-modify-writes |
 //! | [`monitor`] | the stall detector's thread (looks down only) |
@@ -22,6 +23,7 @@
 //! are leaves or only look down.
 
 pub(crate) mod blocking;
+pub(crate) mod capture;
 pub(crate) mod context;
 pub(crate) mod coop;
 pub(crate) mod coroutine;

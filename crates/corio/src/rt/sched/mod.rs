@@ -40,6 +40,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::reactor::Reactor;
 use crate::rt::blocking::Pool;
+use crate::rt::capture::Requests;
 use crate::rt::context;
 use crate::rt::deadlock::WakeSources;
 use crate::rt::stats::Stats;
@@ -94,6 +95,8 @@ pub(crate) struct Shared {
     pub(crate) start_failures: StartFailures,
     /// Counters for `Handle::metrics` and the stall monitor (see `rt::stats`).
     pub(crate) stats: Stats,
+    /// Per worker: dump requests waiting for it (see `rt::capture`).
+    pub(crate) captures: Box<[Requests]>,
 }
 
 /// Tasks that could not get a coroutine. Each one's join gets the error; the process hears
@@ -136,6 +139,7 @@ impl Shared {
             shutdown_drained: AtomicUsize::new(0),
             start_failures: StartFailures::default(),
             stats: Stats::new(n),
+            captures: (0..n).map(|_| Requests::default()).collect(),
         });
         context::register_runtime(&shared);
         Ok((shared, deques))
@@ -200,6 +204,21 @@ impl Shared {
                 Steal::Retry => continue,
                 Steal::Empty => break,
             }
+        }
+    }
+
+    /// Asks every worker for the backtraces of its suspended coroutines; each calls `reply`
+    /// with them, between two resumes (a worker stuck in a coroutine answers only when it
+    /// suspends).
+    pub(crate) fn request_captures(
+        &self,
+        reply: impl Fn(Vec<crate::rt::capture::Captured>) + Send + Sync + 'static,
+    ) {
+        let reply = Arc::new(reply);
+        for (w, r) in self.captures.iter().enumerate() {
+            let reply = reply.clone();
+            r.push(Box::new(move |list| reply(list)));
+            self.remotes[w].sleeper.rouse();
         }
     }
 

@@ -12,12 +12,13 @@ use crossbeam_deque::{Steal, Worker as Deque};
 use crossbeam_utils::Backoff;
 
 use super::Shared;
+use crate::rt::capture::{self, Captured};
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
 use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
-use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
+use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, NOTIFIED, RUNNING};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
 /// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
@@ -299,6 +300,9 @@ impl Local {
     #[inline(never)]
     fn periodic(&self, tick: u32) -> Option<TaskRef> {
         if tick % SHARED_INTERVAL == 0 {
+            if self.shared.captures[self.index].pending() {
+                self.serve_captures();
+            }
             // A busy worker still lets I/O in (without blocking; see `reactor`).
             let _ = self.shared.reactor.poll_now();
             if let Some(t) = self.pop_shared() {
@@ -453,6 +457,9 @@ impl Local {
 
     /// Idle protocol W1–W5 (see `idle`), with the deadlock check when every worker sleeps.
     fn sleep(&self) {
+        if self.shared.captures[self.index].pending() {
+            self.serve_captures();
+        }
         let idle = &self.shared.idle;
         self.stats().parked();
         idle.register(self.index);
@@ -681,6 +688,50 @@ impl Local {
             .slot
             .store(slot, Ordering::Relaxed);
         Ok((slot, ptr))
+    }
+
+    // ----- dumps ----------------------------------------------------------------------------
+
+    /// Answers the waiting dump requests with a backtrace of every suspended coroutine of
+    /// this worker (see `rt::capture`).
+    #[cold]
+    #[inline(never)]
+    fn serve_captures(&self) {
+        let replies = self.shared.captures[self.index].take();
+        if replies.is_empty() {
+            return;
+        }
+        let slots: Vec<u32> = self.with_coroutines(|c| {
+            (0..c.slots.len() as u32)
+                .filter(|&i| c.slots[i as usize].is_some())
+                .collect()
+        });
+        let mut list = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let (co, task) = self.with_coroutines(|c| {
+                let entry = c.get(slot);
+                // SAFETY: the slot owns a reference, so the task is alive to count another.
+                (&mut entry.co as *mut Co, unsafe {
+                    clone_raw(entry.task.ptr())
+                })
+            });
+            // SAFETY: as in `resume`: `co` points into `coroutines`, untouched until this
+            // returns. The coroutine is suspended inside `context::suspend` (every coroutine
+            // in a slot is, between two resumes), which answers `Capture` by suspending again
+            // with the same message, so no task state changes and no outcome is handled.
+            let _ = coroutine::resume(unsafe { &mut *co }, Resume::Capture);
+            let h = task.header();
+            list.push(Captured {
+                id: h.id,
+                name: h.name.as_deref().map(str::to_owned),
+                worker: self.index,
+                runnable: h.state.load() & (NOTIFIED | RUNNING) != 0,
+                backtrace: capture::taken().map(Arc::new),
+            });
+        }
+        for reply in replies {
+            reply(list.clone());
+        }
     }
 
     // ----- shutdown -----------------------------------------------------------------------
