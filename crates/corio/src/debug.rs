@@ -29,6 +29,7 @@
 //! innermost corio function in its backtrace; with inlining (release builds without debug
 //! info) it may only say `parked`.
 
+use std::any::Any;
 use std::backtrace::Backtrace;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -152,6 +153,38 @@ pub(crate) fn take(shared: &Shared) -> Dump {
         coroutines,
         busy_workers,
     }
+}
+
+/// If `payload` is the deadlock report, prints the dump taken when the deadlock was found to
+/// stderr (the report itself was printed by the panic hook) and appends it to the payload.
+pub(crate) fn add_deadlock_dump(
+    shared: &Shared,
+    payload: Box<dyn Any + Send>,
+) -> Box<dyn Any + Send> {
+    let Some(list) = shared.deadlock_captures.lock().unwrap().take() else {
+        return payload;
+    };
+    let Some(report) = payload.downcast_ref::<String>() else {
+        return payload;
+    };
+    let mut coroutines: Vec<CoroutineDump> = list
+        .into_iter()
+        .map(|c| {
+            let mut e = entry(c, None);
+            // Nothing ran any more: a "runnable" one is main, woken only for the report.
+            if e.state == State::Runnable {
+                e.state = State::Parked(wait_kind(&e.frames));
+            }
+            e
+        })
+        .collect();
+    coroutines.sort_by_key(|c| (c.worker, c.id));
+    let dump = Dump {
+        coroutines,
+        busy_workers: Vec::new(),
+    };
+    eprintln!("\n{dump}");
+    Box::new(format!("{report}\n\n{dump}"))
 }
 
 /// A captured coroutine as a dump entry; `me` is the coroutine that asked, if any.

@@ -211,7 +211,9 @@ impl Runtime {
         *self.shared.main.lock().unwrap() = None;
         match out {
             Ok(v) => v,
-            Err(payload) => panic::resume_unwind(payload),
+            Err(payload) => {
+                panic::resume_unwind(crate::debug::add_deadlock_dump(&self.shared, payload))
+            }
         }
     }
 

@@ -40,7 +40,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::reactor::Reactor;
 use crate::rt::blocking::Pool;
-use crate::rt::capture::Requests;
+use crate::rt::capture::{Captured, Requests};
 use crate::rt::context;
 use crate::rt::deadlock::WakeSources;
 use crate::rt::stats::Stats;
@@ -97,6 +97,8 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// Per worker: dump requests waiting for it (see `rt::capture`).
     pub(crate) captures: Box<[Requests]>,
+    /// Every coroutine's backtrace, taken when the deadlock was found (for the report).
+    pub(crate) deadlock_captures: Mutex<Option<Vec<Captured>>>,
 }
 
 /// Tasks that could not get a coroutine. Each one's join gets the error; the process hears
@@ -140,6 +142,7 @@ impl Shared {
             start_failures: StartFailures::default(),
             stats: Stats::new(n),
             captures: (0..n).map(|_| Requests::default()).collect(),
+            deadlock_captures: Mutex::new(None),
         });
         context::register_runtime(&shared);
         Ok((shared, deques))
@@ -210,10 +213,7 @@ impl Shared {
     /// Asks every worker for the backtraces of its suspended coroutines; each calls `reply`
     /// with them, between two resumes (a worker stuck in a coroutine answers only when it
     /// suspends).
-    pub(crate) fn request_captures(
-        &self,
-        reply: impl Fn(Vec<crate::rt::capture::Captured>) + Send + Sync + 'static,
-    ) {
+    pub(crate) fn request_captures(&self, reply: impl Fn(Vec<Captured>) + Send + Sync + 'static) {
         let reply = Arc::new(reply);
         for (w, r) in self.captures.iter().enumerate() {
             let reply = reply.clone();
@@ -287,8 +287,32 @@ impl Shared {
         if let Some(main) = main.take() {
             // Parked means started: `home` is set.
             let home = main.header().home.load(Ordering::Acquire) as usize;
-            self.push_remote(home, main);
+            self.capture_then_report(home, main);
         }
+    }
+
+    /// Asks every worker for its coroutines' backtraces (for the report, as Go prints its
+    /// goroutines), then sends the main coroutine its deadlock report. The workers are all
+    /// asleep: the request rouses them, and the last to answer wakes main.
+    fn capture_then_report(&self, home: usize, main: TaskRef) {
+        let id = self.id;
+        let left = AtomicUsize::new(self.remotes.len());
+        let collected = Mutex::new(Vec::new());
+        let main = Mutex::new(Some(main));
+        self.request_captures(move |list| {
+            collected.lock().unwrap().extend(list);
+            if left.fetch_sub(1, Ordering::AcqRel) != 1 {
+                return;
+            }
+            let Some(shared) = context::runtime(id) else {
+                return; // gone: its shutdown cancels main
+            };
+            *shared.deadlock_captures.lock().unwrap() =
+                Some(std::mem::take(&mut *collected.lock().unwrap()));
+            if let Some(main) = main.lock().unwrap().take() {
+                shared.push_remote(home, main);
+            }
+        });
     }
 }
 
