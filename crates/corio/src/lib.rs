@@ -91,6 +91,7 @@ pub mod net;
 mod reactor;
 mod rt;
 mod runtime;
+mod sigquit;
 pub mod sync;
 pub mod task;
 pub mod time;

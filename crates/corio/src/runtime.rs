@@ -55,6 +55,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     stall_threshold: Option<Duration>,
+    dump_on_sigquit: bool,
 }
 
 impl Default for Builder {
@@ -66,6 +67,7 @@ impl Default for Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
+            dump_on_sigquit: false,
         }
     }
 }
@@ -125,6 +127,15 @@ impl Builder {
         self
     }
 
+    /// On SIGQUIT (Ctrl-\), write a dump of this runtime's coroutines to stderr
+    /// ([`debug::dump`](crate::debug::dump)) and keep running (default off). Installs a
+    /// process-wide SIGQUIT handler when the runtime is built, replacing the default action
+    /// (quit with a core dump) for the rest of the process.
+    pub fn dump_on_sigquit(mut self, on: bool) -> Self {
+        self.dump_on_sigquit = on;
+        self
+    }
+
     /// Starts the worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         let n = self.workers.unwrap_or_else(default_workers);
@@ -146,6 +157,9 @@ impl Builder {
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || Local::new(index, s, deque).run())?; // `rt`'s drop cleans up
             rt.threads.push(t);
+        }
+        if self.dump_on_sigquit {
+            crate::sigquit::enable(shared.id)?;
         }
         if let Some(threshold) = self.stall_threshold {
             rt.monitor = Some(Monitor::start(shared, threshold)?);
