@@ -18,8 +18,9 @@
 //! coroutine takes a backtrace at its suspension point and suspends again at once, with the
 //! same message. Nothing is woken, requeued or run, and no task state changes. That costs
 //! each worker two context switches and one stack walk per coroutine (tens of microseconds
-//! each), and printing the dump symbolizes the frames (the first time, loading the debug
-//! info can take a second). Use it to debug, not in a hot loop.
+//! each); then the frames are symbolized (the first time, loading the debug info can take a
+//! second), on a blocking-pool thread when the dump is taken inside a coroutine. Use it to
+//! debug, not in a hot loop.
 //!
 //! A worker busy in a coroutine that does not suspend cannot answer; after
 //! [`WORKER_WAIT`] the dump lists that coroutine as running, without frames (the stall
@@ -117,16 +118,26 @@ pub(crate) fn take(shared: &Shared) -> Dump {
     });
     let deadline = Instant::now() + WORKER_WAIT;
     let mut answered = vec![false; workers];
-    let mut coroutines = Vec::new();
+    let mut captured = Vec::new();
     for _ in 0..workers {
         let Ok(list) = rx.recv_deadline(deadline) else {
             break;
         };
         for c in list {
             answered[c.worker] = true;
-            coroutines.push(entry(c, me));
+            captured.push(c);
         }
     }
+    // Symbolizing is slow (the first time, it loads the debug info): not on a worker.
+    let symbolize =
+        move || -> Vec<CoroutineDump> { captured.into_iter().map(|c| entry(c, me)).collect() };
+    let mut coroutines = if crate::rt::context::in_coroutine() {
+        crate::spawn_blocking(symbolize)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    } else {
+        symbolize()
+    };
     let mut busy_workers = Vec::new();
     for (w, done) in answered.iter().enumerate() {
         // A worker with no coroutine at all answers with an empty list: count it by the
@@ -189,7 +200,16 @@ pub(crate) fn add_deadlock_dump(
 
 /// A captured coroutine as a dump entry; `me` is the coroutine that asked, if any.
 fn entry(c: Captured, me: Option<u64>) -> CoroutineDump {
-    let frames = c.backtrace.as_deref().map(frames).unwrap_or_default();
+    let mut frames = c.backtrace.as_deref().map(frames).unwrap_or_default();
+    if Some(c.id) == me {
+        // The dumping coroutine waits inside the dump: start at its caller.
+        if let Some(i) = frames
+            .iter()
+            .rposition(|f| f.contains("src/debug.rs") || f.starts_with("corio::debug::"))
+        {
+            frames.drain(..=i);
+        }
+    }
     let state = if Some(c.id) == me {
         State::Running
     } else if c.runnable {

@@ -8,8 +8,8 @@
 //! task's state word is not touched, and a wake that arrives meanwhile is handled as usual.
 //!
 //! Cost: per coroutine two context switches and an unwinder walk of its stack (tens of
-//! microseconds), paid by its worker while the dump runs; symbolizing happens later, when the
-//! dump is printed (the first time it loads the binary's debug info: can take a second).
+//! microseconds), paid by its worker while the dump runs; symbolizing happens later, off the
+//! workers (the first time it loads the binary's debug info: can take a second).
 //! Nothing is paid while no dump is asked for beyond a relaxed load every 61 scheduling
 //! points and before a worker sleeps.
 
