@@ -194,8 +194,13 @@ pub(crate) fn add_deadlock_dump(
         coroutines,
         busy_workers: Vec::new(),
     };
-    eprintln!("\n{dump}");
-    Box::new(format!("{report}\n\n{dump}"))
+    let report = format!("{report}\n\n{dump}");
+    if crate::trace::ENABLED {
+        crate::trace::deadlock(&report);
+    } else {
+        eprintln!("\n{dump}");
+    }
+    Box::new(report)
 }
 
 /// A captured coroutine as a dump entry; `me` is the coroutine that asked, if any.

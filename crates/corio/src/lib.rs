@@ -95,6 +95,7 @@ mod sigquit;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod trace;
 
 pub use blocking::spawn_blocking;
 pub use interop::block_on;

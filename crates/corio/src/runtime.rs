@@ -218,6 +218,7 @@ impl Runtime {
             "Runtime::block_on called inside a coroutine; spawn and join instead"
         );
         let task: TaskRef = TaskCell::new(f, self.shared.id, Some("main".into()));
+        crate::task::traced_spawn(&task);
         let handle = JoinHandle::<T>::new(task.clone());
         *self.shared.main.lock().unwrap() = Some(task.clone());
         self.shared.inject(task);
@@ -337,6 +338,7 @@ where
     T: Send + 'static,
 {
     let task: TaskRef = TaskCell::new(f, shared.id, None);
+    crate::task::traced_spawn(&task);
     let handle = JoinHandle::new(task.clone());
     shared.inject(task);
     handle

@@ -1,5 +1,7 @@
 //! The stall detector, observed from outside: each test runs a scenario in a child process
-//! (this test binary, re-run with `CORIO_STALL_CHILD` set) and reads its stderr.
+//! (this test binary, re-run with `CORIO_STALL_CHILD` set) and reads its stderr. (With the
+//! `tracing` feature the report is an event instead: see `trace_events`.)
+#![cfg(not(feature = "tracing"))]
 
 use std::process::Command;
 use std::time::{Duration, Instant};

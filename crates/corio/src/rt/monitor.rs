@@ -118,8 +118,12 @@ fn describe(r: &Running) -> String {
 
 #[cold]
 fn report_stall(r: &Running, worker: usize, ran: Duration) {
-    let who = describe(r);
     let ms = ran.as_millis();
+    if crate::trace::ENABLED {
+        crate::trace::stall(r.id, r.name.as_deref(), worker, ms);
+        return;
+    }
+    let who = describe(r);
     eprintln!(
         "corio: coroutine {who} has run for {ms} ms on worker {worker} without suspending \
          (coroutines are not preempted: the other started coroutines of worker {worker} wait \
@@ -130,6 +134,10 @@ fn report_stall(r: &Running, worker: usize, ran: Duration) {
 
 #[cold]
 fn report_end(r: &Running, worker: usize, ran: Duration) {
+    if crate::trace::ENABLED {
+        crate::trace::stall_end(r.id, worker, ran.as_millis());
+        return;
+    }
     let who = describe(r);
     eprintln!(
         "corio: coroutine {who} suspended after running for {ran:.2?} on worker {worker} \

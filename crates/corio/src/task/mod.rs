@@ -68,10 +68,21 @@ where
     let mut handle = None;
     rt::spawn(|runtime| {
         let task: TaskRef = TaskCell::new(f, runtime, name);
+        traced_spawn(&task);
         handle = Some(JoinHandle::new(task.clone()));
         task
     });
     handle.expect("spawned")
+}
+
+/// The `spawn` event (feature `tracing`; nothing otherwise).
+#[inline(always)]
+pub(crate) fn traced_spawn(task: &TaskRef) {
+    if crate::trace::ENABLED {
+        let h = task.header();
+        let parent = try_current().map(|t| t.id().as_u64());
+        crate::trace::spawn(h.id, h.name.as_deref(), parent);
+    }
 }
 
 /// Configures a task before spawning it.

@@ -17,7 +17,7 @@ use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
 use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
-use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
+use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
 use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, NOTIFIED, RUNNING};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
@@ -35,6 +35,19 @@ const TIMER_INTERVAL: u32 = 32;
 /// Operations a coroutine may complete without suspending, per resume, before the next one
 /// yields if other coroutines of its worker are runnable (see `rt::coop`; tokio uses 128).
 pub(crate) const COOP_BUDGET: u32 = 128;
+
+/// The `finish`, `cancel` or `panic` event of a coroutine that ended (feature `tracing`).
+#[inline(always)]
+fn trace_end(id: u64, failure: Option<&(dyn std::any::Any + Send)>) {
+    if !crate::trace::ENABLED {
+        return;
+    }
+    match failure {
+        None => crate::trace::finish(id),
+        Some(p) if p.is::<Cancelled>() => crate::trace::cancel(id, true),
+        Some(p) => crate::trace::panic(id, crate::trace::payload_message(p)),
+    }
+}
 
 /// A started coroutine and its task. The task reference keeps the task cell alive for as long
 /// as the coroutine exists (the coroutine's context points into it).
@@ -662,10 +675,14 @@ impl Local {
                 // (state rule 1), and `run` is called once, here.
                 unsafe { ctx.task().run() };
             }));
+            if out.is_ok() {
+                trace_end(ctx.task().header().id, None);
+            }
             if let Err(payload) = out {
                 if coroutine::is_forced_unwind(&*payload) {
                     panic::resume_unwind(payload); // the coroutine crate's own unwind: let it pass
                 }
+                trace_end(ctx.task().header().id, Some(&*payload));
                 // SAFETY: as above, we run under RUNNING.
                 unsafe { ctx.task().set_error(payload) };
             }

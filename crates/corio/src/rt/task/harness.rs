@@ -45,6 +45,7 @@ pub(crate) fn cancel_if_requested(task: &dyn RawTask, snap: usize) -> bool {
     }
     // SAFETY: the caller holds RUNNING (state rule 1).
     unsafe { task.drop_closure() };
+    crate::trace::cancel(task.header().id, false);
     finish(task, Err(Box::new(Cancelled)));
     true
 }
@@ -58,5 +59,6 @@ pub(crate) fn cancel_unstarted(task: TaskRef) {
     h.state.to_running();
     // SAFETY: we hold RUNNING now (state rule 1).
     unsafe { task.drop_closure() };
+    crate::trace::cancel(h.id, false);
     finish(&*task, Err(Box::new(Cancelled)));
 }
