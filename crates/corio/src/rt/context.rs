@@ -241,9 +241,8 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*(*ctx).yielder };
     let mut input = yielder.suspend(msg);
-    while input == Resume::Capture {
-        capture::take_here(); // for a dump: nothing else happens, the worker resumes no code
-        input = yielder.suspend(msg);
+    if input == Resume::Capture {
+        input = captured(yielder, msg); // before CORO is set: the worker runs on meanwhile
     }
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|c| c.set(ctx));
@@ -251,6 +250,20 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
         resumed_to_fail(input);
     }
     true
+}
+
+/// Answers capture requests (for a dump: `rt::capture`) until a real resume comes: takes a
+/// backtrace here and suspends again with the same message; the worker resumes no code.
+#[cold]
+#[inline(never)]
+fn captured(yielder: &CoYielder, msg: Suspend) -> Resume {
+    loop {
+        capture::take_here();
+        let input = yielder.suspend(msg);
+        if input != Resume::Capture {
+            return input;
+        }
+    }
 }
 
 /// The panic message of a coroutine that waits while its runtime shuts down.
@@ -263,7 +276,8 @@ shutdown's unwinding?). Cancel or finish such coroutines before dropping the run
 #[inline(never)]
 fn resumed_to_fail(input: Resume) {
     match input {
-        Resume::Run | Resume::Capture => {} // `suspend` answers Capture itself
+        Resume::Run => {}
+        Resume::Capture => unreachable!("handled in `suspend`"),
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
         // No panic hook: a cancellation is not an error to report. The coroutine's entry
         // catches the payload and stores it as the task's outcome.

@@ -8,8 +8,9 @@
 //!
 //! # What the stall monitor may read
 //!
-//! While a worker runs a coroutine, `current` points at that task's header and `ticks` holds
-//! the scheduling point it entered at; both are plain stores. The monitor may dereference
+//! From the resume of a coroutine until the next one (or until the worker sleeps),
+//! `current` points at that task's header and `ticks` holds the scheduling point it entered
+//! at; both are plain stores. The monitor may dereference
 //! `current` only under the *pin* protocol ([`WorkerStats::inspect`]): it announces itself in
 //! `pin`, then checks that `ticks` did not move. The one place a worker can free a task it
 //! ran (a coroutine that returned, [`WorkerStats::finished`]) first moves `ticks` and then
@@ -35,7 +36,9 @@ fn bump(c: &AtomicU64) {
 pub(crate) struct WorkerStats {
     /// Scheduling points: coroutine resumes and finishes.
     ticks: AtomicU64,
-    /// The task being resumed right now, or null between resumes.
+    /// The task last resumed, until it finishes or the worker goes to sleep (null then).
+    /// Not cleared when a coroutine merely suspends: that would be one more store per resume,
+    /// and a worker that runs nothing soon sleeps.
     current: AtomicPtr<Header>,
     /// Set by the monitor while it reads `*current` (see the module docs).
     pin: AtomicBool,
@@ -73,14 +76,9 @@ impl WorkerStats {
         self.current.store(header as *mut Header, Ordering::Relaxed);
     }
 
-    /// The resumed coroutine gave the worker back (it is alive until [`finished`](Self::finished)).
-    #[inline]
-    pub(crate) fn leave(&self) {
-        self.current.store(ptr::null_mut(), Ordering::Relaxed);
-    }
-
     /// The coroutine that last left returned; its task may be freed once this returns.
     pub(crate) fn finished(&self) {
+        self.current.store(ptr::null_mut(), Ordering::Relaxed);
         let t = self.ticks.load(Ordering::Relaxed).wrapping_add(1);
         self.ticks.store(t, Ordering::SeqCst);
         while self.pin.load(Ordering::SeqCst) {
@@ -110,6 +108,7 @@ impl WorkerStats {
 
     /// This worker goes to sleep.
     pub(crate) fn parked(&self) {
+        self.current.store(ptr::null_mut(), Ordering::Relaxed); // idle: nothing runs
         bump(&self.parks);
         self.ready_depth.store(0, Ordering::Relaxed);
     }
@@ -124,7 +123,8 @@ impl WorkerStats {
         self.ready_depth.store(n, Ordering::Relaxed);
     }
 
-    /// The scheduling point count and whether a coroutine is running right now.
+    /// The scheduling point count and whether the worker is busy (a coroutine resumed since
+    /// it last slept).
     pub(crate) fn tick(&self) -> (u64, bool) {
         let t = self.ticks.load(Ordering::SeqCst);
         (t, !self.current.load(Ordering::Relaxed).is_null())
@@ -228,7 +228,6 @@ mod tests {
         s.started();
         s.started();
         s.enter(ptr::null());
-        s.leave();
         s.finished();
         s.stole();
         s.parked();
@@ -245,7 +244,6 @@ mod tests {
         s.enter(ptr::null());
         let (t, running) = s.tick();
         assert!(!running, "a null header is not a running coroutine");
-        s.leave();
         s.enter(ptr::null());
         assert_eq!(s.inspect(t), None);
     }

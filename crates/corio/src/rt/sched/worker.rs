@@ -625,7 +625,6 @@ impl Local {
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
         // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
         let result = coroutine::resume(unsafe { &mut *co }, input);
-        stats.leave();
         let ctx = context::take_coroutine();
         match result {
             CoroutineResult::Yield(Suspend::Yield) => Outcome::Requeue,
