@@ -78,6 +78,9 @@ pub struct CoroutineDump {
     pub state: State,
     /// The worker it lives on.
     pub worker: usize,
+    /// Where it was spawned (`file:line:column` of the `spawn` call), when known (not for
+    /// a coroutine only seen running on a busy worker).
+    pub spawned_at: Option<String>,
     /// Its frames from the suspension point outwards, one `function\n    at file:line` entry
     /// each (runtime frames of the capture itself removed); empty when it could not be
     /// captured (a running coroutine).
@@ -154,6 +157,7 @@ pub(crate) fn take(shared: &Shared) -> Dump {
                     name: r.name,
                     state: State::Running,
                     worker: w,
+                    spawned_at: None,
                     frames: Vec::new(),
                 });
             }
@@ -227,6 +231,7 @@ fn entry(c: Captured, me: Option<u64>) -> CoroutineDump {
         name: c.name,
         state,
         worker: c.worker,
+        spawned_at: Some(c.spawned_at.to_string()),
         frames,
     }
 }
@@ -339,6 +344,9 @@ impl fmt::Display for CoroutineDump {
         }
         for frame in &self.frames {
             writeln!(f, "{frame}")?;
+        }
+        if let Some(at) = &self.spawned_at {
+            writeln!(f, "created by spawn at {at}")?;
         }
         Ok(())
     }

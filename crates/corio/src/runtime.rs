@@ -31,6 +31,7 @@ use crate::task::JoinHandle;
 /// waits for something that can never happen: then it panics with
 /// `"corio: all coroutines are asleep - deadlock! ..."` (like Go's fatal error), unwinding
 /// the main coroutine so its destructors run.
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
@@ -208,6 +209,7 @@ impl Runtime {
     ///
     /// # Panics
     /// When called inside a coroutine (join a spawned task instead).
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -217,7 +219,8 @@ impl Runtime {
             !context::in_coroutine(),
             "Runtime::block_on called inside a coroutine; spawn and join instead"
         );
-        let task: TaskRef = TaskCell::new(f, self.shared.id, Some("main".into()));
+        let at = std::panic::Location::caller();
+        let task: TaskRef = TaskCell::new(f, self.shared.id, Some("main".into()), at);
         crate::task::traced_spawn(&task);
         let handle = JoinHandle::<T>::new(task.clone());
         *self.shared.main.lock().unwrap() = Some(task.clone());
@@ -233,6 +236,7 @@ impl Runtime {
     }
 
     /// Spawns a coroutine on this runtime from any thread.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -332,12 +336,13 @@ impl fmt::Debug for Runtime {
     }
 }
 
+#[track_caller]
 fn spawn_on<F, T>(shared: &Arc<Shared>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let task: TaskRef = TaskCell::new(f, shared.id, None);
+    let task: TaskRef = TaskCell::new(f, shared.id, None, std::panic::Location::caller());
     crate::task::traced_spawn(&task);
     let handle = JoinHandle::new(task.clone());
     shared.inject(task);
@@ -389,6 +394,7 @@ impl Handle {
     }
 
     /// Spawns a coroutine on the runtime.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -419,6 +425,7 @@ impl Handle {
     }
 
     /// Runs `f` on the runtime's blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

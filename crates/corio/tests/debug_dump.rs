@@ -57,6 +57,16 @@ fn parked_coroutines_are_listed_with_state_and_own_frames() {
             .expect("the sleeper is listed");
         assert_eq!(s.state, State::Parked("sleep"), "{d}");
         assert!(s.frames.iter().any(|f| f.contains("sleeps_a_while")), "{d}");
+        // Spawned here (`#[track_caller]` through `Builder::spawn` and `Runtime::spawn`).
+        assert!(
+            s.spawned_at.as_deref().unwrap().contains("debug_dump.rs"),
+            "{d}"
+        );
+        assert!(
+            r.spawned_at.as_deref().unwrap().contains("debug_dump.rs"),
+            "{d}"
+        );
+        assert!(d.to_string().contains("created by spawn at "), "{d}");
         let text = d.to_string();
         assert!(
             text.contains(&format!("coroutine {} \"sleeper\" [sleep, worker ", s.id)),

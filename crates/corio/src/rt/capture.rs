@@ -41,6 +41,7 @@ pub(crate) fn taken() -> Option<Backtrace> {
 pub(crate) struct Captured {
     pub(crate) id: u64,
     pub(crate) name: Option<String>,
+    pub(crate) spawned_at: &'static std::panic::Location<'static>,
     pub(crate) worker: usize,
     /// Woken or yielded, waiting for its turn (else parked).
     pub(crate) runnable: bool,

@@ -52,6 +52,7 @@ use crate::rt::{self, context, Suspend, TaskCell, TaskRef};
 /// Outside a runtime (a coroutine, a blocking job, or a thread inside
 /// [`Runtime::enter`](crate::Runtime::enter)). Use [`Handle::spawn`](crate::Handle::spawn)
 /// from other threads.
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -60,14 +61,16 @@ where
     spawn_named(f, None)
 }
 
+#[track_caller]
 pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let at = std::panic::Location::caller();
     let mut handle = None;
     rt::spawn(|runtime| {
-        let task: TaskRef = TaskCell::new(f, runtime, name);
+        let task: TaskRef = TaskCell::new(f, runtime, name, at);
         traced_spawn(&task);
         handle = Some(JoinHandle::new(task.clone()));
         task
@@ -113,6 +116,7 @@ impl Builder {
     }
 
     /// Spawns the task like [`spawn`].
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -740,6 +740,7 @@ impl Local {
             list.push(Captured {
                 id: h.id,
                 name: h.name.as_deref().map(str::to_owned),
+                spawned_at: h.spawned_at,
                 worker: self.index,
                 runnable: h.state.load() & (NOTIFIED | RUNNING) != 0,
                 backtrace: capture::taken().map(Arc::new),

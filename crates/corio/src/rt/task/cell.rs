@@ -9,6 +9,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,13 +34,16 @@ pub(crate) struct Header {
     pub(crate) rt: u64,
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
+    /// Where it was spawned (`#[track_caller]`), for `debug::dump`.
+    pub(crate) spawned_at: &'static Location<'static>,
     /// The join waker (state rule 3).
     join_waker: UnsafeCell<Option<Waker>>,
 }
 
 impl Header {
-    fn new(rt: u64, name: Option<Box<str>>) -> Self {
+    fn new(rt: u64, name: Option<Box<str>>, spawned_at: &'static Location<'static>) -> Self {
         Header {
+            spawned_at,
             state: State::new(),
             home: AtomicU32::new(UNSET),
             slot: AtomicU32::new(UNSET),
@@ -187,9 +191,14 @@ where
 {
     /// A task that will run `f` on runtime `rt`. Its [`RawTask`] operations and waker are in
     /// `vtable`.
-    pub(crate) fn new(f: F, rt: u64, name: Option<Box<str>>) -> Arc<Self> {
+    pub(crate) fn new(
+        f: F,
+        rt: u64,
+        name: Option<Box<str>>,
+        spawned_at: &'static Location<'static>,
+    ) -> Arc<Self> {
         Arc::new(TaskCell {
-            header: Header::new(rt, name),
+            header: Header::new(rt, name, spawned_at),
             stage: UnsafeCell::new(Stage::Pending(f)),
         })
     }
