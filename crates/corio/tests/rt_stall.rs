@@ -69,6 +69,8 @@ fn a_spinning_coroutine_is_named_while_it_spins_and_once() {
         "{stderr}"
     );
     assert!(stall.contains("without suspending"), "{stderr}");
+    assert!(stall.contains("(spawned at "), "{stderr}");
+    assert!(stall.contains("rt_stall.rs:"), "{stderr}");
     // It was named while it still ran: the end of the stall is reported after it.
     let start = stderr.find(stall).unwrap();
     let end = stderr

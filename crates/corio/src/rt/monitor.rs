@@ -124,11 +124,12 @@ fn report_stall(r: &Running, worker: usize, ran: Duration) {
         return;
     }
     let who = describe(r);
+    let at = r.spawned_at;
     eprintln!(
         "corio: coroutine {who} has run for {ms} ms on worker {worker} without suspending \
-         (coroutines are not preempted: the other started coroutines of worker {worker} wait \
-         for it; move CPU-heavy or thread-blocking work to corio::spawn_blocking, or call \
-         corio::yield_now in long loops)"
+         (spawned at {at}; coroutines are not preempted: the other started coroutines of \
+         worker {worker} wait for it; move CPU-heavy or thread-blocking work to \
+         corio::spawn_blocking, or call corio::yield_now in long loops)"
     );
 }
 
@@ -151,12 +152,18 @@ mod tests {
 
     #[test]
     fn describes_named_and_unnamed_coroutines() {
+        let here = std::panic::Location::caller();
         let named = Running {
             id: 12,
             name: Some("name".into()),
+            spawned_at: here,
         };
         assert_eq!(describe(&named), "12 \"name\"");
-        let unnamed = Running { id: 7, name: None };
+        let unnamed = Running {
+            id: 7,
+            name: None,
+            spawned_at: here,
+        };
         assert_eq!(describe(&unnamed), "7");
     }
 }

@@ -66,6 +66,8 @@ pub(crate) struct Running {
     pub(crate) id: u64,
     /// The task's name, if it has one.
     pub(crate) name: Option<String>,
+    /// Where it was spawned.
+    pub(crate) spawned_at: &'static std::panic::Location<'static>,
 }
 
 impl WorkerStats {
@@ -143,6 +145,7 @@ impl WorkerStats {
             unsafe { h.as_ref() }.map(|h| Running {
                 id: h.id,
                 name: h.name.as_deref().map(str::to_owned),
+                spawned_at: h.spawned_at,
             })
         } else {
             None
