@@ -29,6 +29,7 @@ fn poll_every_minute() {
     }
 }
 
+#[track_caller] // the dump names the caller as the spawn site
 fn named<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,
