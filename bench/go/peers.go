@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -56,6 +57,9 @@ func main() {
 	case "mutex":
 		runtime.GOMAXPROCS(2)
 		rate(intArg(args, 0), intArg(args, 1), mutex)
+	case "starvation":
+		runtime.GOMAXPROCS(2)
+		starvation(intArg(args, 0), intArg(args, 1))
 	case "echo-server":
 		runtime.GOMAXPROCS(1)
 		echoServer(args[0])
@@ -418,4 +422,74 @@ func httpServer(addr string) {
 	if err := http.ListenAndServe(addr, http.HandlerFunc(h)); err != nil {
 		fail(err.Error())
 	}
+}
+
+// starvationOnce: a ticker goroutine sleeping 1 ms in a loop, and beside it for spanMs
+// either a consumer receiving from a buffered channel (1024) that a producer keeps full
+// (hog false) or a pure CPU loop (hog true); returns the ticker's longest gap in ms.
+func starvationOnce(spanMs int, hog bool) float64 {
+	var done atomic.Bool
+	var phase atomic.Int64 // bumped when the load starts and ends: odd while it runs
+	var maxGap atomic.Int64
+	tickerDone := make(chan struct{})
+	go func() {
+		last, lastPhase := time.Now(), int64(0)
+		for !done.Load() {
+			time.Sleep(time.Millisecond)
+			now, p := time.Now(), phase.Load()
+			// A starved ticker may wake only after the load ended: count any overlap.
+			if p%2 == 1 || p != lastPhase {
+				if g := now.Sub(last).Nanoseconds(); g > maxGap.Load() {
+					maxGap.Store(g)
+				}
+			}
+			last, lastPhase = now, p
+		}
+		close(tickerDone)
+	}()
+	ch, stop := make(chan int, 1024), make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case ch <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	consumerDone := make(chan struct{})
+	go func() {
+		phase.Add(1)
+		start, span := time.Now(), time.Duration(spanMs)*time.Millisecond
+		sink := 0
+		for time.Since(start) < span {
+			for i := 0; i < 64; i++ {
+				if hog {
+					sink++
+				} else {
+					sink += <-ch
+				}
+			}
+		}
+		phase.Add(1)
+		_ = sink
+		close(consumerDone)
+	}()
+	<-consumerDone
+	done.Store(true)
+	close(stop)
+	<-tickerDone
+	return float64(maxGap.Load()) / 1e6
+}
+
+// starvation: the `starvation` row; value = the consumer's runs (warm-up, then reps), hog =
+// one pure-CPU run.
+func starvation(spanMs, reps int) {
+	starvationOnce(spanMs, false)
+	var gaps []float64
+	for i := 0; i < reps; i++ {
+		gaps = append(gaps, starvationOnce(spanMs, false))
+	}
+	hog := starvationOnce(spanMs, true)
+	fmt.Printf("RESULT %s hog=%f\n", stats("value", gaps), hog)
 }

@@ -4,4 +4,5 @@
 
 pub mod net;
 pub mod parked;
+pub mod starvation;
 pub mod workload;

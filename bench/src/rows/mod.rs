@@ -6,6 +6,7 @@ mod channels;
 mod coroutine;
 mod net;
 mod runtime;
+mod starvation;
 mod surge;
 
 use crate::row::Row;
@@ -15,6 +16,7 @@ const GROUPS: &[fn() -> Vec<Row>] = &[
     coroutine::rows,
     runtime::rows,
     channels::rows,
+    starvation::rows,
     net::rows,
     surge::rows,
 ];

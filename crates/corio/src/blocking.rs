@@ -28,13 +28,14 @@ use crate::task::JoinHandle;
 ///
 /// # Panics
 /// Outside a runtime.
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let shared = context::shared().expect("corio::spawn_blocking called outside a corio runtime");
-    let task: TaskRef = TaskCell::new(f, shared.id, None);
+    let task: TaskRef = TaskCell::new(f, shared.id, None, std::panic::Location::caller());
     let handle = JoinHandle::new(task.clone());
     crate::rt::blocking::submit(&shared, task);
     handle

@@ -108,9 +108,11 @@ compile_error!(
 );
 
 mod blocking;
+pub mod debug;
 pub mod fs;
 mod interop;
 mod loom;
+pub mod metrics;
 pub mod net;
 mod offload;
 pub mod process;
@@ -118,13 +120,16 @@ mod reactor;
 mod rt;
 mod runtime;
 pub mod signal;
+mod sigquit;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod trace;
 
 pub use blocking::spawn_blocking;
 pub use corio_macros::{main, test};
 pub use interop::block_on;
+pub use metrics::RuntimeMetrics;
 pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
 pub use task::{spawn, yield_now, JoinHandle};
 

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::metrics::RuntimeMetrics;
+use crate::rt::monitor::{Monitor, DEFAULT_STALL_THRESHOLD};
 use crate::rt::sched::worker::Local;
 use crate::rt::{context, Config, ExternalWait, Shared, TaskCell, TaskRef};
 use crate::task::JoinHandle;
@@ -29,6 +31,7 @@ use crate::task::JoinHandle;
 /// waits for something that can never happen: then it panics with
 /// `"corio: all coroutines are asleep - deadlock! ..."` (like Go's fatal error), unwinding
 /// the main coroutine so its destructors run.
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
@@ -56,6 +59,8 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    stall_threshold: Option<Duration>,
+    dump_on_sigquit: bool,
 }
 
 impl Default for Builder {
@@ -66,6 +71,8 @@ impl Default for Builder {
             thread_name: "corio".into(),
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
+            stall_threshold: Some(DEFAULT_STALL_THRESHOLD),
+            dump_on_sigquit: false,
         }
     }
 }
@@ -112,6 +119,31 @@ impl Builder {
         self
     }
 
+    /// The stall detector's threshold (default 100 ms; `None` turns it off).
+    ///
+    /// A coroutine is never preempted, so one that runs longer than this without reaching a
+    /// scheduling point (a wait, a `yield_now`, a finish) holds up the other started
+    /// coroutines of its worker. A monitor thread notices it within about 1.25 times the
+    /// threshold and writes once to stderr which coroutine it is and on which worker
+    /// (`corio: coroutine 12 "name" has run for 100 ms on worker 0 without suspending`),
+    /// and once more when it suspends, with how long it ran. The workers pay nothing extra:
+    /// the monitor samples the scheduling-point count they keep anyway
+    /// ([`WorkerMetrics::scheduling_points`](crate::metrics::WorkerMetrics::scheduling_points)),
+    /// every quarter threshold.
+    pub fn stall_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// On SIGQUIT (Ctrl-\), write a dump of this runtime's coroutines to stderr
+    /// ([`debug::dump`](crate::debug::dump)) and keep running (default off). Installs a
+    /// process-wide SIGQUIT handler when the runtime is built, replacing the default action
+    /// (quit with a core dump) for the rest of the process.
+    pub fn dump_on_sigquit(mut self, on: bool) -> Self {
+        self.dump_on_sigquit = on;
+        self
+    }
+
     /// Starts the worker threads.
     pub fn build(self) -> io::Result<Runtime> {
         corio_coroutine::set_overflow_hint(
@@ -128,6 +160,7 @@ impl Builder {
         let mut rt = Runtime {
             shared: shared.clone(),
             threads: Vec::with_capacity(n),
+            monitor: None,
         };
         for (index, deque) in deques.into_iter().enumerate() {
             let s = shared.clone();
@@ -135,6 +168,12 @@ impl Builder {
                 .name(format!("{}-{index}", self.thread_name))
                 .spawn(move || Local::new(index, s, deque).run())?; // `rt`'s drop cleans up
             rt.threads.push(t);
+        }
+        if self.dump_on_sigquit {
+            crate::sigquit::enable(shared.id)?;
+        }
+        if let Some(threshold) = self.stall_threshold {
+            rt.monitor = Some(Monitor::start(shared, threshold)?);
         }
         Ok(rt)
     }
@@ -164,6 +203,8 @@ fn workers_from_env(value: Option<&str>) -> Option<usize> {
 pub struct Runtime {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    /// The stall detector, if on.
+    monitor: Option<Monitor>,
 }
 
 impl Runtime {
@@ -178,6 +219,7 @@ impl Runtime {
     ///
     /// # Panics
     /// When called inside a coroutine (join a spawned task instead).
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -189,8 +231,10 @@ impl Runtime {
         );
         // Like a thread's `main`: room for large locals, committed only as touched.
         let stack_size = MAIN_STACK_SIZE.max(self.shared.config.stack_size);
+        let at = std::panic::Location::caller();
         let task: TaskRef =
-            TaskCell::with_stack_size(f, self.shared.id, Some("main".into()), stack_size);
+            TaskCell::with_stack_size(f, self.shared.id, Some("main".into()), at, stack_size);
+        crate::task::traced_spawn(&task);
         let handle = JoinHandle::<T>::new(task.clone());
         *self.shared.main.lock().unwrap() = Some(task.clone());
         self.shared.inject(task);
@@ -198,11 +242,14 @@ impl Runtime {
         *self.shared.main.lock().unwrap() = None;
         match out {
             Ok(v) => v,
-            Err(payload) => panic::resume_unwind(payload),
+            Err(payload) => {
+                panic::resume_unwind(crate::debug::add_deadlock_dump(&self.shared, payload))
+            }
         }
     }
 
     /// Spawns a coroutine on this runtime from any thread.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -228,6 +275,18 @@ impl Runtime {
     pub fn workers(&self) -> usize {
         self.shared.remotes.len()
     }
+
+    /// A snapshot of the runtime's counters (see [`RuntimeMetrics`]); the workers keep
+    /// running.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::read(&self.shared)
+    }
+
+    /// A dump of every live coroutine of the runtime, with backtraces (see
+    /// [`debug`](crate::debug)); the workers keep running.
+    pub fn dump(&self) -> crate::debug::Dump {
+        crate::debug::take(&self.shared)
+    }
 }
 
 impl Drop for Runtime {
@@ -249,6 +308,7 @@ impl Drop for Runtime {
             let rt = Runtime {
                 shared: self.shared.clone(),
                 threads: std::mem::take(&mut self.threads),
+                monitor: self.monitor.take(),
             };
             let _ = thread::Builder::new()
                 .name("corio-shutdown".into())
@@ -260,6 +320,9 @@ impl Drop for Runtime {
                 );
             }
             return;
+        }
+        if let Some(mut m) = self.monitor.take() {
+            m.stop();
         }
         self.shared.begin_shutdown();
         let mut worker_panic = None;
@@ -286,12 +349,14 @@ impl fmt::Debug for Runtime {
     }
 }
 
+#[track_caller]
 fn spawn_on<F, T>(shared: &Arc<Shared>, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let task: TaskRef = TaskCell::new(f, shared.id, None);
+    let task: TaskRef = TaskCell::new(f, shared.id, None, std::panic::Location::caller());
+    crate::task::traced_spawn(&task);
     let handle = JoinHandle::new(task.clone());
     shared.inject(task);
     handle
@@ -342,6 +407,7 @@ impl Handle {
     }
 
     /// Spawns a coroutine on the runtime.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -350,7 +416,29 @@ impl Handle {
         spawn_on(&self.shared, f)
     }
 
+    /// A snapshot of the runtime's counters (see [`RuntimeMetrics`]); the workers keep
+    /// running.
+    ///
+    /// ```
+    /// let rt = corio::Builder::new().workers(2).build().unwrap();
+    /// let h = rt.handle();
+    /// rt.block_on(|| corio::spawn(|| ()).join().unwrap());
+    /// let m = h.metrics();
+    /// assert_eq!(m.workers, 2);
+    /// assert_eq!(m.spawned, 2); // the main task and the one it spawned
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics::read(&self.shared)
+    }
+
+    /// A dump of every live coroutine of the runtime, with backtraces (see
+    /// [`debug`](crate::debug)); the workers keep running.
+    pub fn dump(&self) -> crate::debug::Dump {
+        crate::debug::take(&self.shared)
+    }
+
     /// Runs `f` on the runtime's blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::sys;
 use crate::reactor::{Direction, IoRegistration};
-use crate::rt::context;
+use crate::rt::{context, coop};
 use crate::task;
 
 /// A non-blocking socket `S` driven by the reactor.
@@ -96,6 +96,7 @@ impl<S: AsRawFd> IoSource<S> {
         timeout: Option<Duration>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
+        coop::consume(); // a ready socket must not let a loop starve its worker
         let mut deadline = None;
         loop {
             // Snapshot before the syscall, so an event during it is never slept through.
@@ -122,6 +123,7 @@ impl<S: AsRawFd> IoSource<S> {
         want: usize,
         mut op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        coop::consume(); // as in `io`
         let mut deadline = None;
         loop {
             let reg = self.registration();

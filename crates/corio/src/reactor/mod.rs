@@ -36,6 +36,7 @@ pub(crate) mod registration;
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub(crate) struct Reactor {
     sources: Arc<WakeSources>,
     /// Deregistered `ScheduledIo`s waiting to be freed under the `poll` lock.
     release: Mutex<Vec<Arc<ScheduledIo>>>,
+    /// Calls to `epoll_wait` so far (for `Handle::metrics`).
+    polls: AtomicU64,
 }
 
 struct PollState {
@@ -100,6 +103,7 @@ impl Reactor {
             waker,
             sources,
             release: Mutex::new(Vec::new()),
+            polls: AtomicU64::new(0),
         })
     }
 
@@ -161,6 +165,11 @@ impl Reactor {
         })
     }
 
+    /// Calls to `epoll_wait` so far.
+    pub(crate) fn poll_count(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
     /// Polls without blocking, if no other worker is polling (for busy and searching
     /// workers). Returns whether any socket event was dispatched.
     pub(crate) fn poll_now(&self) -> bool {
@@ -179,6 +188,7 @@ impl Reactor {
         let released = std::mem::take(&mut *self.release.lock().unwrap());
         drop(released);
         let PollState { poll, events } = state;
+        self.polls.fetch_add(1, Ordering::Relaxed); // next to a system call: no hot path
         if let Err(e) = poll.poll(events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("corio: epoll_wait failed: {e}");

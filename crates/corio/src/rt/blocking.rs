@@ -45,6 +45,11 @@ impl Pool {
         }
     }
 
+    /// Threads the pool has now (running a job or idle).
+    pub(crate) fn threads(&self) -> usize {
+        self.state.lock().unwrap().threads
+    }
+
     /// Stops taking jobs, cancels the queued ones, and waits for the running ones.
     pub(crate) fn shutdown(&self) {
         let (queued, joins) = {

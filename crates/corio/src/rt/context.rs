@@ -10,6 +10,7 @@ use std::ptr;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::rt::capture;
 use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
@@ -265,7 +266,10 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     }
     // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*c.yielder };
-    let input = yielder.suspend(msg);
+    let mut input = yielder.suspend(msg);
+    if input == Resume::Capture {
+        input = captured(yielder, msg); // before CORO is set: the worker runs on meanwhile
+    }
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|cell| cell.set(ctx));
     if input != Resume::Run {
@@ -283,6 +287,20 @@ fn unwind_cancelled(c: &CoroutineCtx) -> ! {
     panic::resume_unwind(Box::new(Cancelled))
 }
 
+/// Answers capture requests (for a dump: `rt::capture`) until a real resume comes: takes a
+/// backtrace here and suspends again with the same message; the worker resumes no code.
+#[cold]
+#[inline(never)]
+fn captured(yielder: &CoYielder, msg: Suspend) -> Resume {
+    loop {
+        capture::take_here();
+        let input = yielder.suspend(msg);
+        if input != Resume::Capture {
+            return input;
+        }
+    }
+}
+
 /// The panic message of a coroutine that waits while its runtime shuts down.
 pub(crate) const SHUTDOWN_WAIT: &str = "corio: a coroutine is waiting while its runtime is \
 shutting down, and nothing can wake it any more (a destructor that waits, run by the \
@@ -294,14 +312,16 @@ shutdown's unwinding?). Cancel or finish such coroutines before dropping the run
 fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
     match input {
         Resume::Run => {}
+        Resume::Capture => unreachable!("handled in `suspend`"),
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
-        // A yield completes nothing: unwind at once.
-        Resume::Cancel if suspended == Suspend::Yield => unwind_cancelled(c),
-        // A park may have been woken by the operation it waited for completing (a value
-        // delivered, a lock handed over) before the cancel came: return as from a spurious
-        // wake, so the waiting operation returns what it completed, and unwind at the next
-        // suspension (the same operation's next wait if it did not complete).
-        Resume::Cancel => c.cancel_pending.set(true),
+        // Nothing woke it but the cancel, or a yield (which completes nothing): unwind now.
+        Resume::Cancel => unwind_cancelled(c),
+        Resume::CancelAfterWake if suspended == Suspend::Yield => unwind_cancelled(c),
+        // A wake came before the cancel: the operation the park waited for may have
+        // completed (a value delivered, a lock handed over). Return as from that wake, so it
+        // returns what it completed, and unwind at the next suspension (the same operation's
+        // next wait if it did not complete).
+        Resume::CancelAfterWake => c.cancel_pending.set(true),
         // A panic (printed), so the reason shows even when it aborts the process because the
         // wait was in a destructor run by the unwind.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),

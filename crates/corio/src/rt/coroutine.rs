@@ -15,12 +15,20 @@ pub(crate) enum Resume {
     Run,
     /// The runtime found the program deadlocked: panic with the report (main coroutine only).
     Deadlock,
-    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down): unwind
-    /// from this suspension point, as this coroutine. Delivered once per coroutine.
+    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down) and the
+    /// cancel is what woke it: unwind from this suspension point, as this coroutine.
+    /// Delivered once per coroutine (this or `CancelAfterWake`).
     Cancel,
+    /// The task was cancelled after a wake (or while running): a park returns as from that
+    /// wake, so a completed operation keeps its result, and the next suspension unwinds; a
+    /// yield unwinds at once.
+    CancelAfterWake,
     /// The runtime is shutting down and nothing can wake this coroutine, which is waiting
     /// after its cancellation was delivered (in a destructor, say): fail with a clear panic.
     Stuck,
+    /// A dump asks for this coroutine's backtrace: take it (`rt::capture`) and suspend again
+    /// at once, with the same message, changing nothing else.
+    Capture,
 }
 
 /// Why a coroutine gave its worker back.

@@ -8,9 +8,13 @@
 //! | [`sched`] | `Shared` (one per runtime), the worker loop, idle protocol, sleepers; where a woken coroutine goes ([`sched::wake`]) |
 //! | [`task`] | the task cell, its state word, completion (`harness`) |
 //! | [`context`] | thread-locals: this thread's worker, coroutine and runtime; live runtimes by id |
+//! | [`coop`] | the cooperative budget that sync and net fast paths spend |
 //! | [`coroutine`] | the glue to the `corio-coroutine` crate (create, resume, recycle) |
 //! | [`timer`] | the per-worker timer wheel and `park_until` |
+//! | [`capture`] | backtraces of suspended coroutines for `debug::dump`, taken by their home worker |
 //! | [`blocking`] | the blocking pool's threads |
+//! | [`stats`] | per-worker counters (metrics, stall monitor), written without read-modify-writes |
+//! | [`monitor`] | the stall detector's thread (looks down only) |
 //! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
 //! | [`wait`](mod@wait) | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
 //!
@@ -19,10 +23,14 @@
 //! are leaves or only look down.
 
 pub(crate) mod blocking;
+pub(crate) mod capture;
 pub(crate) mod context;
+pub(crate) mod coop;
 pub(crate) mod coroutine;
 pub(crate) mod deadlock;
+pub(crate) mod monitor;
 pub(crate) mod sched;
+pub(crate) mod stats;
 pub(crate) mod task;
 pub(crate) mod timer;
 pub(crate) mod wait;
@@ -31,6 +39,6 @@ pub(crate) use coroutine::Suspend;
 pub(crate) use deadlock::ExternalWait;
 pub(crate) use sched::{schedule, spawn, wake, Config, Shared};
 pub(crate) use task::cell::{TaskCell, TaskRef};
-pub(crate) use task::state::{CANCELLED, COMPLETE, JOIN_WAKER};
+pub(crate) use task::state::{COMPLETE, JOIN_WAKER};
 pub(crate) use timer::park_until;
 pub(crate) use wait::wait;

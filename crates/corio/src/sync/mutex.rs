@@ -140,9 +140,10 @@ impl<T: ?Sized> Mutex<T> {
     /// Not re-entrant: locking a mutex the current coroutine holds deadlocks it.
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        // Acquire: the previous owner's writes (published by its Release in `unlock`) are
-        // visible in the critical section. Weak CAS: a spurious failure just takes the slow
-        // path, which retries.
+        crate::rt::coop::consume(); // a loop of uncontended locks must not starve its worker
+                                    // Acquire: the previous owner's writes (published by its Release in `unlock`) are
+                                    // visible in the critical section. Weak CAS: a spurious failure just takes the slow
+                                    // path, which retries.
         if self
             .state
             .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -166,6 +167,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_some());
     /// ```
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        crate::rt::coop::consume(); // as in `lock`
         let mut s = self.state.load(Ordering::Relaxed);
         while s & LOCKED == 0 {
             // Acquire: as in `lock`.

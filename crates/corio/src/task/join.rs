@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::thread;
 
 use super::TaskId;
-use crate::rt::{self, TaskRef, CANCELLED, COMPLETE, JOIN_WAKER};
+use crate::rt::{self, TaskRef, COMPLETE, JOIN_WAKER};
 
 /// An owned permission to join a task: wait for it and take its output.
 ///
@@ -67,7 +67,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn cancel(&self) {
-        if self.task.header().state.notify(CANCELLED) {
+        if self.task.header().state.cancel() {
             rt::schedule(self.task.clone());
         }
     }

@@ -91,6 +91,7 @@ use crate::rt::{self, context, Suspend, TaskCell, TaskRef};
 /// Outside a runtime (a coroutine, a blocking job, or a thread inside
 /// [`Runtime::enter`](crate::Runtime::enter)). Use [`Handle::spawn`](crate::Handle::spawn)
 /// from other threads.
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -100,18 +101,31 @@ where
 }
 
 /// Spawns `f` as a task named `name` on a `stack_size`-byte stack (0: the runtime's).
+#[track_caller]
 pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>, stack_size: usize) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let at = std::panic::Location::caller();
     let mut handle = None;
     rt::spawn(|runtime| {
-        let task: TaskRef = TaskCell::with_stack_size(f, runtime, name, stack_size);
+        let task: TaskRef = TaskCell::with_stack_size(f, runtime, name, at, stack_size);
+        traced_spawn(&task);
         handle = Some(JoinHandle::new(task.clone()));
         task
     });
     handle.expect("spawned")
+}
+
+/// The `spawn` event (feature `tracing`; nothing otherwise).
+#[inline(always)]
+pub(crate) fn traced_spawn(task: &TaskRef) {
+    if crate::trace::ENABLED {
+        let h = task.header();
+        let parent = try_current().map(|t| t.id().as_u64());
+        crate::trace::spawn(h.id, h.name.as_deref(), parent);
+    }
 }
 
 /// Configures a task before spawning it.
@@ -162,6 +176,7 @@ impl Builder {
     }
 
     /// Spawns the task like [`spawn`].
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -40,8 +40,10 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 
 use crate::reactor::Reactor;
 use crate::rt::blocking::Pool;
+use crate::rt::capture::{Captured, Requests};
 use crate::rt::context;
 use crate::rt::deadlock::WakeSources;
+use crate::rt::stats::Stats;
 use crate::rt::task::cell::TaskRef;
 use crate::rt::task::harness::cancel_unstarted;
 use idle::Idle;
@@ -91,6 +93,12 @@ pub(crate) struct Shared {
     pub(crate) shutdown_drained: AtomicUsize,
     /// Tasks that could not start (no stack), and when that was last reported.
     pub(crate) start_failures: StartFailures,
+    /// Counters for `Handle::metrics` and the stall monitor (see `rt::stats`).
+    pub(crate) stats: Stats,
+    /// Per worker: dump requests waiting for it (see `rt::capture`).
+    pub(crate) captures: Box<[Requests]>,
+    /// Every coroutine's backtrace, taken when the deadlock was found (for the report).
+    pub(crate) deadlock_captures: Mutex<Option<Vec<Captured>>>,
 }
 
 /// Tasks that could not get a coroutine. Each one's join gets the error; the process hears
@@ -132,6 +140,9 @@ impl Shared {
             reactor,
             shutdown_drained: AtomicUsize::new(0),
             start_failures: StartFailures::default(),
+            stats: Stats::new(n),
+            captures: (0..n).map(|_| Requests::default()).collect(),
+            deadlock_captures: Mutex::new(None),
         });
         context::register_runtime(&shared);
         Ok((shared, deques))
@@ -179,6 +190,7 @@ impl Shared {
     /// and [`shutdown`](Self::shutdown) empties the injector after `begin_shutdown` set the
     /// flag (both SeqCst), so one of the two always sees the task.
     pub(crate) fn inject(&self, task: TaskRef) {
+        self.stats.injected();
         self.injector.push(task);
         if self.shutdown.load(Ordering::SeqCst) {
             self.cancel_injected();
@@ -196,6 +208,23 @@ impl Shared {
                 Steal::Empty => break,
             }
         }
+    }
+
+    /// Asks every worker for the backtraces of its suspended coroutines; each calls `reply`
+    /// with them, between two resumes (a worker stuck in a coroutine answers only when it
+    /// suspends).
+    pub(crate) fn request_captures(&self, reply: impl Fn(Vec<Captured>) + Send + Sync + 'static) {
+        let reply = Arc::new(reply);
+        for (w, r) in self.captures.iter().enumerate() {
+            let reply = reply.clone();
+            r.push(Box::new(move |list| reply(list)));
+            self.remotes[w].sleeper.rouse();
+        }
+    }
+
+    /// Tasks that could not start so far.
+    pub(crate) fn start_failure_count(&self) -> usize {
+        self.start_failures.count.load(Ordering::Relaxed)
     }
 
     /// Counts a task that could not start and reports it (rate-limited) on stderr.
@@ -223,6 +252,7 @@ impl Shared {
     /// Queues a woken started coroutine on its home worker from another thread.
     pub(crate) fn push_remote(&self, home: usize, task: TaskRef) {
         let remote = &self.remotes[home];
+        self.stats.worker(home).remote_wake();
         remote.inbox.push(task);
         // Always unpark: the home worker may be between its last inbox check and its futex
         // wait; the sleeper's token covers that window (see `sleeper`).
@@ -257,8 +287,32 @@ impl Shared {
         if let Some(main) = main.take() {
             // Parked means started: `home` is set.
             let home = main.header().home.load(Ordering::Acquire) as usize;
-            self.push_remote(home, main);
+            self.capture_then_report(home, main);
         }
+    }
+
+    /// Asks every worker for its coroutines' backtraces (for the report, as Go prints its
+    /// goroutines), then sends the main coroutine its deadlock report. The workers are all
+    /// asleep: the request rouses them, and the last to answer wakes main.
+    fn capture_then_report(&self, home: usize, main: TaskRef) {
+        let id = self.id;
+        let left = AtomicUsize::new(self.remotes.len());
+        let collected = Mutex::new(Vec::new());
+        let main = Mutex::new(Some(main));
+        self.request_captures(move |list| {
+            collected.lock().unwrap().extend(list);
+            if left.fetch_sub(1, Ordering::AcqRel) != 1 {
+                return;
+            }
+            let Some(shared) = context::runtime(id) else {
+                return; // gone: its shutdown cancels main
+            };
+            *shared.deadlock_captures.lock().unwrap() =
+                Some(std::mem::take(&mut *collected.lock().unwrap()));
+            if let Some(main) = main.lock().unwrap().take() {
+                shared.push_remote(home, main);
+            }
+        });
     }
 }
 

@@ -12,11 +12,15 @@ use crossbeam_deque::{Steal, Worker as Deque};
 use crossbeam_utils::Backoff;
 
 use super::Shared;
+use crate::rt::capture::{self, Captured};
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
+use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
-use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
-use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
+use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
+use crate::rt::task::state::{
+    AfterPark, CANCELLED, CANCEL_WAKE, COMPLETE, DEADLOCK, NOTIFIED, RUNNING,
+};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
 /// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
@@ -30,6 +34,22 @@ const SHARED_INTERVAL: u32 = 61;
 const FRESH_INTERVAL: u32 = 2;
 /// Every this many ticks the timer wheel is advanced (if it holds timers).
 const TIMER_INTERVAL: u32 = 32;
+/// Operations a coroutine may complete without suspending, per resume, before the next one
+/// yields if other coroutines of its worker are runnable (see `rt::coop`; tokio uses 128).
+pub(crate) const COOP_BUDGET: u32 = 128;
+
+/// The `finish`, `cancel` or `panic` event of a coroutine that ended (feature `tracing`).
+#[inline(always)]
+fn trace_end(id: u64, failure: Option<&(dyn std::any::Any + Send)>) {
+    if !crate::trace::ENABLED {
+        return;
+    }
+    match failure {
+        None => crate::trace::finish(id),
+        Some(p) if p.is::<Cancelled>() => crate::trace::cancel(id, true),
+        Some(p) => crate::trace::panic(id, crate::trace::payload_message(p)),
+    }
+}
 
 /// A started coroutine and its task. The task reference keeps the task cell alive for as long
 /// as the coroutine exists (the coroutine's context points into it).
@@ -137,6 +157,8 @@ pub(crate) struct Local {
     /// Reached only through [`with_coroutines`](Self::with_coroutines).
     coroutines: UnsafeCell<Coroutines>,
     wheel: RefCell<Wheel>,
+    /// What is left of the running coroutine's cooperative budget (see `rt::coop`).
+    budget: Cell<u32>,
     /// Set during the last sweep of a shutdown: a coroutine still waiting after its
     /// cancellation was delivered is resumed with `Resume::Stuck`.
     stuck_sweep: Cell<bool>,
@@ -159,6 +181,7 @@ impl Local {
             picks: Cell::new(0),
             coroutines: UnsafeCell::default(),
             wheel: RefCell::new(Wheel::new(Instant::now())),
+            budget: Cell::new(COOP_BUDGET),
             stuck_sweep: Cell::new(false),
             #[cfg(debug_assertions)]
             borrowed: Cell::new(false),
@@ -188,6 +211,48 @@ impl Local {
         self.shutdown();
     }
 
+    /// This worker's counters (see `rt::stats`).
+    #[inline]
+    fn stats(&self) -> &WorkerStats {
+        self.shared.stats.worker(self.index)
+    }
+
+    // ----- cooperative budget -------------------------------------------------------------
+
+    /// Spends one unit of the running coroutine's budget; `true` when it is used up and
+    /// another coroutine of this worker is runnable, so the caller should yield first.
+    /// Called from coroutine code (through `rt::coop`).
+    #[inline]
+    pub(crate) fn spend_budget(&self) -> bool {
+        let left = self.budget.get();
+        if left > 0 {
+            self.budget.set(left - 1);
+            return false;
+        }
+        self.budget_spent()
+    }
+
+    /// The budget ran out: whether anything else is runnable here. Due timers are fired and
+    /// the inbox is looked at first, since the busy coroutine keeps the loop from doing it.
+    /// With nothing else to run the budget starts over.
+    #[cold]
+    #[inline(never)]
+    fn budget_spent(&self) -> bool {
+        // Coroutine code may touch the wheel and the ready queue (as `insert_timer` and
+        // `push_woken` do): the loop holds neither while a coroutine runs.
+        self.fire_timers();
+        let lifo = self.lifo.take();
+        let others = lifo.is_some()
+            || !self.with_ready(|q| q.is_empty())
+            || (self.fresh_hint.get() && !self.fresh.is_empty())
+            || !self.shared.remotes[self.index].inbox.is_empty();
+        self.lifo.set(lifo);
+        if !others {
+            self.budget.set(COOP_BUDGET);
+        }
+        others
+    }
+
     // ----- queues -------------------------------------------------------------------------
 
     /// A task spawned on this worker.
@@ -210,6 +275,7 @@ impl Local {
         }
         self.fresh.push(task);
         self.fresh_hint.set(true);
+        self.stats().spawned();
         if was_empty {
             self.shared.notify_idle();
         }
@@ -249,6 +315,9 @@ impl Local {
     #[inline(never)]
     fn periodic(&self, tick: u32) -> Option<TaskRef> {
         if tick % SHARED_INTERVAL == 0 {
+            if self.shared.captures[self.index].pending() {
+                self.serve_captures();
+            }
             // A busy worker still lets I/O in (without blocking; see `reactor`).
             let _ = self.shared.reactor.poll_now();
             if let Some(t) = self.pop_shared() {
@@ -257,6 +326,8 @@ impl Local {
         }
         if tick % TIMER_INTERVAL == 0 {
             self.fire_timers();
+            let depth = self.with_ready(|q| q.len());
+            self.stats().set_ready_depth(depth);
         }
         None
     }
@@ -352,6 +423,7 @@ impl Local {
                 match stealer.steal_batch_with_limit_and_pop(&self.fresh, LOCAL_CAP / 2) {
                     Steal::Success(t) => {
                         self.fresh_hint.set(true);
+                        self.stats().stole();
                         if !stealer.is_empty() {
                             self.shared.notify_idle(); // chain: more left for another thief
                         }
@@ -400,7 +472,11 @@ impl Local {
 
     /// Idle protocol W1–W5 (see `idle`), with the deadlock check when every worker sleeps.
     fn sleep(&self) {
+        if self.shared.captures[self.index].pending() {
+            self.serve_captures();
+        }
         let idle = &self.shared.idle;
+        self.stats().parked();
         idle.register(self.index);
         if self.shared.has_visible_work() || self.shared.shutdown.load(Ordering::SeqCst) {
             idle.unregister(self.index);
@@ -515,8 +591,10 @@ impl Local {
             let entry = c.get(slot);
             !std::mem::replace(&mut entry.cancel_delivered, true)
         });
-        if first {
+        if first && snap & CANCEL_WAKE != 0 {
             Resume::Cancel
+        } else if first {
+            Resume::CancelAfterWake
         } else if self.stuck_sweep.get() {
             Resume::Stuck
         } else {
@@ -537,7 +615,16 @@ impl Local {
     /// Resumes the coroutine in `slot` until it suspends or finishes.
     #[inline]
     fn resume(&self, slot: u32, input: Resume) -> Outcome {
-        let co: *mut Co = self.with_coroutines(|c| &mut c.get(slot).co as *mut Co);
+        let (co, header) = self.with_coroutines(|c| {
+            let entry = c.get(slot);
+            (
+                &mut entry.co as *mut Co,
+                entry.task.get().header() as *const _,
+            )
+        });
+        let stats = self.stats();
+        stats.enter(header);
+        self.budget.set(COOP_BUDGET);
         // SAFETY: `co` points into `coroutines`, which nothing touches until `resume`
         // returns (the `Coroutines` invariant), so it stays valid and unaliased meanwhile.
         // The coroutine catches its own panics (see `start`), so none comes out of `resume`.
@@ -558,7 +645,9 @@ impl Local {
                 }
             }
             CoroutineResult::Return(()) => {
-                // The output (or the panic payload) is already stored.
+                // The output (or the panic payload) is already stored. The stall monitor
+                // must let go of the task before it can be freed.
+                stats.finished();
                 let entry = self.with_coroutines(|c| c.remove(slot));
                 coroutine::recycle(entry.co);
                 finish(entry.task.get(), Ok(()));
@@ -593,10 +682,14 @@ impl Local {
                 // (state rule 1), and `run` is called once, here.
                 unsafe { ctx.task().run() };
             }));
+            if out.is_ok() {
+                trace_end(ctx.task().header().id, None);
+            }
             if let Err(payload) = out {
                 if coroutine::is_forced_unwind(&*payload) {
                     panic::resume_unwind(payload); // the coroutine crate's own unwind: let it pass
                 }
+                trace_end(ctx.task().header().id, Some(&*payload));
                 // SAFETY: as above, we run under RUNNING.
                 unsafe { ctx.task().set_error(payload) };
             }
@@ -612,12 +705,58 @@ impl Local {
         // Published to wakers by the release of RUNNING (`after_park`) or by `complete`.
         h.home.store(self.index as u32, Ordering::Relaxed);
         let slot = self.with_coroutines(|c| c.insert(co, raw));
+        self.stats().started();
         // SAFETY: the slot now owns the reference `ptr` came from.
         unsafe { &*ptr }
             .header()
             .slot
             .store(slot, Ordering::Relaxed);
         Ok((slot, ptr))
+    }
+
+    // ----- dumps ----------------------------------------------------------------------------
+
+    /// Answers the waiting dump requests with a backtrace of every suspended coroutine of
+    /// this worker (see `rt::capture`).
+    #[cold]
+    #[inline(never)]
+    fn serve_captures(&self) {
+        let replies = self.shared.captures[self.index].take();
+        if replies.is_empty() {
+            return;
+        }
+        let slots: Vec<u32> = self.with_coroutines(|c| {
+            (0..c.slots.len() as u32)
+                .filter(|&i| c.slots[i as usize].is_some())
+                .collect()
+        });
+        let mut list = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let (co, task) = self.with_coroutines(|c| {
+                let entry = c.get(slot);
+                // SAFETY: the slot owns a reference, so the task is alive to count another.
+                (&mut entry.co as *mut Co, unsafe {
+                    clone_raw(entry.task.ptr())
+                })
+            });
+            // SAFETY: as in `resume`: `co` points into `coroutines`, untouched until this
+            // returns. The coroutine is suspended inside `context::suspend` (every coroutine
+            // in a slot is, between two resumes), which answers `Capture` by suspending again
+            // with the same message, so no task state changes and no outcome is handled.
+            let _ = coroutine::resume(unsafe { &mut *co }, Resume::Capture);
+            let h = task.header();
+            list.push(Captured {
+                id: h.id,
+                name: h.name.as_deref().map(str::to_owned),
+                spawned_at: h.spawned_at,
+                worker: self.index,
+                runnable: h.state.load() & (NOTIFIED | RUNNING) != 0,
+                backtrace: capture::taken().map(Arc::new),
+            });
+        }
+        for reply in replies {
+            reply(list.clone());
+        }
     }
 
     // ----- shutdown -----------------------------------------------------------------------
@@ -632,7 +771,7 @@ impl Local {
     /// in a destructor that already unwinds, Rust aborts the process), never a hang.
     fn shutdown(&self) {
         for task in self.live_tasks() {
-            if task.header().state.notify(CANCELLED) {
+            if task.header().state.cancel() {
                 self.with_ready(|q| q.push_back(task));
             }
         }

@@ -9,6 +9,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,13 +36,16 @@ pub(crate) struct Header {
     pub(crate) name: Option<Box<str>>,
     /// Usable bytes of the coroutine's stack; 0 for the runtime's `Builder::stack_size`.
     pub(crate) stack_size: usize,
+    /// Where it was spawned (`#[track_caller]`), for `debug::dump`.
+    pub(crate) spawned_at: &'static Location<'static>,
     /// The join waker (state rule 3).
     join_waker: UnsafeCell<Option<Waker>>,
 }
 
 impl Header {
-    fn new(rt: u64, name: Option<Box<str>>) -> Self {
+    fn new(rt: u64, name: Option<Box<str>>, spawned_at: &'static Location<'static>) -> Self {
         Header {
+            spawned_at,
             state: State::new(),
             home: AtomicU32::new(UNSET),
             slot: AtomicU32::new(UNSET),
@@ -190,8 +194,13 @@ where
 {
     /// A task that will run `f` on runtime `rt`. Its [`RawTask`] operations and waker are in
     /// `vtable`.
-    pub(crate) fn new(f: F, rt: u64, name: Option<Box<str>>) -> Arc<Self> {
-        TaskCell::with_stack_size(f, rt, name, 0)
+    pub(crate) fn new(
+        f: F,
+        rt: u64,
+        name: Option<Box<str>>,
+        spawned_at: &'static Location<'static>,
+    ) -> Arc<Self> {
+        TaskCell::with_stack_size(f, rt, name, spawned_at, 0)
     }
 
     /// A task whose coroutine gets a `stack_size`-byte stack (0: the runtime's default).
@@ -199,9 +208,10 @@ where
         f: F,
         rt: u64,
         name: Option<Box<str>>,
+        spawned_at: &'static Location<'static>,
         stack_size: usize,
     ) -> Arc<Self> {
-        let mut header = Header::new(rt, name);
+        let mut header = Header::new(rt, name, spawned_at);
         header.stack_size = stack_size;
         Arc::new(TaskCell {
             header,

@@ -44,6 +44,7 @@ pub(crate) fn cancel_if_requested(task: &dyn RawTask, snap: usize) -> bool {
     if snap & CANCELLED == 0 {
         return false;
     }
+    crate::trace::cancel(task.header().id, false);
     // SAFETY: the caller holds RUNNING (state rule 1); a started task's worker does not
     // call this.
     finish(task, Err(unsafe { drop_closure(task) }));
@@ -72,6 +73,7 @@ pub(crate) fn cancel_unstarted(task: TaskRef) {
         return;
     }
     h.state.to_running();
+    crate::trace::cancel(h.id, false);
     // SAFETY: we hold RUNNING now (state rule 1), and the task never started.
     finish(&*task, Err(unsafe { drop_closure(&*task) }));
 }

@@ -8,6 +8,7 @@
 //! | `CANCELLED` | `JoinHandle::cancel` | never | unwind at the next suspension point |
 //! | `JOIN_WAKER` | the join side, after writing the join waker | the join side (before `COMPLETE`) | the waker slot holds a waker; once `COMPLETE` is also set the completer owns it |
 //! | `DEADLOCK` | the deadlock detector | never | the main coroutine must panic with the deadlock report |
+//! | `CANCEL_WAKE` | a cancel that found the task parked with no wake pending | never | the cancel, not a completed operation, woke it: unwind at once (see [`State::cancel`]) |
 //!
 //! # Rules the rest of the crate relies on (cited as "state rule N")
 //!
@@ -26,6 +27,7 @@ pub(crate) const COMPLETE: usize = 1 << 2;
 pub(crate) const CANCELLED: usize = 1 << 3;
 pub(crate) const JOIN_WAKER: usize = 1 << 4;
 pub(crate) const DEADLOCK: usize = 1 << 5;
+pub(crate) const CANCEL_WAKE: usize = 1 << 6;
 
 /// The atomic state word (see the module docs for its bits).
 #[derive(Debug)]
@@ -92,6 +94,26 @@ impl State {
         prev & (NOTIFIED | RUNNING | COMPLETE) == 0
     }
 
+    /// `JoinHandle::cancel` (and shutdown): sets `CANCELLED` and wakes the task like
+    /// [`notify`](Self::notify); returns `true` if the caller must schedule it. If the task was
+    /// parked with no wake pending, the cancel is what wakes it, so the operation it waits
+    /// for did not complete: `CANCEL_WAKE` tells the worker to unwind it at once. Otherwise a
+    /// wake came first (or it is running) and its wait returns what completed; it unwinds at
+    /// its next suspension.
+    pub(crate) fn cancel(&self) -> bool {
+        let prev = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                Some(if s & (NOTIFIED | RUNNING | COMPLETE) == 0 {
+                    s | NOTIFIED | CANCELLED | CANCEL_WAKE
+                } else {
+                    s | NOTIFIED | CANCELLED
+                })
+            })
+            .unwrap_or_else(|s| s);
+        prev & (NOTIFIED | RUNNING | COMPLETE) == 0
+    }
+
     /// Deadlock detector: sets `NOTIFIED | DEADLOCK` only if the task is parked (none of
     /// `NOTIFIED`, `RUNNING`, `COMPLETE`): a queued (even unstarted) or running task is not
     /// deadlocked. Returns `true` if it did; the caller must then schedule the task.
@@ -141,6 +163,22 @@ mod tests {
         assert!(s.notify_deadlocked(), "parked");
         assert_eq!(s.load() & (NOTIFIED | DEADLOCK), NOTIFIED | DEADLOCK);
         assert!(!s.notify_deadlocked(), "already woken");
+    }
+
+    #[test]
+    fn a_cancel_marks_whether_it_was_the_wake() {
+        let parked = State::new();
+        parked.to_running();
+        assert_eq!(parked.after_park(), AfterPark::Idle);
+        assert!(parked.cancel(), "parked: the cancel schedules it");
+        assert_ne!(parked.load() & CANCEL_WAKE, 0, "and nothing completed");
+
+        let woken = State::new();
+        woken.to_running();
+        assert_eq!(woken.after_park(), AfterPark::Idle);
+        assert!(woken.notify(0), "a wake came first");
+        assert!(!woken.cancel(), "already scheduled");
+        assert_eq!(woken.load() & (CANCELLED | CANCEL_WAKE), CANCELLED);
     }
 
     #[test]

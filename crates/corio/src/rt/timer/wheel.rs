@@ -212,7 +212,7 @@ mod tests {
     use std::sync::Arc;
 
     fn task() -> TaskRef {
-        crate::rt::task::cell::TaskCell::new(|| (), 0, None)
+        crate::rt::task::cell::TaskCell::new(|| (), 0, None, std::panic::Location::caller())
     }
 
     fn fired_at(wheel: &mut Wheel, origin: Instant, ms: u64) -> usize {

@@ -123,6 +123,7 @@ impl<T> Sender<T> {
 
     /// Sends `msg` if that can be done without waiting.
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        crate::rt::coop::consume(); // a polling loop must not starve its worker
         match self.chan.try_send(msg, std::ptr::null()) {
             Sent::Done(wake) => {
                 if let Some(w) = wake {
@@ -237,6 +238,7 @@ impl<T> Receiver<T> {
 
     /// Receives a message if one is there now.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        crate::rt::coop::consume(); // as in `try_send`
         match self.chan.try_recv(std::ptr::null()) {
             Received::Done(m, wake) => {
                 if let Some(w) = wake {

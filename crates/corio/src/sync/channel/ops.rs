@@ -27,6 +27,7 @@ use std::time::Instant;
 use super::chan::{Chan, MsgSlot, Received, RegisterOutcome, Sent};
 use super::error::{RecvError, SendError};
 use super::selector::Selector;
+use crate::rt::coop;
 use crate::sync::wake_handle::wait_for_wake;
 
 /// The outcome of [`Operation::register`].
@@ -292,6 +293,7 @@ pub(crate) fn run_select<'o, O>(ops: &mut [O], timeout: Timeout) -> Option<usize
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
+    coop::consume(); // a loop of ready selects must not starve its worker
     match ops.len() {
         0 => {
             // Nothing can ever be ready: sleep until the deadline (forever without one).
@@ -375,6 +377,7 @@ pub(crate) fn try_select<'o, O>(ops: &mut [O]) -> Option<usize>
 where
     O: DerefMut<Target = dyn Operation + 'o>,
 {
+    coop::consume(); // as in `run_select`
     let n = ops.len();
     if n > 32 {
         return try_select_many(ops);

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::chan::{claim, Chan, MsgSlot, QueuedOp};
 use super::selector::Selector;
+use crate::rt::coop;
 use crate::sync::wake_handle::wait_for_wake;
 
 /// Why a plain operation did not complete.
@@ -26,6 +27,7 @@ impl<T> Chan<T> {
     /// Sends `msg`, waiting for room or a receiver (until `deadline`, if any). On failure
     /// the message comes back.
     pub(crate) fn send_wait(&self, msg: T, deadline: Option<Instant>) -> Result<(), (T, Failed)> {
+        coop::consume(); // a loop of ready sends must not starve its worker
         let mut inner = self.inner.lock();
         if inner.receivers_gone {
             return Err((msg, Failed::Disconnected));
@@ -65,6 +67,7 @@ impl<T> Chan<T> {
 
     /// Receives a message, waiting for one (until `deadline`, if any).
     pub(crate) fn recv_wait(&self, deadline: Option<Instant>) -> Result<T, Failed> {
+        coop::consume(); // as in `send_wait`
         let mut inner = self.inner.lock();
         if let Some(msg) = inner.buf.pop_front() {
             // Room was made (below `cap`: chan invariant 4): the first waiting sender's
