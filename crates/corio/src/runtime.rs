@@ -185,7 +185,7 @@ impl Runtime {
         *self.shared.main.lock().unwrap() = None;
         match out {
             Ok(v) => v,
-            Err(payload) => panic::resume_unwind(payload),
+            Err(e) => panic::resume_unwind(e.into_payload()),
         }
     }
 

@@ -68,7 +68,7 @@ fn cycle(drops: &Arc<AtomicUsize>) -> usize {
     guards += 1;
     drop(rt);
     for h in handles {
-        assert!(corio::task::is_cancelled(&*h.join().unwrap_err()));
+        assert!(h.join().unwrap_err().is_cancelled());
     }
     let _ = late.join(); // ran or cancelled: either way, joinable after drop
     guards

@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
 
-use super::TaskId;
+use super::{JoinError, TaskId};
 use crate::rt::{self, TaskRef, CANCELLED, COMPLETE, JOIN_WAKER};
 
 /// An owned permission to join a task: wait for it and take its output.
 ///
 /// Dropping the handle *detaches* the task: it keeps running and its output is dropped.
-/// `JoinHandle<T>` is also a [`Future`] with output [`std::thread::Result<T>`], so async code
+/// `JoinHandle<T>` is also a [`Future`] with output `Result<T, JoinError>`, so async code
 /// (and [`block_on`](crate::block_on)) can await a coroutine.
 ///
 /// ```
@@ -37,12 +37,11 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    /// Waits for the task and returns its output, or the payload of its panic like
-    /// [`std::thread::JoinHandle::join`]. If it was cancelled the payload is a
-    /// [`Cancelled`](super::Cancelled) (test with [`is_cancelled`](super::is_cancelled)).
+    /// Waits for the task and returns its output, or a [`JoinError`] saying whether it was
+    /// cancelled or panicked (with the panic's payload).
     ///
     /// Inside a coroutine this parks only the coroutine; elsewhere it blocks the thread.
-    pub fn join(self) -> thread::Result<T> {
+    pub fn join(self) -> Result<T, JoinError> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
         rt::wait(self, foreign)
     }
@@ -61,7 +60,7 @@ impl<T> JoinHandle<T> {
     /// corio::run(|| {
     ///     let h = corio::spawn(|| corio::time::sleep(std::time::Duration::from_secs(3600)));
     ///     h.cancel();
-    ///     assert!(corio::task::is_cancelled(&*h.join().unwrap_err()));
+    ///     assert!(h.join().unwrap_err().is_cancelled());
     /// });
     /// ```
     pub fn cancel(&self) {
@@ -80,16 +79,17 @@ impl<T> JoinHandle<T> {
         self.task.header().name.as_deref()
     }
 
-    fn take_output(&self) -> thread::Result<T> {
+    fn take_output(&self) -> Result<T, JoinError> {
         let mut out: Option<thread::Result<T>> = None;
         // SAFETY: COMPLETE was seen; `out` has this task's output type (see `new`).
         unsafe { self.task.take_output(&mut out as *mut _ as *mut ()) };
         out.expect("output written")
+            .map_err(|payload| JoinError::new(self.id(), payload))
     }
 }
 
 impl<T> Future for JoinHandle<T> {
-    type Output = thread::Result<T>;
+    type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let h = self.task.header();
