@@ -14,6 +14,7 @@ use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
 use crate::rt::sched::Shared;
+use crate::rt::scope::{Due, ScopeElapsed, ScopeStack};
 use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
 use crate::rt::task::harness::Cancelled;
 
@@ -32,6 +33,8 @@ pub(crate) struct CoroutineCtx {
     /// takes it instead of counting a new one, so a park/wake cycle that goes through a waiter
     /// handle moves one reference around instead of incrementing and decrementing.
     spare: Cell<Option<TaskRef>>,
+    /// Its open timeout scopes (see [`crate::rt::scope`]).
+    pub(crate) scopes: ScopeStack,
 }
 
 impl CoroutineCtx {
@@ -59,6 +62,7 @@ impl CoroutineCtx {
             locals: RefCell::new(Vec::new()),
             locals_dead: Cell::new(false),
             spare: Cell::new(None),
+            scopes: ScopeStack::default(),
         }
     }
 
@@ -230,6 +234,9 @@ pub(crate) fn in_coroutine() -> bool {
 
 /// Suspends the running coroutine. Returns `false` (doing nothing) outside a coroutine.
 ///
+/// A suspension point is also where a timeout scope whose deadline passed unwinds the
+/// coroutine (before suspending, or once resumed; see [`crate::rt::scope`]).
+///
 /// # Panics
 /// With the deadlock report, if the runtime found that nothing can ever wake this coroutine.
 pub(crate) fn suspend(msg: Suspend) -> bool {
@@ -237,16 +244,50 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     if ctx.is_null() {
         return false;
     }
+    // SAFETY: see `coroutine`: the context lives on this coroutine's stack, which is running.
+    let ctx_ref = unsafe { &*ctx };
+    if ctx_ref.scopes.is_open() {
+        scope_due(ctx_ref, Some(msg), Some(std::time::Instant::now()));
+    }
     // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
-    let yielder = unsafe { &*(*ctx).yielder };
+    let yielder = unsafe { &*ctx_ref.yielder };
     let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|c| c.set(ctx));
     if input != Resume::Run {
         resumed_to_fail(input);
     }
+    if ctx_ref.scopes.is_open() {
+        scope_due(ctx_ref, None, None);
+    }
     true
 }
+
+/// Unwinds to a timeout scope whose deadline passed, if any (by its timer's mark, or by the
+/// clock if `now` is given). A delivery deferred because the thread is unwinding (a
+/// destructor waits) must not be lost while the coroutine parks: a short timer wakes it to
+/// try again (`about_to` is the suspension it is about to make).
+#[cold]
+#[inline(never)]
+fn scope_due(ctx: &CoroutineCtx, about_to: Option<Suspend>, now: Option<std::time::Instant>) {
+    match ctx.scopes.due(std::thread::panicking(), now) {
+        Due::Nothing => {}
+        // No panic hook: like a cancellation, an elapsed scope is not an error to report.
+        Due::Unwind(id) => panic::resume_unwind(Box::new(ScopeElapsed(id))),
+        Due::Deferred => {
+            if about_to == Some(Suspend::Park) {
+                let retry = std::time::Instant::now() + SCOPE_RETRY;
+                let task = ctx.task_ref();
+                // The timer is not removed: a wake it brings later is a spurious one, which
+                // every parking caller tolerates.
+                worker(|w| w.map(|w| w.insert_timer(retry, task, None)));
+            }
+        }
+    }
+}
+
+/// How often a coroutine parked in a destructor retries a deferred scope unwind.
+const SCOPE_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The panic message of a coroutine that waits while its runtime shuts down.
 pub(crate) const SHUTDOWN_WAIT: &str = "corio: a coroutine is waiting while its runtime is \

@@ -12,6 +12,7 @@
 //! | [`timer`] | the per-worker timer wheel and `park_until` |
 //! | [`blocking`] | the blocking pool's threads |
 //! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
+//! | [`scope`] | a coroutine's open timeout scopes and the unwind that ends one |
 //! | [`wait`](mod@wait) | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
 //!
 //! Only `sched`, `sched::worker`, `context` and `blocking` import each other
@@ -23,6 +24,7 @@ pub(crate) mod context;
 pub(crate) mod coroutine;
 pub(crate) mod deadlock;
 pub(crate) mod sched;
+pub(crate) mod scope;
 pub(crate) mod task;
 pub(crate) mod timer;
 pub(crate) mod wait;

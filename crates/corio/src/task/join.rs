@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::{JoinError, TaskId};
 use crate::rt::{self, TaskRef, CANCELLED, COMPLETE, JOIN_WAKER};
@@ -44,6 +45,38 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T, JoinError> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
         rt::wait(self, foreign)
+    }
+
+    /// [`join`](Self::join) with a time limit: `Ok` with the join's result if the task
+    /// finishes within `timeout`, else `Err` with the handle back (to wait again, cancel the
+    /// task, or drop the handle to detach it). The task itself is not touched by the timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corio::run(|| {
+    ///     let h = corio::spawn(|| corio::time::sleep(Duration::from_secs(3600)));
+    ///     let h = h.join_timeout(Duration::from_millis(5)).unwrap_err();
+    ///     h.cancel();
+    ///     assert!(h.join().unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => Ok(self.join()),
+        }
+    }
+
+    /// [`join_timeout`](Self::join_timeout) with the deadline as an instant.
+    pub fn join_deadline(
+        mut self,
+        deadline: Instant,
+    ) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
+        match rt::wait::wait_until(&mut self, foreign, Some(deadline)) {
+            Some(out) => Ok(out),
+            None => Err(self),
+        }
     }
 
     /// Whether the task has finished (returned, panicked or been cancelled).

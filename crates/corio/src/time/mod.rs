@@ -1,9 +1,14 @@
-//! Time: `sleep` and `sleep_until`.
+//! Time: `sleep` and `sleep_until`, and timeout scopes ([`timeout`], [`timeout_at`]) that
+//! put a deadline on any piece of blocking-style code.
 //!
 //! Public API above the kernel: timers live in a per-worker hierarchical timer wheel (1 ms
 //! resolution, `rt::timer`), next to the coroutines they wake; a timer never fires early.
 
+mod timeout;
+
 use std::time::{Duration, Instant};
+
+pub use timeout::{timeout, timeout_at, Elapsed};
 
 use crate::rt::{self, timer::park_until};
 

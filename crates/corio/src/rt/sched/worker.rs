@@ -14,6 +14,7 @@ use crossbeam_utils::Backoff;
 use super::Shared;
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
+use crate::rt::scope::Mark;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
 use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
@@ -444,10 +445,15 @@ impl Local {
     }
 
     /// Adds a timer that wakes `task` at `deadline` (the running coroutine's, see
-    /// `rt::timer`).
-    pub(crate) fn insert_timer(&self, deadline: Instant, task: TaskRef) -> TimerKey {
+    /// `rt::timer`), setting a timeout scope's `mark` first if given.
+    pub(crate) fn insert_timer(
+        &self,
+        deadline: Instant,
+        task: TaskRef,
+        mark: Option<Mark>,
+    ) -> TimerKey {
         let mut wheel = self.wheel.borrow_mut();
-        let key = wheel.insert(deadline, task);
+        let key = wheel.insert(deadline, task, mark);
         self.publish_timers(&wheel);
         key
     }
