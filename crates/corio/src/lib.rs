@@ -21,18 +21,35 @@
 //! assert_eq!(total, 499_500);
 //! ```
 //!
+//! A program or a test can let an attribute start the runtime instead ([`main`], [`test`];
+//! both take an optional `workers = N`):
+//!
+//! ```
+//! #[corio::main]
+//! fn main() -> std::io::Result<()> {
+//!     let h = corio::spawn(|| 6 * 7);
+//!     assert_eq!(h.join().unwrap(), 42);
+//!     Ok(())
+//! }
+//! ```
+//!
 //! ## Pieces
-//! - [`run`], [`Runtime`], [`Builder`], [`Handle`]: starting and stopping a runtime.
+//! - [`run`], [`Runtime`], [`Builder`], [`Handle`], [`main`], [`test`]: starting and stopping
+//!   a runtime.
 //! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
 //!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
-//! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels.
+//! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels; timer
+//!   channels for `select!` ([`time::after`], [`time::tick`], [`time::never()`]) and
+//!   [`time::interval`].
 //! - [`sync`]: channels ([`sync::channel`], [`select!`]) and locks ([`sync::Mutex`],
 //!   [`sync::RwLock`], [`sync::Condvar`], [`sync::Semaphore`], [`sync::WaitGroup`],
 //!   [`sync::Barrier`], [`sync::OnceCell`]) that park the coroutine, not the thread.
 //! - [`spawn_blocking`]: a bounded pool for calls that block a thread.
 //! - [`block_on`]: await any future from blocking-style code.
-//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`, shaped
-//!   like `std::net`; idle workers poll the epoll reactor themselves.
+//! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`,
+//!   `UnixDatagram`, shaped like `std::net`; idle workers poll the epoll reactor themselves.
+//! - [`fs`] (std's shape, on the blocking pool), [`process`] (children waited for through a
+//!   pidfd in the reactor, piped stdio as streams) and [`signal`] (Unix signals as a channel).
 //!
 //! ## Layout
 //! The public modules above sit on a kernel in `src/rt/` (scheduler, task cell, context,
@@ -53,7 +70,8 @@
 //! ## Blocking calls
 //! A std blocking call inside a coroutine (`std::thread::sleep`, blocking file or socket I/O,
 //! a contended `std::sync::Mutex`) blocks its whole worker thread. Use corio's versions
-//! ([`time::sleep`]) or move the call to [`spawn_blocking`].
+//! ([`time::sleep`], [`fs`], [`process`], [`net`], [`sync`]) or move the call to
+//! [`spawn_blocking`].
 //!
 //! ## Deadlock report
 //! When the main coroutine waits and nothing can ever wake anything — no runnable coroutine,
@@ -82,21 +100,36 @@
 //!
 //! (a separate target directory keeps the loom build from invalidating the normal one).
 
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!(
+    "corio supports only x86_64 Linux (the System V ABI): its coroutines switch in x86_64 \
+     assembly, and its reactor (epoll) and process waits (pidfd) are Linux APIs. Other \
+     targets are not built or tested."
+);
+
 mod blocking;
+pub mod fs;
 mod interop;
 mod loom;
 pub mod net;
+mod offload;
+pub mod process;
 mod reactor;
 mod rt;
 mod runtime;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
 
 pub use blocking::spawn_blocking;
+pub use corio_macros::{main, test};
 pub use interop::block_on;
 pub use runtime::{run, Builder, EnterGuard, Handle, Runtime};
 pub use task::{spawn, yield_now, JoinHandle};
+
+#[cfg(doctest)]
+mod macro_errors;
 
 // The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -329,3 +329,22 @@ fn tasks_that_cannot_start_are_reported_once_and_counted() {
     assert_eq!(reports, 1, "one report within a second: {err}");
     assert!(err.contains("cannot create a coroutine"), "{err}");
 }
+
+// ----- 4 (cont.): a task cancelled before it started has no coroutine ----------------------
+
+#[test]
+fn a_wait_in_the_destructor_of_a_never_started_task_fails_instead_of_blocking_the_worker() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let guard = OnDrop(corio::task::park); // would block the worker thread for good
+            let h = corio::spawn(move || {
+                let _g = guard;
+            });
+            h.cancel(); // one worker, main has not suspended: the task has not started
+            let err = h.join().unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("outside any coroutine"), "{msg:?}");
+            assert_eq!(corio::spawn(|| 3).join().unwrap(), 3, "the worker lives on");
+        })
+    });
+}

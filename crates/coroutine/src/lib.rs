@@ -39,6 +39,12 @@
 //!
 //! Supported: x86_64 Linux (System V ABI).
 
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!(
+    "corio-coroutine supports only x86_64 Linux (the System V ABI): its context switch is \
+     x86_64 assembly and its stacks are Linux mmap mappings. Other targets are not built or tested."
+);
+
 mod arch;
 mod coroutine;
 mod overflow;

@@ -74,4 +74,4 @@ mod unix;
 pub use addr::ToSocketAddrs;
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{Incoming as UnixIncoming, UnixListener, UnixStream};
+pub use unix::{Incoming as UnixIncoming, UnixDatagram, UnixListener, UnixStream};

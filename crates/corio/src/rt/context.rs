@@ -227,6 +227,22 @@ pub(crate) fn coroutine<R>(f: impl FnOnce(Option<&CoroutineCtx>) -> R) -> R {
     f(unsafe { p.as_ref() })
 }
 
+/// The panic message of a thread-blocking wait on a worker thread outside any coroutine.
+const WORKER_THREAD_WAIT: &str = "corio: a wait on a worker thread outside any coroutine \
+would block every coroutine of that worker (a destructor of a task that never started, run \
+when it was cancelled?); hand the work to a coroutine or `spawn_blocking` instead";
+
+/// Panics instead of letting a worker thread block outside a coroutine: only code run by the
+/// worker loop itself gets there (e.g. the closure of a task cancelled before it started,
+/// dropped by the worker), and blocking it would stall the worker's coroutines, or hang it
+/// for good when the wake was to come from one of them.
+#[track_caller]
+pub(crate) fn assert_thread_may_block() {
+    if !in_coroutine() && worker(|w| w.is_some()) {
+        panic!("{WORKER_THREAD_WAIT}");
+    }
+}
+
 /// Whether this thread is running a coroutine.
 pub(crate) fn in_coroutine() -> bool {
     !CORO.with(Cell::get).is_null()

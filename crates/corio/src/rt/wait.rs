@@ -74,6 +74,7 @@ fn block_on_thread<F: Future>(
     mut future: Pin<&mut F>,
     deadline: Option<Instant>,
 ) -> Option<F::Output> {
+    context::assert_thread_may_block();
     let waker = Arc::new(ThreadWaker(thread::current())).into();
     let mut cx = Context::from_waker(&waker);
     loop {

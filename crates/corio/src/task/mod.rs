@@ -221,6 +221,7 @@ pub fn yield_now() {
 /// plain thread that holds its `Unparker` should also hold a [`Handle`](crate::Handle).
 pub fn park() {
     if !context::suspend(Suspend::Park) {
+        context::assert_thread_may_block();
         std::thread::park();
     }
 }
@@ -242,6 +243,7 @@ pub fn park_deadline(deadline: Instant) -> bool {
     if context::in_coroutine() {
         rt::park_until(deadline)
     } else {
+        context::assert_thread_may_block();
         let now = Instant::now();
         if deadline > now {
             std::thread::park_timeout(deadline - now);

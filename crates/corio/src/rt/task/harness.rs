@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
 use super::cell::{RawTask, TaskRef, UNSET};
@@ -43,10 +44,25 @@ pub(crate) fn cancel_if_requested(task: &dyn RawTask, snap: usize) -> bool {
     if snap & CANCELLED == 0 {
         return false;
     }
-    // SAFETY: the caller holds RUNNING (state rule 1).
-    unsafe { task.drop_closure() };
-    finish(task, Err(Box::new(Cancelled)));
+    // SAFETY: the caller holds RUNNING (state rule 1); a started task's worker does not
+    // call this.
+    finish(task, Err(unsafe { drop_closure(task) }));
     true
+}
+
+/// Drops a cancelled task's closure and returns the join's error: `Cancelled`, or the panic
+/// of a destructor the closure held (caught, so it cannot take the worker down).
+///
+/// # Safety
+/// The caller holds `RUNNING` and the task has not started (state rule 1).
+#[cold]
+unsafe fn drop_closure(task: &dyn RawTask) -> Box<dyn Any + Send> {
+    // SAFETY: as the caller promises.
+    let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe { task.drop_closure() }));
+    match dropped {
+        Ok(()) => Box::new(Cancelled),
+        Err(payload) => payload,
+    }
 }
 
 /// Cancels a task that is still unstarted; a reference to a started one is just dropped.
@@ -56,7 +72,6 @@ pub(crate) fn cancel_unstarted(task: TaskRef) {
         return;
     }
     h.state.to_running();
-    // SAFETY: we hold RUNNING now (state rule 1).
-    unsafe { task.drop_closure() };
-    finish(&*task, Err(Box::new(Cancelled)));
+    // SAFETY: we hold RUNNING now (state rule 1), and the task never started.
+    finish(&*task, Err(unsafe { drop_closure(&*task) }));
 }

@@ -18,7 +18,7 @@
 //! 3. While `JOIN_WAKER` is clear the join side owns the waker slot; once `COMPLETE` is set
 //!    with `JOIN_WAKER` set, the completer owns it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::{AtomicUsize, Ordering};
 
 pub(crate) const NOTIFIED: usize = 1 << 0;
 pub(crate) const RUNNING: usize = 1 << 1;
@@ -159,5 +159,102 @@ mod tests {
         assert!(prev & JOIN_WAKER != 0);
         assert!(!s.unset_join_waker());
         assert!(!s.notify(CANCELLED), "cancel after completion is a no-op");
+    }
+}
+
+/// Models of the state word's races (run with `--cfg loom`, see `crate::loom`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A wake racing a park: exactly one of them schedules the task (state rule 2), so the
+    /// wake is never lost and the task is never queued twice.
+    #[test]
+    fn loom_wake_vs_park() {
+        loom::model(|| {
+            let s = Arc::new(State::new());
+            s.to_running();
+            let waker = {
+                let s = s.clone();
+                thread::spawn(move || s.notify(0))
+            };
+            let requeued = s.after_park() == AfterPark::Requeue;
+            let scheduled = waker.join().unwrap();
+            assert!(
+                requeued ^ scheduled,
+                "requeued {requeued}, scheduled {scheduled}"
+            );
+        });
+    }
+
+    /// A cancel racing the coroutine's completion: the cancel schedules the task only if it
+    /// is neither running nor complete, so a completed task is never run again.
+    #[test]
+    fn loom_cancel_vs_complete() {
+        loom::model(|| {
+            let s = Arc::new(State::new());
+            s.to_running();
+            let canceller = {
+                let s = s.clone();
+                thread::spawn(move || s.notify(CANCELLED))
+            };
+            let prev = s.complete();
+            assert_eq!(prev & COMPLETE, 0);
+            assert!(
+                !canceller.join().unwrap(),
+                "running, then complete: never scheduled"
+            );
+        });
+    }
+
+    /// The join side registering its waker while the task completes: the joiner either sees
+    /// `COMPLETE` (and reads the output) or its waker is woken by the completer; the waker
+    /// slot is never touched by both (loom's `UnsafeCell` checks the accesses).
+    #[test]
+    fn loom_join_waker_vs_completion() {
+        loom::model(|| {
+            struct Task {
+                state: State,
+                output: UnsafeCell<Option<u32>>,
+                waker: UnsafeCell<Option<Arc<loom::sync::atomic::AtomicBool>>>,
+            }
+            // SAFETY: the model's accesses follow state rules 1 and 3, which loom checks.
+            unsafe impl Sync for Task {}
+            let t = Arc::new(Task {
+                state: State::new(),
+                output: UnsafeCell::new(None),
+                waker: UnsafeCell::new(None),
+            });
+            t.state.to_running();
+            let completer = {
+                let t = t.clone();
+                thread::spawn(move || {
+                    // SAFETY: we hold RUNNING (state rule 1).
+                    t.output.with_mut(|o| unsafe { *o = Some(7) });
+                    let prev = t.state.complete();
+                    if prev & JOIN_WAKER != 0 {
+                        // SAFETY: COMPLETE and JOIN_WAKER set: the completer owns the slot
+                        // (state rule 3).
+                        let w = t.waker.with_mut(|w| unsafe { (*w).take() });
+                        w.expect("a registered waker")
+                            .store(true, Ordering::Release);
+                    }
+                })
+            };
+            let woken = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+            // SAFETY: JOIN_WAKER is clear: the join side owns the slot (state rule 3).
+            t.waker.with_mut(|w| unsafe { *w = Some(woken.clone()) });
+            let registered = t.state.set_join_waker();
+            completer.join().unwrap();
+            if registered {
+                assert!(woken.load(Ordering::Acquire), "a registered waker is woken");
+            }
+            assert_ne!(t.state.load() & COMPLETE, 0);
+            // SAFETY: COMPLETE is set: only the join side reads the output (state rule 1).
+            assert_eq!(t.output.with(|o| unsafe { *o }), Some(7));
+        });
     }
 }

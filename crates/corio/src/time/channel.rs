@@ -1,0 +1,127 @@
+//! Timer channels (`after`, `tick`, `never`) and `Interval`, built on the public API: each
+//! `after`/`tick` is one small coroutine that sleeps on its worker's timer wheel and sends.
+//! Re-exported from [`crate::time`].
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::sync::channel::{self, Receiver, Sender, TrySendError};
+use crate::time::sleep_until;
+
+/// A receiver that gets one message, the [`Instant`] it was sent, once `duration` has passed
+/// — crossbeam's `after` and Go's `time.After`, for [`select!`](crate::select) timeouts.
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::sync::channel;
+///
+/// corio::run(|| {
+///     let (_tx, rx) = channel::unbounded::<u32>();
+///     let timeout = corio::time::after(Duration::from_millis(5));
+///     corio::select! {
+///         recv(rx) -> _ => unreachable!("nobody sends"),
+///         recv(timeout) -> at => assert!(at.is_ok()),
+///     }
+/// });
+/// ```
+///
+/// After its message the channel is *disconnected* (a second `recv` returns `Err(RecvError)`
+/// at once), whereas crossbeam's stays empty for ever: keep a fired `after` out of later
+/// `select!`s, or make a new one.
+///
+/// # Cost
+/// One parked coroutine per pending `after` (a pooled stack and a timer), until the deadline
+/// — also when the receiver was dropped before. Outside a runtime, a thread instead. So for
+/// a timeout on every turn of a hot loop, use `select!`'s `default(timeout)` arm, which
+/// costs no coroutine; keep `after` for deadlines shared by many operations.
+pub fn after(duration: Duration) -> Receiver<Instant> {
+    let Some(deadline) = Instant::now().checked_add(duration) else {
+        return never();
+    };
+    let (tx, rx) = channel::bounded(1);
+    spawn_timer(move || {
+        sleep_until(deadline);
+        let _ = tx.try_send(Instant::now()); // the only message: never full
+    });
+    rx
+}
+
+/// A receiver that gets the current [`Instant`] every `period`, starting one `period` from
+/// now — crossbeam's `tick` and Go's `time.Tick`. It holds at most one tick: ticks the
+/// receiver has not taken in time are dropped, so a slow reader never sees a backlog. The
+/// channel never disconnects.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// corio::run(|| {
+///     let ticks = corio::time::tick(Duration::from_millis(2));
+///     let stop = corio::time::after(Duration::from_secs(10));
+///     let mut n = 0;
+///     loop {
+///         corio::select! {
+///             recv(ticks) -> t => { t.unwrap(); n += 1; if n == 3 { break; } }
+///             recv(stop) -> _ => panic!("three ticks take longer than 10 s?"),
+///         }
+///     }
+/// });
+/// ```
+///
+/// # Cost
+/// One coroutine that wakes every `period` for as long as the receiver lives, and ends at
+/// the first tick after the receiver is dropped. While it lives, the deadlock report of its
+/// runtime stays silent (a tick is always coming). Outside a runtime, a thread instead.
+///
+/// # Panics
+/// If `period` is zero.
+pub fn tick(period: Duration) -> Receiver<Instant> {
+    assert!(
+        !period.is_zero(),
+        "corio::time::tick: the period must not be zero"
+    );
+    let (tx, rx) = channel::bounded(1);
+    spawn_timer(move || ticker(tx, period));
+    rx
+}
+
+fn ticker(tx: Sender<Instant>, period: Duration) {
+    let mut next = Instant::now();
+    loop {
+        next = match next.checked_add(period) {
+            Some(next) => next.max(Instant::now()), // after a stall, no burst of ticks
+            None => return,
+        };
+        sleep_until(next);
+        match tx.try_send(Instant::now()) {
+            Ok(()) | Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+    }
+}
+
+/// A receiver that never gets a message and never disconnects — crossbeam's `never`: an arm
+/// of a [`select!`](crate::select) that is switched off (`maybe.unwrap_or_else(never)`).
+///
+/// All `never` receivers of one message type share one channel, whose sender lives for the
+/// rest of the process (hence `T: Send + 'static`).
+pub fn never<T: Send + 'static>() -> Receiver<T> {
+    static NEVER: OnceLock<Mutex<HashMap<TypeId, Box<dyn Any + Send>>>> = OnceLock::new();
+    let mut map = NEVER.get_or_init(Default::default).lock().unwrap();
+    let pair = map
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Box::new(channel::bounded::<T>(0)));
+    let (_tx, rx) = pair
+        .downcast_ref::<(Sender<T>, Receiver<T>)>()
+        .expect("keyed by the message type");
+    rx.clone()
+}
+
+/// Runs a timer's body as a coroutine of the current runtime, or on a thread outside one.
+fn spawn_timer(body: impl FnOnce() + Send + 'static) {
+    match crate::Handle::try_current() {
+        Some(rt) => drop(rt.spawn(body)),
+        None => drop(std::thread::spawn(body)),
+    }
+}

@@ -1,0 +1,158 @@
+//! Timer channels in `select!` (`after`, `tick`, `never`) and `Interval`.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use corio::sync::channel::{self, RecvError, TryRecvError};
+use corio::time::{after, interval, interval_at, never, tick, MissedTickBehavior};
+use util::watchdog;
+
+fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    watchdog(Duration::from_secs(30), || corio::run(f))
+}
+
+#[test]
+fn after_fires_in_select_and_never_early() {
+    run(|| {
+        let (_tx, rx) = channel::unbounded::<u32>();
+        let start = Instant::now();
+        let d = Duration::from_millis(10);
+        let timeout = after(d);
+        corio::select! {
+            recv(rx) -> _ => unreachable!("nobody sends"),
+            recv(timeout) -> at => assert!(at.unwrap() >= start + d),
+        }
+        assert!(start.elapsed() >= d);
+    });
+}
+
+#[test]
+fn a_ready_message_beats_a_later_after() {
+    run(|| {
+        let (tx, rx) = channel::unbounded();
+        let timeout = after(Duration::from_secs(60));
+        corio::spawn(move || tx.send(7).unwrap());
+        corio::select! {
+            recv(rx) -> m => assert_eq!(m, Ok(7)),
+            recv(timeout) -> _ => unreachable!("the message comes first"),
+        }
+    });
+}
+
+#[test]
+fn after_sends_once_then_disconnects() {
+    run(|| {
+        let rx = after(Duration::from_millis(1));
+        assert!(rx.recv().is_ok());
+        assert_eq!(rx.recv(), Err(RecvError));
+    });
+}
+
+#[test]
+fn tick_ticks_in_select_and_drops_missed_ticks() {
+    run(|| {
+        let ticks = tick(Duration::from_millis(2));
+        let (_tx, rx) = channel::unbounded::<()>();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            corio::select! {
+                recv(ticks) -> t => seen.push(t.unwrap()),
+                recv(rx) -> _ => unreachable!(),
+            }
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]));
+        // A slow reader finds at most one tick waiting, not a backlog.
+        corio::time::sleep(Duration::from_millis(20));
+        assert!(ticks.len() <= 1);
+    });
+}
+
+/// Once its receiver is dropped the ticker coroutine ends (at its next tick): then nothing
+/// can wake the parked main coroutine, and the deadlock report proves the ticker is gone.
+#[test]
+fn a_dropped_tick_receiver_ends_its_coroutine() {
+    let payload = watchdog(Duration::from_secs(30), || {
+        std::panic::catch_unwind(|| {
+            corio::run(|| {
+                let ticks = tick(Duration::from_millis(1));
+                ticks.recv().unwrap();
+                drop(ticks);
+                corio::task::park();
+            })
+        })
+        .unwrap_err()
+    });
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert!(msg.contains("deadlock"), "{msg}");
+}
+
+#[test]
+fn never_is_empty_and_connected() {
+    run(|| {
+        let nothing = never::<String>();
+        assert_eq!(nothing.try_recv(), Err(TryRecvError::Empty));
+        let soon = after(Duration::from_millis(2));
+        corio::select! {
+            recv(nothing) -> _ => unreachable!("never delivers"),
+            recv(soon) -> at => assert!(at.is_ok()),
+        }
+        // An optional arm switched off with `never`.
+        let maybe: Option<channel::Receiver<u8>> = std::hint::black_box(None);
+        let arm = maybe.unwrap_or_else(never);
+        corio::select! {
+            recv(arm) -> _ => unreachable!(),
+            default => {}
+        }
+    });
+}
+
+#[test]
+fn interval_ticks_on_schedule() {
+    run(|| {
+        let period = Duration::from_millis(3);
+        let start = Instant::now();
+        let mut every = interval_at(start, period);
+        let due: Vec<Instant> = (0..4).map(|_| every.tick()).collect();
+        assert_eq!(due, (0..4).map(|k| start + period * k).collect::<Vec<_>>());
+        assert!(Instant::now() >= start + period * 3);
+    });
+}
+
+#[test]
+fn interval_missed_ticks() {
+    run(|| {
+        let period = Duration::from_millis(2);
+        for behavior in [
+            MissedTickBehavior::Burst,
+            MissedTickBehavior::Delay,
+            MissedTickBehavior::Skip,
+        ] {
+            let mut every = interval(period);
+            every.set_missed_tick_behavior(behavior);
+            let first = every.tick();
+            corio::time::sleep(period * 5); // miss several ticks
+            let late = every.tick();
+            assert_eq!(late, first + period); // the missed tick is returned at once
+            let next = every.tick();
+            // The late tick came at least 5 periods after the first (timers never fire early).
+            match behavior {
+                MissedTickBehavior::Burst => assert_eq!(next, first + period * 2),
+                MissedTickBehavior::Delay => assert!(next >= first + period * 6),
+                MissedTickBehavior::Skip => {
+                    assert!(next >= first + period * 6);
+                    assert_eq!((next - first).as_nanos() % period.as_nanos(), 0);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn after_works_on_a_plain_thread() {
+    let rx = after(Duration::from_millis(1));
+    assert!(rx.recv().is_ok());
+}
