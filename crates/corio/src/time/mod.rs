@@ -1,5 +1,5 @@
 //! Time: `sleep`, `sleep_until`, deadline-bounded parking, timer channels for `select!`
-//! ([`after`], [`tick`], [`never()`]), [`interval()`], and timeout scopes ([`timeout`],
+//! ([`after`], [`tick`], [`never()`]), [`interval()`], and timeout scopes ([`timeout()`],
 //! [`timeout_at`]) that put a deadline on any piece of blocking-style code.
 //!
 //! Public API above the kernel: timers live in a per-worker hierarchical timer wheel (1 ms
