@@ -59,6 +59,9 @@ func main() {
 	case "echo-server":
 		runtime.GOMAXPROCS(1)
 		echoServer(args[0])
+	case "surge":
+		runtime.GOMAXPROCS(2)
+		surge(intArg(args, 0), intArg(args, 1), intArg(args, 2), intArg(args, 3))
 	case "http-server":
 		runtime.GOMAXPROCS(1)
 		httpServer(args[0])
@@ -253,6 +256,64 @@ func maxLive(limit int) {
 	close(release)
 	fmt.Printf("RESULT value=%d\n", live)
 }
+
+// surge: RSS above the baseline `settle` seconds after n goroutines, `wave` live at once,
+// each touching a `touch`-byte stack frame (64 KiB only: the frame is a fixed-size array).
+func surge(n, wave, touch, settle int) {
+	if touch != 64*1024 {
+		fail("surge: only 64 KiB frames are built in")
+	}
+	runWave := func(k int) int64 {
+		var live, done sync.WaitGroup
+		release := make(chan struct{})
+		live.Add(k)
+		done.Add(k)
+		for i := 0; i < k; i++ {
+			go func() {
+				touchStack(&live, release)
+				done.Done()
+			}()
+		}
+		live.Wait()
+		peak := rss()
+		close(release)
+		done.Wait()
+		return peak
+	}
+	runWave(64)
+	before := rss()
+	peak := before
+	for left := n; left > 0; left -= wave {
+		k := wave
+		if left < k {
+			k = left
+		}
+		if p := runWave(k); p > peak {
+			peak = p
+		}
+	}
+	time.Sleep(time.Duration(settle) * time.Second)
+	after := rss()
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	fmt.Printf("RESULT value=%f peak_mib=%f\n", mib(after-before), mib(peak-before))
+}
+
+// touchStack writes a 64 KiB frame (growing the goroutine's stack) and parks until release.
+//
+//go:noinline
+func touchStack(live *sync.WaitGroup, release chan struct{}) {
+	var frame [64 * 1024]byte
+	for i := 0; i < len(frame); i += 1024 {
+		frame[i] = byte(i)
+	}
+	live.Done()
+	<-release
+	if frame[1024] == 255 {
+		sink++
+	}
+}
+
+var sink int
 
 // pingpong: round trips over two unbuffered channels, driven from a goroutine.
 func pingpong(ops int) {

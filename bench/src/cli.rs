@@ -2,7 +2,7 @@
 
 /// Usage text for `--help` and argument errors.
 pub const USAGE: &str = "\
-usage: corio-bench [--json] [--quick] [--repeat N] [--only NAME] [--list]
+usage: corio-bench [--json] [--quick] [--repeat N] [--only NAME] [--list] [--raise-map-limit]
 
 Measures corio beside its peers in one run and prints a table (figures are medians of
 several repetitions after a warm-up, marked * when the repetitions spread wider than 25%;
@@ -16,13 +16,18 @@ ratio = corio / peer, median over median).
                rows measure N intervals of 1 s (0.2 s with --quick)
   --only NAME  run only the row NAME (see --list)
   --list       print the rows and what they measure, then exit
+  --raise-map-limit
+               let rows whose coroutine stacks need more memory mappings than
+               vm.max_map_count allows raise it while they measure (root only; restored
+               after, and noted)
   -h, --help   print this help
 
-parked-memory, parked-memory-rt, sleep-wakeups and max-live need more memory mappings than
-the default vm.max_map_count allows for 100k+ coroutine stacks; the limit is then raised
-while measuring (root only) and restored after, as the output notes. Set
-CORIO_BENCH_NO_SYSCTL=1 to forbid that (parked-memory parks fewer coroutines; the runtime
-rows skip corio and may).
+The bench changes no kernel setting unless --raise-map-limit is given. Stackful systems
+whose stacks cost kernel mappings each (may, corosensei, corio on kernels without
+MADV_GUARD_INSTALL) may need more than the default vm.max_map_count allows for 100k+
+coroutines: without the flag, parked-memory parks only as many as fit, the runtime rows
+skip those systems, and the output says so. max-live always measures at the machine's
+limit. CORIO_BENCH_NO_SYSCTL=1 forbids raising even with the flag.
 
 Peers: may, tokio and the floor (a hand-written mio event loop, network rows only) are built
 in; Go rows need `go` on PATH (the Go program is built at run time) and the http and
@@ -42,6 +47,8 @@ pub struct Args {
     pub only: Option<String>,
     /// List the rows and exit.
     pub list: bool,
+    /// Let rows raise `vm.max_map_count` while they measure.
+    pub raise_map_limit: bool,
     /// Print usage and exit.
     pub help: bool,
 }
@@ -55,6 +62,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--json" => parsed.json = true,
             "--quick" => parsed.quick = true,
             "--list" => parsed.list = true,
+            "--raise-map-limit" => parsed.raise_map_limit = true,
             "-h" | "--help" => parsed.help = true,
             "--only" => {
                 let name = args.next().ok_or("--only needs a row name")?;
@@ -111,6 +119,12 @@ mod tests {
                 ..Args::default()
             }
         );
+    }
+
+    #[test]
+    fn raising_the_map_limit_is_opt_in() {
+        assert!(!parse_str("--quick").unwrap().raise_map_limit);
+        assert!(parse_str("--raise-map-limit").unwrap().raise_map_limit);
     }
 
     #[test]

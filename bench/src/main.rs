@@ -57,6 +57,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.raise_map_limit {
+        infra::mem::allow_raising_the_map_limit();
+    }
     let mut config = if args.quick {
         Config::QUICK
     } else {

@@ -30,6 +30,8 @@ pub enum Unit {
     RoundTripsPerSec,
     /// HTTP requests per second (higher is better).
     ReqPerSec,
+    /// Mebibytes of resident memory (lower is better).
+    MiB,
 }
 
 impl Unit {
@@ -48,6 +50,7 @@ impl Unit {
             Unit::IncrPerSec => "incr/s",
             Unit::RoundTripsPerSec => "rt/s",
             Unit::ReqPerSec => "req/s",
+            Unit::MiB => "MiB",
         }
     }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::infra::child::{self, Finished};
 use crate::infra::timing::Config;
 use crate::row::{Field, Outcome};
-use crate::systems::{corio_runtime, floor, may, tokio};
+use crate::systems::{corio_runtime, floor, may, surge, tokio};
 
 /// A workload that can run in a child process.
 type ChildWorkload = fn(&Config) -> Outcome;
@@ -39,6 +39,8 @@ const CHILD: &[(&str, ChildWorkload)] = &[
     ("may-pingpong-2", may::pingpong_2_here),
     ("may-mpmc", may::mpmc_here),
     ("may-mutex", may::mutex_here),
+    ("corio-surge", surge::corio_here),
+    ("tokio-surge", surge::tokio_here),
 ];
 
 /// The servers `serve NAME` can run.

@@ -7,6 +7,15 @@
 
 use std::fs;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether `--raise-map-limit` was given: without it the bench changes no kernel setting.
+static RAISE_ALLOWED: AtomicBool = AtomicBool::new(false);
+
+/// Lets [`MapLimitRaise::to`] raise the limit (the `--raise-map-limit` flag).
+pub fn allow_raising_the_map_limit() {
+    RAISE_ALLOWED.store(true, Ordering::Relaxed);
+}
 
 /// Where the kernel's per-process mapping cap lives.
 const MAX_MAP_COUNT: &str = "/proc/sys/vm/max_map_count";
@@ -53,9 +62,14 @@ pub struct MapLimitRaise {
 }
 
 impl MapLimitRaise {
-    /// Raises `vm.max_map_count` to `to`; fails unless we may write the sysctl (root, writable
-    /// `/proc/sys`).
+    /// Raises `vm.max_map_count` to `to`; fails unless the bench was run with
+    /// `--raise-map-limit` and we may write the sysctl (root, writable `/proc/sys`).
     pub fn to(to: usize) -> io::Result<Self> {
+        if !RAISE_ALLOWED.load(Ordering::Relaxed) {
+            return Err(io::Error::other(
+                "the bench changes no kernel setting unless run with --raise-map-limit",
+            ));
+        }
         let original = max_map_count()?;
         fs::write(MAX_MAP_COUNT, to.to_string())?;
         Ok(MapLimitRaise {
@@ -83,6 +97,14 @@ mod tests {
         let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t1\n";
         assert_eq!(parse_vm_rss(status), Some(1234 * 1024));
         assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn the_map_limit_is_left_alone_without_the_flag() {
+        let before = max_map_count().unwrap();
+        let raise = MapLimitRaise::to(before + 1);
+        assert!(raise.is_err(), "raised without --raise-map-limit");
+        assert_eq!(max_map_count().unwrap(), before);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn bytes_per_parked<T: 'static>(
     } else {
         FULL_COUNT
     };
-    let maps_each = in_thread(move || maps_per_coroutine(park))?;
+    let maps_each = in_thread(move || maps_per_1000_coroutines(park))?;
     let (count, raise, mut notes) = fit(wanted, maps_each).map_err(|e| e.to_string())?;
 
     let value = spread_of(config, || in_thread(move || rss_growth_per(park, count)))?;
@@ -81,18 +81,22 @@ pub fn bytes_per_parked<T: 'static>(
         .field("count", Field::Int(count as u64))
         .field("stack_size", Field::Int(stack_size as u64))
         .field("handle_bytes", Field::Int(std::mem::size_of::<T>() as u64))
-        .field("maps_per_coroutine", Field::Int(maps_each as u64))
+        .field(
+            "maps_per_coroutine",
+            Field::Float(maps_each as f64 / 1000.0),
+        )
         .field("max_map_count_raised", Field::Bool(raised));
     sample.notes = notes;
     Ok(sample)
 }
 
 /// How many coroutines to park: `wanted` if they fit under `vm.max_map_count` (raising it if
-/// needed and allowed), else as many as fit. Returns the count, the raise guard to hold while
+/// needed and allowed), else as many as fit; `maps_each` is mappings per 1000 coroutines.
+/// Returns the count, the raise guard to hold while
 /// measuring, and notes saying what happened.
 fn fit(wanted: usize, maps_each: usize) -> io::Result<(usize, Option<MapLimitRaise>, Vec<String>)> {
     let in_use = mem::map_count()?;
-    let needed = in_use + wanted * maps_each + HEADROOM;
+    let needed = in_use + (wanted * maps_each).div_ceil(1000) + HEADROOM;
     let mut limit = mem::max_map_count()?;
     let mut notes = Vec::new();
     let mut raise = None;
@@ -127,21 +131,22 @@ fn fit(wanted: usize, maps_each: usize) -> io::Result<(usize, Option<MapLimitRai
     Ok((count, raise, notes))
 }
 
-/// How many of `wanted` coroutines costing `maps_each` mappings fit when `in_use` of `limit`
-/// mappings are taken, keeping [`HEADROOM`] free.
+/// How many of `wanted` coroutines costing `maps_each` mappings per 1000 fit when `in_use` of
+/// `limit` mappings are taken, keeping [`HEADROOM`] free.
 fn count_that_fits(wanted: usize, maps_each: usize, in_use: usize, limit: usize) -> usize {
-    wanted.min(limit.saturating_sub(in_use + HEADROOM) / maps_each.max(1))
+    wanted.min(limit.saturating_sub(in_use + HEADROOM) * 1000 / maps_each.max(1))
 }
 
-/// Counts the kernel mappings one parked coroutine costs, rounding up.
-fn maps_per_coroutine<T>(park: fn() -> io::Result<T>) -> io::Result<usize> {
+/// Counts the kernel mappings 1000 parked coroutines cost, rounding up (stacks that share
+/// slab mappings cost a fraction of one each).
+fn maps_per_1000_coroutines<T>(park: fn() -> io::Result<T>) -> io::Result<usize> {
     let before = mem::map_count()?;
     let parked = (0..PROBE_COUNT)
         .map(|_| park())
         .collect::<io::Result<Vec<_>>>()?;
     let after = mem::map_count()?;
     drop(parked);
-    Ok(after.saturating_sub(before).div_ceil(PROBE_COUNT).max(1))
+    Ok((after.saturating_sub(before) * 1000).div_ceil(PROBE_COUNT))
 }
 
 /// Parks `count` coroutines and returns the resident-set growth per coroutine.
@@ -174,17 +179,22 @@ mod tests {
 
     #[test]
     fn everything_fits_under_a_high_limit() {
-        assert_eq!(count_that_fits(100_000, 2, 500, 1 << 20), 100_000);
+        assert_eq!(count_that_fits(100_000, 2_000, 500, 1 << 20), 100_000);
     }
 
     #[test]
     fn default_limit_fits_about_thirty_thousand_guarded_stacks() {
-        assert_eq!(count_that_fits(100_000, 2, 530, 65_530), 32_000);
+        assert_eq!(count_that_fits(100_000, 2_000, 530, 65_530), 32_000);
+    }
+
+    #[test]
+    fn slab_stacks_fit_by_the_hundred_thousand() {
+        assert_eq!(count_that_fits(100_000, 16, 530, 65_530), 100_000);
     }
 
     #[test]
     fn nothing_fits_when_the_limit_is_used_up() {
-        assert_eq!(count_that_fits(100_000, 2, 65_000, 65_530), 0);
+        assert_eq!(count_that_fits(100_000, 2_000, 65_000, 65_530), 0);
     }
 
     #[test]

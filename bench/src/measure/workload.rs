@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::infra::timing::{time_per_op, Config, Spread};
 use crate::row::{Field, Outcome, Sample};
 use crate::system::System;
+use corio_coroutine::stack::GuardMode;
 
 /// `yield`: yields per repetition, split between the two tasks.
 pub const YIELD_OPS: u64 = 1_000_000;
@@ -171,9 +172,9 @@ pub fn bytes_per(before: u64, after: u64, count: usize) -> f64 {
 /// thread stacks, allocator arenas: a few hundred in practice).
 pub const CHILD_MAPPINGS: usize = 10_000;
 
-/// Raises `vm.max_map_count` if `tasks` more guarded stacks (2 mappings each) would not fit
-/// beside `in_use` mappings, as `parked-memory` does: root only, restored when the guard
-/// drops, noted. A child's limit is raised by the parent (`in_use` = [`CHILD_MAPPINGS`]),
+/// Raises `vm.max_map_count` if `tasks` more guarded stacks (2 mappings each, none for
+/// corio's slab stacks) would not fit beside `in_use` mappings, as `parked-memory` does:
+/// only with `--raise-map-limit`, root only, restored when the guard drops, noted. A child's limit is raised by the parent (`in_use` = [`CHILD_MAPPINGS`]),
 /// which outlives it: a child killed for hanging could not restore the limit itself.
 pub fn room_for_stacks(
     who: &str,
@@ -181,7 +182,11 @@ pub fn room_for_stacks(
     in_use: usize,
     notes: &mut Vec<String>,
 ) -> Result<Option<crate::infra::mem::MapLimitRaise>, String> {
-    let needed = in_use + 2 * tasks + 2_000;
+    let per_stack = match who {
+        "corio" if corio_coroutine::stack::guard_mode() == GuardMode::Slab => 0,
+        _ => 2,
+    };
+    let needed = in_use + per_stack * tasks + 2_000;
     let limit = crate::infra::mem::max_map_count().map_err(|e| e.to_string())?;
     if needed <= limit {
         return Ok(None);

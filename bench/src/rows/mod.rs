@@ -6,11 +6,18 @@ mod channels;
 mod coroutine;
 mod net;
 mod runtime;
+mod surge;
 
 use crate::row::Row;
 
 /// The groups of rows, in table order: each file here lists its rows in one function.
-const GROUPS: &[fn() -> Vec<Row>] = &[coroutine::rows, runtime::rows, channels::rows, net::rows];
+const GROUPS: &[fn() -> Vec<Row>] = &[
+    coroutine::rows,
+    runtime::rows,
+    channels::rows,
+    net::rows,
+    surge::rows,
+];
 
 /// All rows, in table order.
 pub fn all() -> Vec<Row> {

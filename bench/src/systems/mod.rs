@@ -8,6 +8,7 @@ pub mod go;
 pub mod may;
 pub mod stackful;
 pub mod stackless;
+pub mod surge;
 pub mod threads;
 pub mod tokio;
 

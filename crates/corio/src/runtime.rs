@@ -39,6 +39,10 @@ where
         .block_on(f)
 }
 
+/// Usable stack of the main coroutine of [`Runtime::block_on`] and [`run`]: 8 MiB, a
+/// thread's default, so large locals in `main` code work as they do on a thread.
+pub(crate) const MAIN_STACK_SIZE: usize = 8 << 20;
+
 /// Configures and builds a [`Runtime`].
 ///
 /// ```
@@ -79,9 +83,12 @@ impl Builder {
         self
     }
 
-    /// The stack size of coroutines, in bytes (rounded up to pages by the stack allocator).
-    /// Freed stacks of every size are reused, through per-thread pools and a bounded
-    /// process-wide cache (`corio_coroutine::stack::set_cache_capacity`).
+    /// The stack size of coroutines, in bytes (rounded up to pages by the stack allocator;
+    /// default 256 KiB). One task can have its own with
+    /// [`task::Builder::stack_size`](crate::task::Builder::stack_size); the main coroutine
+    /// of [`block_on`](Runtime::block_on) gets at least 8 MiB. Freed stacks of every size
+    /// are reused, through per-thread pools and a bounded process-wide cache
+    /// (`corio_coroutine::stack::set_cache_capacity`).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
@@ -107,6 +114,9 @@ impl Builder {
 
     /// Starts the worker threads.
     pub fn build(self) -> io::Result<Runtime> {
+        corio_coroutine::set_overflow_hint(
+            "corio::Builder::stack_size, or corio::task::Builder::stack_size for one task",
+        );
         let n = self.workers.unwrap_or_else(default_workers);
         let (shared, deques) = Shared::new(Config {
             workers: n,
@@ -177,7 +187,10 @@ impl Runtime {
             !context::in_coroutine(),
             "Runtime::block_on called inside a coroutine; spawn and join instead"
         );
-        let task: TaskRef = TaskCell::new(f, self.shared.id, Some("main".into()));
+        // Like a thread's `main`: room for large locals, committed only as touched.
+        let stack_size = MAIN_STACK_SIZE.max(self.shared.config.stack_size);
+        let task: TaskRef =
+            TaskCell::with_stack_size(f, self.shared.id, Some("main".into()), stack_size);
         let handle = JoinHandle::<T>::new(task.clone());
         *self.shared.main.lock().unwrap() = Some(task.clone());
         self.shared.inject(task);

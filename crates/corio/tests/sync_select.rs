@@ -245,3 +245,139 @@ fn contended_select_with_timeouts_loses_nothing() {
     });
     assert_eq!(total, 2000 * 2001 / 2);
 }
+
+/// Issue 10 item 9 (Go's TestSelectFairness): over `[never-ready, never-ready, ready c1,
+/// ready c2]` each ready arm wins half the time. Starting at a random arm and taking the next
+/// ready one picked c1 three times in four.
+#[test]
+fn ready_arms_are_equally_likely_behind_unready_ones() {
+    const TRIALS: u32 = 10_000;
+    let (_tx_a, rx_a) = bounded::<()>(0);
+    let (_tx_b, rx_b) = bounded::<()>(0);
+    let (tx1, rx1) = bounded::<()>(1);
+    let (tx2, rx2) = bounded::<()>(1);
+    let mut c1 = 0;
+    for _ in 0..TRIALS {
+        let _ = tx1.try_send(());
+        let _ = tx2.try_send(());
+        select! {
+            recv(rx_a) -> _m => unreachable!(),
+            recv(rx_b) -> _m => unreachable!(),
+            recv(rx1) -> _m => c1 += 1,
+            recv(rx2) -> _m => {}
+        }
+    }
+    let share = f64::from(c1) / f64::from(TRIALS);
+    assert!(
+        (0.45..=0.55).contains(&share),
+        "c1 won {share:.3} of the trials"
+    );
+}
+
+/// Item 9: channel expressions may be temporaries (E0716 before: the macro's `Select`
+/// outlived them).
+#[test]
+fn channel_expressions_may_be_temporaries() {
+    let (tx, rx) = unbounded::<u32>();
+    let got = select! {
+        send(tx.clone(), 5) -> r => r.is_ok(),
+        default => false,
+    };
+    assert!(got);
+    let got = select! {
+        recv(rx.clone()) -> m => m.unwrap(),
+        default() => 0,
+    };
+    assert_eq!(got, 5);
+}
+
+/// Item 9: the empty `default()` form runs when nothing is ready.
+#[test]
+fn empty_default_parens_run_when_nothing_is_ready() {
+    let (_tx, rx) = bounded::<u8>(1);
+    let r = select! {
+        recv(rx) -> _m => 1,
+        default() => 2,
+    };
+    assert_eq!(r, 2);
+}
+
+#[test]
+fn receiver_is_full() {
+    let (tx, rx) = bounded::<u8>(1);
+    assert!(!rx.is_full());
+    tx.send(1).unwrap();
+    assert!(rx.is_full());
+    assert!(bounded::<u8>(0).1.is_full());
+    assert!(!unbounded::<u8>().1.is_full());
+}
+
+/// Item 9: a non-blocking select (`try_select`, `select!` with `default`) answers "nothing
+/// ready" only if some instant had nothing ready. Here one of `rx1`/`rx2` always holds a
+/// message (the other thread fills `rx1` before it empties `rx2`), so "nothing ready" is
+/// never a possible answer. A single pass of attempts can give it: it may look at `rx1`
+/// before it was filled and at `rx2` after it was emptied (the never-ready operations in
+/// between widen that window enough to hit it).
+#[test]
+fn try_select_nothing_ready_is_linearizable() {
+    use std::sync::atomic::AtomicUsize;
+    const ROUNDS: usize = 20_000;
+    fn spin(n: usize) {
+        for _ in 0..n {
+            std::hint::spin_loop();
+        }
+    }
+    fn await_value(a: &AtomicUsize, v: usize) {
+        while a.load(Ordering::Acquire) != v {
+            std::thread::yield_now();
+        }
+    }
+    let defaults = watchdog(Duration::from_secs(60), || {
+        let (tx1, rx1) = bounded::<()>(1);
+        let (tx2, rx2) = bounded::<()>(1);
+        let never: Vec<_> = (0..60).map(|_| bounded::<()>(0)).collect();
+        // Round handshakes by spinning, so both sides start within a few hundred ns.
+        let go = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let (g, d) = (go.clone(), done.clone());
+        let rx2b = rx2.clone();
+        let other = std::thread::spawn(move || {
+            for round in 1..=ROUNDS {
+                await_value(&g, round);
+                spin(round % 257); // sweep where in the pass these two operations fall
+                tx1.send(()).unwrap();
+                let _ = rx2b.try_recv();
+                d.store(round, Ordering::Release);
+            }
+        });
+        let mut defaults = 0;
+        for round in 1..=ROUNDS {
+            tx2.send(()).unwrap();
+            // Most random orders attempt `rx1` and then, after a while, `rx2`.
+            let mut sel = Select::new();
+            for (_, rx) in &never[..20] {
+                sel.recv(rx);
+            }
+            sel.recv(&rx1);
+            for (_, rx) in &never[20..] {
+                sel.recv(rx);
+            }
+            sel.recv(&rx2);
+            go.store(round, Ordering::Release);
+            spin(round % 31);
+            if sel.try_select().is_err() {
+                defaults += 1;
+            }
+            drop(sel);
+            await_value(&done, round);
+            let _ = rx1.try_recv();
+            let _ = rx2.try_recv();
+        }
+        other.join().unwrap();
+        defaults
+    });
+    assert_eq!(
+        defaults, 0,
+        "'nothing ready' though a message was always there"
+    );
+}

@@ -25,17 +25,21 @@
 //! What you get:
 //! - a context switch that is a handful of instructions (`arch/x86_64.rs`),
 //!   passing one machine word each way and saving only live registers;
-//! - guarded stacks (`mmap` + a `PROT_NONE` page) recycled through a
+//! - guarded stacks carved from large slab mappings (guard pages from
+//!   `MADV_GUARD_INSTALL` on Linux >= 6.13, else one `mmap` + `PROT_NONE`
+//!   page per stack: see [`stack::guard_mode`]) recycled through a
 //!   per-thread pool and a bounded process-wide cache, so creating a
-//!   coroutine makes no system call;
+//!   coroutine makes no system call, and given back by a scavenger once
+//!   idle;
 //! - panics inside a coroutine propagate out of `resume`; dropping a
 //!   suspended coroutine unwinds it so every destructor runs;
 //! - backtraces, debuggers and profilers walk from the coroutine into the
 //!   code that resumed it;
 //! - a stack overflow prints which coroutine overflowed which stack size,
 //!   then aborts, instead of a bare "Segmentation fault";
-//! - running out of kernel mappings (`vm.max_map_count`) is an error that
-//!   says so, never an abort.
+//! - a million coroutines fit in a few hundred kernel mappings; where the
+//!   kernel lacks `MADV_GUARD_INSTALL`, running out of kernel mappings
+//!   (`vm.max_map_count`) is an error that says so, never an abort.
 //!
 //! Supported: x86_64 Linux (System V ABI).
 
@@ -53,4 +57,5 @@ mod tooling;
 mod unwind;
 
 pub use coroutine::{Coroutine, CoroutineResult, Yielder};
+pub use overflow::set_overflow_hint;
 pub use unwind::is_forced_unwind;

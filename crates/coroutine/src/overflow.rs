@@ -1,7 +1,8 @@
 //! Stack-overflow reports.
 //!
-//! Every guarded stack is entered in a process-wide registry of guard pages
-//! when it is mapped (not when a coroutine starts: the switch path stays
+//! Every slab of guarded stacks (`stack/slab.rs`; one stack per slab in the
+//! per-stack mapping mode) is entered in a process-wide registry when it is
+//! mapped (not when a coroutine starts: the switch path stays
 //! free of bookkeeping). Each coroutine writes a [`Header`] with its name and
 //! stack size at a fixed place below its stack top. A SIGSEGV/SIGBUS handler,
 //! running on an alternate signal stack (the faulting stack is exhausted),
@@ -19,7 +20,7 @@ pub(crate) const NAME_CAPACITY: usize = 64;
 
 /// What the fault handler tells about a coroutine: written by the coroutine
 /// at [`header_address`] of its stack, so it never moves while the coroutine
-/// exists. (The stack's size comes from the guard registry.)
+/// exists. (The stack's size comes from the slab registry.)
 #[repr(C, align(16))]
 pub(crate) struct Header {
     pub(crate) name_len: usize,
@@ -32,39 +33,68 @@ pub(crate) fn header_address(top: usize) -> usize {
     top - crate::arch::TOP_SLOTS - std::mem::size_of::<Header>()
 }
 
-/// A registered guard page: where it ends and the top of its stack.
+/// A registered slab: where it ends, and how it is cut into stacks.
 #[derive(Clone, Copy)]
-struct Guard {
+struct Slab {
     high: usize,
+    /// Bytes per stack, guard included.
+    stride: usize,
+    /// Bytes of guard at the low end of each stack.
+    guard: usize,
+}
+
+/// A guard page that was hit: the top of its stack and its usable size.
+struct Hit {
     top: usize,
+    size: usize,
 }
 
-/// Guard pages of every mapped guarded stack, by their low address.
-static GUARDS: RwLock<BTreeMap<usize, Guard>> = RwLock::new(BTreeMap::new());
+/// Every slab of guarded stacks (`stack/slab.rs`), by low address.
+static SLABS: RwLock<BTreeMap<usize, Slab>> = RwLock::new(BTreeMap::new());
 
-/// Enters the guard page `[low, high)` of the stack whose top is `top`.
-pub(crate) fn register_guard(low: usize, high: usize, top: usize) {
-    let mut guards = GUARDS
+/// Enters the slab `[low, low + len)`, cut into stacks of `stride` bytes
+/// whose lowest `guard` bytes are their guard.
+pub(crate) fn register_slab(low: usize, len: usize, stride: usize, guard: usize) {
+    let mut slabs = SLABS
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    guards.insert(low, Guard { high, top });
+    let high = low + len;
+    slabs.insert(
+        low,
+        Slab {
+            high,
+            stride,
+            guard,
+        },
+    );
 }
 
-/// Removes a guard page entered by [`register_guard`].
-pub(crate) fn deregister_guard(low: usize) {
-    let mut guards = GUARDS
+/// Removes a slab entered by [`register_slab`].
+pub(crate) fn deregister_slab(low: usize) {
+    let mut slabs = SLABS
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    guards.remove(&low);
+    slabs.remove(&low);
 }
 
-/// The guard page that holds `address`, if any. Never blocks: `try_read` is
-/// a single atomic operation, so this is safe in a signal handler (if the
+/// The stack whose guard holds `address`, if any. Never blocks: `try_read`
+/// is a single atomic operation, so this is safe in a signal handler (if the
 /// registry is being written right now, we give up).
-fn stack_guarded_at(address: usize) -> Option<Guard> {
-    let guards = GUARDS.try_read().ok()?;
-    let (_, guard) = guards.range(..=address).next_back()?;
-    (address < guard.high).then_some(*guard)
+fn stack_guarded_at(address: usize) -> Option<Hit> {
+    let slabs = SLABS.try_read().ok()?;
+    let (&low, slab) = slabs.range(..=address).next_back()?;
+    if address >= slab.high {
+        return None;
+    }
+    let offset = address - low;
+    if offset % slab.stride >= slab.guard {
+        return None; // a usable page: not an overflow
+    }
+    let top = low + (offset / slab.stride + 1) * slab.stride;
+    Some(Hit {
+        top,
+        size: slab.stride - slab.guard,
+    })
 }
 
 thread_local! {
@@ -178,13 +208,13 @@ extern "C" fn on_fault(
 ) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV/SIGBUS.
     let address = unsafe { (*info).si_addr() } as usize;
-    if let Some(guard) = stack_guarded_at(address) {
-        // SAFETY: a registered stack is mapped until it is deregistered, and
-        // the header place is inside it; the coroutine that overflowed
-        // wrote its header when it was created.
-        let header = unsafe { &*(header_address(guard.top) as *const Header) };
-        // The usable area runs from the guard's end to the top.
-        report(header, guard.top - guard.high);
+    if let Some(hit) = stack_guarded_at(address) {
+        // SAFETY: a registered slab is mapped until it is deregistered, and
+        // the header place is inside the stack above the guard that was hit;
+        // only a carved stack has a guard that faults, and the coroutine
+        // that overflowed it wrote its header when it was created.
+        let header = unsafe { &*(header_address(hit.top) as *const Header) };
+        report(header, hit.size);
         // SAFETY: abort is async-signal-safe.
         unsafe { libc::abort() };
     }
@@ -240,21 +270,36 @@ fn report(header: &Header, stack_size: usize) {
         line.push_number(stack_size);
         line.push(b" bytes");
     }
-    line.push(b"; give it a larger stack (DefaultStack::new) or use less stack. Aborting.\n");
+    line.push(b"; give it a larger stack (");
+    line.push(HINT.get().copied().unwrap_or(DEFAULT_HINT).as_bytes());
+    line.push(b") or use less stack. Aborting.\n");
     // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len`.
     unsafe { libc::write(2, line.bytes.as_ptr().cast(), line.len) };
 }
 
+/// What the report tells to change when no hint was set.
+const DEFAULT_HINT: &str = "DefaultStack::new";
+
+/// The setting that gives coroutines larger stacks, as the report names it.
+static HINT: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the setting that gives a coroutine a larger stack in the stack
+/// overflow report (`DefaultStack::new` unless set): a runtime built on this
+/// crate names its own, e.g. `Builder::stack_size`. The first call wins.
+pub fn set_overflow_hint(hint: &'static str) {
+    let _ = HINT.set(hint);
+}
+
 /// A fixed buffer for building the report inside a signal handler.
 struct Line {
-    bytes: [u8; 256],
+    bytes: [u8; 512],
     len: usize,
 }
 
 impl Default for Line {
     fn default() -> Self {
         Line {
-            bytes: [0; 256],
+            bytes: [0; 512],
             len: 0,
         }
     }
@@ -298,7 +343,7 @@ mod tests {
     #[test]
     fn truncates_instead_of_overflowing() {
         let mut line = Line::default();
-        line.push(&[b'x'; 300]);
-        assert_eq!(line.len, 256);
+        line.push(&[b'x'; 600]);
+        assert_eq!(line.len, 512);
     }
 }

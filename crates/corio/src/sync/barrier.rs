@@ -82,6 +82,7 @@ impl Barrier {
             waitq::wake_all(wakes);
             return BarrierWaitResult(true);
         }
+        // Cancelled: a release token confers nothing, and every waiter gets its own.
         waitq::wait(&node, None, &self.state, |s| &mut s.waiters, |_| {});
         BarrierWaitResult(false)
     }

@@ -115,9 +115,11 @@ impl Condvar {
             deadline,
             &self.queue,
             |q| q,
-            |_| {
-                // Notified while unwinding: hand the notification to someone who can use it.
-                self.notify_one();
+            |token| {
+                if token.is_some() {
+                    // Notified while unwinding: hand the notification to someone who can use it.
+                    self.notify_one();
+                }
             },
         );
         (mutex.lock(), WaitTimeoutResult(token.is_none()))

@@ -113,33 +113,78 @@ pub(crate) use model::Lock;
 #[cfg(loom)]
 mod model {
     use super::*;
+    use loom::cell::{MutPtr, UnsafeCell};
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use std::mem::ManuallyDrop;
 
-    /// The model-checked lock: a loom mutex.
-    pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
+    /// The model-checked lock: the same test-and-set protocol on loom's atomics, with loom's
+    /// `UnsafeCell` tracking every access to the value (a data race fails the model).
+    ///
+    /// Not a `loom::sync::Mutex`: loom runs every model thread on one OS thread, so while one
+    /// unwinds (a modelled cancellation) std's panic count makes the others' mutex guards
+    /// poison loom's internal std mutex.
+    pub(crate) struct Lock<T> {
+        locked: AtomicBool,
+        value: UnsafeCell<T>,
+    }
 
-    /// Exclusive access to a [`Lock`]'s value.
-    pub(crate) struct LockGuard<'a, T>(loom::sync::MutexGuard<'a, T>);
+    // SAFETY: as for the real lock: one guard at a time hands out `&mut T`.
+    unsafe impl<T: Send> Sync for Lock<T> {}
+    // SAFETY: moving the lock moves the `T`.
+    unsafe impl<T: Send> Send for Lock<T> {}
+
+    /// Exclusive access to a [`Lock`]'s value; releases on drop.
+    pub(crate) struct LockGuard<'a, T> {
+        lock: &'a Lock<T>,
+        /// loom's record of our access; ends (drops) before the lock is released.
+        value: ManuallyDrop<MutPtr<T>>,
+    }
 
     impl<T> Lock<T> {
         pub(crate) fn new(value: T) -> Self {
-            Lock(loom::sync::Mutex::new(value))
+            Lock {
+                locked: AtomicBool::new(false),
+                value: UnsafeCell::new(value),
+            }
         }
 
         pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-            LockGuard(self.0.lock().unwrap())
+            // Acquire: as in the real lock.
+            while self
+                .locked
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                loom::thread::yield_now();
+            }
+            LockGuard {
+                lock: self,
+                value: ManuallyDrop::new(self.value.get_mut()),
+            }
         }
     }
 
     impl<T> Deref for LockGuard<'_, T> {
         type Target = T;
         fn deref(&self) -> &T {
-            &self.0
+            // SAFETY: we hold the lock (the CAS above), so no other guard exists.
+            unsafe { MutPtr::deref(&self.value) }
         }
     }
 
     impl<T> DerefMut for LockGuard<'_, T> {
         fn deref_mut(&mut self) -> &mut T {
-            &mut self.0
+            // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+            unsafe { MutPtr::deref(&self.value) }
+        }
+    }
+
+    impl<T> Drop for LockGuard<'_, T> {
+        fn drop(&mut self) {
+            // SAFETY: dropped once, here; `value` is not used after.
+            unsafe { ManuallyDrop::drop(&mut self.value) };
+            // Release: as in the real lock.
+            self.lock.locked.store(false, Ordering::Release);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! loom models of the "no lost wake-up" arguments: channel hand-off, disconnection, and
-//! mutex unlock/lock. `waiter.rs` makes every waiter a loom thread, so these drive the real
-//! channel and mutex code. Run with (see the module docs of `sync`):
+//! mutex unlock/lock; and of the cancellation races: a waiter cancelled just as it is handed
+//! a message or woken passes it on. `wake_handle.rs` makes every waiter a loom thread (and models
+//! a cancellation as an unwind out of `park`), so these drive the real channel and mutex
+//! code. Run with (see the module docs of `sync`):
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
@@ -14,6 +16,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use super::channel::{bounded, RecvError, SendError};
+use super::wake_handle::{cancel_token, cancellable};
 use super::Mutex;
 
 /// loom_rendezvous_send_recv: a rendezvous send and receive always meet, whichever of them
@@ -102,5 +105,78 @@ fn loom_mutex_three_threads() {
         *m.lock() += 1;
         ts.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(*m.lock(), 3);
+    });
+}
+
+/// loom_cancelled_receiver_passes_on: a receiver parked on a rendezvous channel is cancelled
+/// while a sender hands it a message. Whichever comes first, the message is received exactly
+/// once: by the receiver (not cancelled in time), or, passed on, by the next receiver.
+#[test]
+fn loom_cancelled_receiver_passes_on() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let (token, cancel) = cancel_token();
+        let rx2 = rx.clone();
+        let r = thread::spawn(move || cancellable(token, || rx2.recv()));
+        let s = thread::spawn(move || tx.send(7));
+        cancel(r.thread());
+        let got = r.join().unwrap();
+        match got {
+            Some(m) => assert_eq!(m, Ok(7)),
+            // Cancelled: the message was passed on (or never handed): it is ours now.
+            None => assert_eq!(rx.recv(), Ok(7)),
+        }
+        assert_eq!(s.join().unwrap(), Ok(()));
+    });
+}
+
+/// loom_cancelled_select_receiver_passes_on: the same through a two-arm select.
+#[test]
+fn loom_cancelled_select_receiver_passes_on() {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let (_tx2, rx2) = bounded::<u32>(0);
+        let (token, cancel) = cancel_token();
+        let rx1 = rx.clone();
+        let r = thread::spawn(move || {
+            cancellable(token, || {
+                let mut sel = super::channel::Select::new();
+                let a = sel.recv(&rx1);
+                sel.recv(&rx2);
+                let op = sel.select();
+                assert_eq!(op.index(), a);
+                op.recv(&rx1)
+            })
+        });
+        tx.send(7).unwrap();
+        cancel(r.thread());
+        match r.join().unwrap() {
+            Some(m) => assert_eq!(m, Ok(7)),
+            None => assert_eq!(rx.try_recv(), Ok(7)),
+        }
+    });
+}
+
+/// loom_mutex_retry_wake_vs_cancel: main unlocks (waking the first waiter to retry) and
+/// cancels that waiter; the other waiter still gets the lock.
+#[test]
+fn loom_mutex_retry_wake_vs_cancel() {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(2);
+    b.check(|| {
+        let m = Arc::new(Mutex::new(0u32));
+        let g = m.lock();
+        let (token, cancel) = cancel_token();
+        let ma = m.clone();
+        let a = thread::spawn(move || cancellable(token, || *ma.lock() += 1));
+        let mb = m.clone();
+        let b = thread::spawn(move || *mb.lock() += 10);
+        drop(g);
+        cancel(a.thread());
+        let a_done = a.join().unwrap().is_some();
+        b.join().unwrap();
+        assert_eq!(*m.lock(), if a_done { 11 } else { 10 });
     });
 }

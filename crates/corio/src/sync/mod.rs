@@ -40,7 +40,8 @@
 //! Waiters queue in FIFO order everywhere. [`Mutex`] lets a running coroutine re-take a
 //! just-released lock (that keeps throughput up) but hands the lock directly to a waiter that
 //! has waited over a millisecond, like Go's starvation mode; [`RwLock`] and [`Semaphore`]
-//! serve strictly in order. `select` starts at a random operation.
+//! serve strictly in order. `select` chooses uniformly at random among the operations that
+//! are ready.
 //!
 //! # Poisoning
 //! There is none (like `parking_lot`): `lock()` returns the guard, not a `Result`. In corio
@@ -51,14 +52,37 @@
 //! critical section should restore its invariants in a drop guard.
 //!
 //! # Cancellation
-//! A coroutine cancelled while it waits leaves the queue cleanly; if it had just been handed
-//! something (a lock, permits, a notification) it passes it on, so no other waiter is
-//! stranded.
+//! [`JoinHandle::cancel`](crate::JoinHandle::cancel) unwinds a coroutine at its next
+//! suspension point; inside a blocking operation of this module that is where it waits (a
+//! runtime shutting down unwinds its parked coroutines the same way). Operations that do not
+//! wait (`try_*`, `select!` with `default`, `len`, …) and waits of plain threads are never
+//! interrupted. A cancelled waiter leaves its queue cleanly, and anything it had just been
+//! handed — a message, a lock, a wake-up, permits — is passed on, so nothing is lost and no
+//! other waiter is stranded. Guards the coroutine holds are dropped as it unwinds (locks are
+//! released, permits returned). Per operation, when the coroutine is cancelled inside it:
+//!
+//! | operation | guarantee |
+//! |---|---|
+//! | [`Sender::send`](channel::Sender::send) (and `send_timeout`/`send_deadline`) | The message was either delivered — a receiver got it, or it is buffered — or it is dropped with the coroutine, never both. Which one is not reported: the join says cancelled either way (cancellation is not a rollback). |
+//! | [`Receiver::recv`](channel::Receiver::recv) (and `recv_timeout`/`recv_deadline`) | No message is lost. If a sender had already handed its message to this receiver (its `send` returned `Ok`), the message goes to the next waiting receiver, or back to the front of the buffer — past the capacity if need be — where the next `recv` gets it first. |
+//! | [`Select::select`](channel::Select::select), [`select!`](crate::select!) | At most one operation was performed. A receive handed a message passes it on as `recv` does; a chosen send is delivered as for `send`; the messages of the other send operations are dropped with the `Select`. |
+//! | [`Mutex::lock`] | The coroutine does not hold the lock afterwards. If the lock was handed to it, it is released; if it was woken to retry, the next waiter is woken in its place. |
+//! | [`RwLock::read`], [`RwLock::write`] | As for `lock`; a writer that leaves the queue lets the readers queued behind it in. |
+//! | [`Semaphore::acquire`] (and `acquire_many`, `acquire_many_timeout`) | Permits granted to it are returned; a large request that leaves the queue lets smaller ones behind it proceed. |
+//! | [`Condvar::wait`] (and the `wait_*` variants) | The mutex is not re-locked (the guard was given up when the wait began). A notification it had received goes to the next waiter: `notify_one` is not swallowed. |
+//! | [`WaitGroup::wait`] (and `wait_timeout`) | Nothing changes: the counter is untouched. |
+//! | [`Barrier::wait`] | The party still counts as arrived for its round; the others are released as usual. |
+//! | [`OnceCell::get_or_init`], [`OnceCell::set`], [`Once::call_once`] | A cancelled waiter changes nothing. If the coroutine running the initialiser is cancelled, the cell stays empty and the waiters wake: one of them runs its own initialiser. |
+//!
+//! A [`JoinHandle::join`](crate::JoinHandle::join) of the cancelled coroutine reports the
+//! cancellation (see [`is_cancelled`](crate::task::is_cancelled)).
 //!
 //! # Model checking
 //! The core — the internal spin lock, the wait queues, the channel hand-off and the mutex —
-//! reaches the runtime only through `waiter.rs` (a coroutine's `Unparker` or a thread), which
-//! under loom is a loom thread. Run the models with
+//! reaches the runtime only through `wake_handle.rs` (a coroutine's `Unparker` or a thread),
+//! which under loom is a loom thread; there a model thread can also be cancelled (it unwinds
+//! out of its wait, as a cancelled coroutine does), so the cancellation paths are checked
+//! too. Run the models with
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
@@ -75,9 +99,9 @@ mod mutex;
 mod once;
 mod rwlock;
 mod semaphore;
-mod waiter;
 mod waitgroup;
 mod waitq;
+mod wake_handle;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::{Condvar, WaitTimeoutResult};

@@ -42,6 +42,30 @@ const HANDOFF: usize = 2;
 /// How long the first waiter may wait before unlockers hand the lock to it directly.
 pub(crate) const STARVATION: Duration = Duration::from_millis(1);
 
+/// What a queued waiter records.
+struct Queued {
+    /// When it first queued.
+    since: Instant,
+    /// It was woken before and lost the lock to a barger.
+    #[cfg_attr(not(loom), allow(dead_code))]
+    returning: bool,
+}
+
+impl Queued {
+    /// Whether unlockers must hand the lock to this waiter directly.
+    #[cfg(not(loom))]
+    fn starving(&self) -> bool {
+        self.since.elapsed() > STARVATION
+    }
+
+    /// Under loom a model must decide the same way in every execution, whatever the clock
+    /// says: a waiter starves once it has lost a race, so both hand-offs are explored.
+    #[cfg(loom)]
+    fn starving(&self) -> bool {
+        self.returning
+    }
+}
+
 /// How often `lock` retries before it queues, when nobody is queued yet.
 #[cfg(not(loom))]
 const SPINS: u32 = 40;
@@ -84,7 +108,7 @@ const SPINS: u32 = 0;
 pub struct Mutex<T: ?Sized> {
     state: AtomicUsize,
     /// Waiters, each with the instant it first queued.
-    queue: Lock<WaitList<Instant>>,
+    queue: Lock<WaitList<Queued>>,
     value: UnsafeCell<T>,
 }
 
@@ -174,6 +198,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[cold]
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPINS is 0 under loom
     fn lock_slow(&self) {
         let mut spins = 0;
         let mut since: Option<Instant> = None;
@@ -198,7 +223,10 @@ impl<T: ?Sized> Mutex<T> {
                 continue;
             }
             let first = *since.get_or_insert_with(Instant::now);
-            let node = Node::new(first);
+            let node = Node::new(Queued {
+                since: first,
+                returning,
+            });
             {
                 let mut queue = self.queue.lock();
                 // Set QUEUED under the queue lock, and only while LOCKED is still set (see the
@@ -227,11 +255,12 @@ impl<T: ?Sized> Mutex<T> {
                 None,
                 &self.queue,
                 |q| q,
-                |token| {
-                    if token == HANDOFF {
-                        // We were handed the lock while unwinding: pass it on.
-                        self.unlock();
-                    }
+                |token| match token {
+                    // We were handed the lock while unwinding: pass it on.
+                    Some(HANDOFF) => self.unlock(),
+                    // We were the one waiter woken to retry: wake another in our place.
+                    Some(_) => self.pass_on_retry(),
+                    None => {}
                 },
             );
             // Without a deadline `wait` returns only with a token. On HANDOFF we own the lock
@@ -259,12 +288,12 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     fn unlock_slow(&self) {
         let mut queue = self.queue.lock();
-        let Some(&since) = queue.front() else {
+        let Some(first) = queue.front() else {
             // Nobody left: clear both bits. Release as in `unlock`.
             self.state.fetch_and(!(LOCKED | QUEUED), Ordering::Release);
             return;
         };
-        let handoff = since.elapsed() > STARVATION;
+        let handoff = first.starving();
         let waiter = if handoff {
             // Keep LOCKED: the lock passes straight to the waiter; the token's Release store
             // publishes our critical section to it.
@@ -276,6 +305,31 @@ impl<T: ?Sized> Mutex<T> {
         };
         if queue.is_empty() {
             // Relaxed: QUEUED is only read under the queue lock or as a fast-path hint.
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
+        }
+        drop(queue);
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// A waiter woken with `RETRY` is unwinding instead of retrying. `unlock_slow` wakes one
+    /// waiter per release, so unless the lock is held again (its owner's unlock will wake
+    /// the next), wake the next waiter in our place.
+    #[cold]
+    fn pass_on_retry(&self) {
+        let mut queue = self.queue.lock();
+        // Relaxed: as for QUEUED (see the module docs), the queue lock orders this against
+        // waiters queueing. A waiter is in the list only with QUEUED set, so an owner who
+        // took the lock after this load must unlock through `unlock_slow`, which wakes it.
+        if self.state.load(Ordering::Relaxed) & LOCKED != 0 {
+            return;
+        }
+        let waiter = queue.notify_one(RETRY);
+        if queue.is_empty() {
+            // Relaxed: as in `unlock_slow`.
             self.state.fetch_and(!QUEUED, Ordering::Relaxed);
         }
         drop(queue);

@@ -177,6 +177,7 @@ impl<T> OnceCell<T> {
             }
             w.push_back(&node);
         }
+        // Cancelled: nothing to pass on, `publish` woke every waiter.
         waitq::wait(&node, None, &self.waiters, |w| w, |_| {});
     }
 

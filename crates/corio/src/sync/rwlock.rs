@@ -7,6 +7,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::lock::Lock;
 use super::waitq::{self, Node, WaitList};
+use super::wake_handle::WakeHandle;
 
 /// Token: the access asked for was granted.
 const GRANTED: usize = 1;
@@ -134,9 +135,11 @@ impl<T: ?Sized> RwLock<T> {
             None,
             &self.state,
             |s| &mut s.queue,
-            |_| {
+            |token| match token {
                 // Granted while unwinding: release what we were given.
-                self.release(write);
+                Some(_) => self.release(write),
+                // Left the queue: the readers behind a cancelled writer may enter now.
+                None => self.grant(),
             },
         );
     }
@@ -150,20 +153,35 @@ impl<T: ?Sized> RwLock<T> {
             } else {
                 s.readers -= 1;
             }
-            // Grant from the front, in order: one writer, or a run of readers.
-            while let Some(&w) = s.queue.front() {
-                if s.writer || (w && s.readers > 0) {
-                    break;
-                }
-                if w {
-                    s.writer = true;
-                } else {
-                    s.readers += 1;
-                }
-                wakes.extend(s.queue.notify_one(GRANTED));
-            }
+            s.grant(&mut wakes);
         }
         waitq::wake_all(wakes);
+    }
+
+    /// Serves the waiters a cancelled waiter's leaving may have unblocked.
+    #[cold]
+    fn grant(&self) {
+        let mut wakes = Vec::new();
+        self.state.lock().grant(&mut wakes);
+        waitq::wake_all(wakes);
+    }
+}
+
+impl State {
+    /// Grants the lock from the front of the queue, in order — one writer, or a run of
+    /// readers — as far as the current holders allow; collects the waiters to wake.
+    fn grant(&mut self, wakes: &mut Vec<WakeHandle>) {
+        while let Some(&w) = self.queue.front() {
+            if self.writer || (w && self.readers > 0) {
+                break;
+            }
+            if w {
+                self.writer = true;
+            } else {
+                self.readers += 1;
+            }
+            wakes.extend(self.queue.notify_one(GRANTED));
+        }
     }
 }
 

@@ -103,8 +103,9 @@ impl Semaphore {
             deadline,
             &self.state,
             |s| &mut s.queue,
-            |_| {
-                self.release(n); // granted while unwinding: give them back
+            |token| match token {
+                Some(_) => self.release(n), // granted while unwinding: give them back
+                None => self.release(0),    // left the queue: whoever was behind may fit now
             },
         );
         if token.is_none() {

@@ -98,6 +98,7 @@ impl WaitGroup {
             }
             s.waiters.push_back(&node);
         }
+        // Cancelled: nothing to pass on, every waiter gets its own token.
         waitq::wait(&node, deadline, &self.state, |s| &mut s.waiters, |_| {}).is_some()
     }
 

@@ -26,7 +26,7 @@ use std::ptr::NonNull;
 use std::time::Instant;
 
 use super::lock::Lock;
-use super::waiter::{park, Waiter};
+use super::wake_handle::{wait_for_wake, WakeHandle};
 use crate::loom::{AtomicUsize, Ordering};
 
 /// The token of a node nobody has notified yet.
@@ -35,7 +35,7 @@ pub(crate) const WAITING: usize = 0;
 /// One blocked operation, living on its owner's stack, with primitive-specific `data`
 /// (a permit count, reader-or-writer, the time it started waiting, …).
 pub(crate) struct Node<D> {
-    waiter: Waiter,
+    waiter: WakeHandle,
     token: AtomicUsize,
     pub(crate) data: D,
 }
@@ -44,7 +44,7 @@ impl<D> Node<D> {
     /// A node for the running coroutine or thread.
     pub(crate) fn new(data: D) -> Self {
         Node {
-            waiter: Waiter::current(),
+            waiter: WakeHandle::current(),
             token: AtomicUsize::new(WAITING),
             data,
         }
@@ -64,7 +64,7 @@ pub(crate) struct WaitList<D> {
 }
 
 // SAFETY: the list only holds pointers to nodes whose owners wait for them (waitq rule 1);
-// the nodes' shared parts (`Waiter`, an atomic, `D: Sync`) may be used from any thread.
+// the nodes' shared parts (`WakeHandle`, an atomic, `D: Sync`) may be used from any thread.
 unsafe impl<D: Sync> Send for WaitList<D> {}
 
 impl<D> WaitList<D> {
@@ -97,7 +97,7 @@ impl<D> WaitList<D> {
 
     /// Unlinks the first node and notifies it with `token`; returns its waiter, to wake
     /// after the lock is released.
-    pub(crate) fn notify_one(&mut self, token: usize) -> Option<Waiter> {
+    pub(crate) fn notify_one(&mut self, token: usize) -> Option<WakeHandle> {
         debug_assert_ne!(token, WAITING);
         let node = self.nodes.pop_front()?;
         // SAFETY: it was linked until now, so it is alive (waitq rule 1); we hold the lock.
@@ -109,7 +109,7 @@ impl<D> WaitList<D> {
     }
 
     /// Notifies every node with `token`, appending their waiters to `wakes`.
-    pub(crate) fn notify_all(&mut self, token: usize, wakes: &mut Vec<Waiter>) {
+    pub(crate) fn notify_all(&mut self, token: usize, wakes: &mut Vec<WakeHandle>) {
         while let Some(w) = self.notify_one(token) {
             wakes.push(w);
         }
@@ -129,7 +129,7 @@ impl<D> WaitList<D> {
 }
 
 /// Wakes every waiter in `wakes` (after the lock that produced them is released).
-pub(crate) fn wake_all(wakes: Vec<Waiter>) {
+pub(crate) fn wake_all(wakes: Vec<WakeHandle>) {
     for w in wakes {
         w.wake();
     }
@@ -140,25 +140,28 @@ pub(crate) fn wake_all(wakes: Vec<Waiter>) {
 /// has been unlinked.
 ///
 /// If the owner unwinds while parked (its coroutine was cancelled, or the runtime shuts down)
-/// the node is unlinked; if a token had already been given to it, `abandon(token)` passes on
-/// whatever the token conferred (unlock the lock it was handed, return the permits, …), so a
-/// cancelled waiter never swallows a hand-off.
+/// the node is unlinked and `abandon` runs on the unwind path (never on the normal one):
+/// - `abandon(Some(token))` if a token had already been given: pass on whatever it conferred
+///   (unlock the lock it was handed, return the permits, wake the next waiter instead), so a
+///   cancelled waiter never swallows a hand-off;
+/// - `abandon(None)` if it was still waiting: its leaving may let the waiters behind it
+///   proceed (a large semaphore request, a writer ahead of readers), so serve them.
 pub(crate) fn wait<S, D>(
     node: &Node<D>,
     deadline: Option<Instant>,
     lock: &Lock<S>,
     list: fn(&mut S) -> &mut WaitList<D>,
-    abandon: impl FnOnce(usize),
+    abandon: impl FnOnce(Option<usize>),
 ) -> Option<usize> {
     /// Unlinks the node if `wait` is left by unwinding (waitq rule 2).
-    struct Guard<'a, S, D, A: FnOnce(usize)> {
+    struct Guard<'a, S, D, A: FnOnce(Option<usize>)> {
         node: &'a Node<D>,
         lock: &'a Lock<S>,
         list: fn(&mut S) -> &mut WaitList<D>,
         abandon: Option<A>,
     }
 
-    impl<S, D, A: FnOnce(usize)> Guard<'_, S, D, A> {
+    impl<S, D, A: FnOnce(Option<usize>)> Guard<'_, S, D, A> {
         /// Unlinks the node, or returns the token if a notifier got there first.
         fn unlink(&self) -> Option<usize> {
             let mut state = self.lock.lock();
@@ -171,12 +174,10 @@ pub(crate) fn wait<S, D>(
         }
     }
 
-    impl<S, D, A: FnOnce(usize)> Drop for Guard<'_, S, D, A> {
+    impl<S, D, A: FnOnce(Option<usize>)> Drop for Guard<'_, S, D, A> {
         fn drop(&mut self) {
             if let Some(abandon) = self.abandon.take() {
-                if let Some(token) = self.unlink() {
-                    abandon(token);
-                }
+                abandon(self.unlink());
             }
         }
     }
@@ -193,7 +194,7 @@ pub(crate) fn wait<S, D>(
             guard.abandon = None;
             return Some(token);
         }
-        if park(deadline) {
+        if wait_for_wake(deadline) {
             let out = guard.unlink();
             guard.abandon = None;
             return out;

@@ -84,10 +84,12 @@ impl<T> JoinHandle<T> {
         self.task.header().state.load() & COMPLETE != 0
     }
 
-    /// Cancels the task. If it has not started, it never will; if it is suspended, it unwinds
-    /// (running its destructors) at once on its worker; if it is running, it unwinds at its
-    /// next suspension point. A task that completes first keeps its output. Cancelling a
-    /// finished task does nothing.
+    /// Cancels the task. If it has not started, it never will (its closure is dropped); if it
+    /// is suspended, it is woken and unwinds (running its destructors) from that suspension
+    /// point; if it is running, it unwinds at its next suspension point. A task that completes
+    /// first keeps its output. Cancelling a finished task does nothing. See
+    /// [the cancellation contract](crate::task#cancellation) for what each operation
+    /// guarantees when it is the one cancelled.
     ///
     /// ```
     /// corio::run(|| {

@@ -1,6 +1,40 @@
 //! Tasks: spawning coroutines, joining and cancelling them, the current task, yielding,
 //! parking, and coroutine-local storage.
 //!
+//! # Cancellation
+//!
+//! [`JoinHandle::cancel`], and a runtime's shutdown, cancel a task. The contract:
+//!
+//! - **Where.** A started coroutine unwinds from its current suspension point if it is
+//!   parked, else from its next one (any `park`, `yield_now`, `sleep`, lock, channel or socket
+//!   wait). Code that never suspends is never interrupted. A task that never started is not
+//!   run; its closure is dropped.
+//! - **As whom.** The unwind runs *as the coroutine*, on its worker: its destructors see it as
+//!   [`current()`], may use coroutine-locals, and may wait (lock a `Mutex` to give a
+//!   connection back to a pool, send on a channel): a wait there parks the coroutine, and other
+//!   coroutines of the worker run meanwhile.
+//! - **Once.** The cancellation is delivered once. A coroutine that catches it
+//!   (`std::panic::catch_unwind` sees a [`Cancelled`] payload) may wait again normally; if it
+//!   then returns, its join gets the value.
+//! - **Outcome.** The join reports [`Cancelled`] ([`is_cancelled`]) if the unwind reached the
+//!   top of the coroutine. A panic raised while unwinding after catching the cancellation ends
+//!   at the join like any panic; the worker and the other coroutines live on. A destructor
+//!   that panics *while* the unwind runs it aborts the process: that is Rust's rule for a
+//!   panic during unwinding, which no runtime can catch. A closure dropped unstarted whose
+//!   destructor panics reports that panic at the join.
+//! - **Nothing lost.** A wake or a value handed to a waiter that is then cancelled passes on:
+//!   to the next waiter, or back into the channel (see [`crate::sync`]'s contract per
+//!   operation). A `send` that returned `Ok` means a receiver got the value or it is still
+//!   receivable.
+//! - **Shutdown.** Dropping a [`Runtime`](crate::Runtime) cancels every task as above and
+//!   runs what their destructors wake until nothing is runnable. A destructor that then still
+//!   waits can never be woken: the wait panics, naming the shutdown (inside an unwind this
+//!   aborts the process), instead of hanging the drop. Spawning on a runtime that is gone
+//!   gives a join that reports [`Cancelled`] at once.
+//! - **Not on a worker thread outside a coroutine.** Code that the worker itself runs outside
+//!   any coroutine (the destructors of a never-started task's closure) may not wait: the wait
+//!   panics rather than block every coroutine of the worker.
+//!
 //! Public API above the kernel: a task is one heap cell (header + closure + output slot, see
 //! `rt::task`); its coroutine is created by the worker that first runs it and never leaves
 //! that worker (see `rt::sched`).
@@ -59,17 +93,18 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    spawn_named(f, None)
+    spawn_named(f, None, 0)
 }
 
-pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>) -> JoinHandle<T>
+/// Spawns `f` as a task named `name` on a `stack_size`-byte stack (0: the runtime's).
+pub(crate) fn spawn_named<F, T>(f: F, name: Option<Box<str>>, stack_size: usize) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
     let mut handle = None;
     rt::spawn(|runtime| {
-        let task: TaskRef = TaskCell::new(f, runtime, name);
+        let task: TaskRef = TaskCell::with_stack_size(f, runtime, name, stack_size);
         handle = Some(JoinHandle::new(task.clone()));
         task
     });
@@ -89,6 +124,7 @@ where
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
     name: Option<String>,
+    stack_size: usize,
 }
 
 impl Builder {
@@ -103,13 +139,32 @@ impl Builder {
         self
     }
 
+    /// The task's stack size in bytes (rounded up to pages, at least 16 KiB), instead of
+    /// the runtime's [`Builder::stack_size`](crate::Builder::stack_size): for a task that
+    /// needs a deep stack (large locals, deep recursion) or, smaller, for very many tasks.
+    /// Stacks cost address space; only the pages a task touches cost memory.
+    ///
+    /// ```
+    /// corio::run(|| {
+    ///     let h = corio::task::Builder::new().stack_size(4 << 20).spawn(|| {
+    ///         let big = [1u8; 1 << 20]; // 1 MiB local: too big for the default 256 KiB
+    ///         std::hint::black_box(&big).len()
+    ///     });
+    ///     assert_eq!(h.join().unwrap(), 1 << 20);
+    /// });
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
     /// Spawns the task like [`spawn`].
     pub fn spawn<F, T>(self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_named(f, self.name.map(String::into_boxed_str))
+        spawn_named(f, self.name.map(String::into_boxed_str), self.stack_size)
     }
 }
 

@@ -2,34 +2,42 @@
 //!
 //! Each thread keeps a few hundred free stacks of its own (`pool.rs`). When
 //! its pool overflows it moves half of them here in one batch instead of
-//! unmapping them, and when it runs dry it takes stacks from here, one at a
-//! time, before mapping fresh ones. So the stacks freed by one burst of
-//! coroutines serve the next burst, on any thread, without `mmap` +
-//! `mprotect` + `munmap`: each of those takes the process's `mmap_lock` for
-//! writing, and `munmap` interrupts every other CPU running the process to
-//! flush its TLB.
+//! giving them back, and when it runs dry it takes stacks from here, one at
+//! a time, before carving fresh ones from a slab (`slab.rs`). So the stacks
+//! freed by one burst of coroutines serve the next burst, on any thread,
+//! without system calls or the slab table's lock.
 //!
 //! The cache is bounded by a count of stacks ([`set_cache_capacity`],
-//! default [`DEFAULT_CACHE_CAPACITY`]). A cached stack costs two kernel
-//! mappings (counted against `vm.max_map_count`) and only its hot region of
-//! resident memory, 16 KiB at most, because cold pages are given back when a
-//! stack leaves its thread's hot slot (best effort: see `pool.rs`). [`trim_cache`] unmaps every cached stack, and a stack
-//! mapping that fails for lack of mappings or memory trims the cache and
-//! tries again, so cached stacks never cause that error.
+//! default [`DEFAULT_CACHE_CAPACITY`]). A cached stack costs only its hot
+//! region of resident memory, 16 KiB at most, because cold pages are given
+//! back when a stack leaves its thread's hot slot (best effort: see
+//! `pool.rs`); with per-stack guards ([`GuardMode::Mapping`]) it also holds
+//! two kernel mappings. The scavenger (`scavenger.rs`) gives back the stacks
+//! that stayed unused for a whole tick, so a surge's stacks leave within
+//! seconds; [`trim_cache`] gives them all back at once, and a stack mapping
+//! that fails for lack of mappings or memory trims the cache and tries
+//! again, so cached stacks never cause that error.
+//!
+//! [`GuardMode::Mapping`]: super::GuardMode::Mapping
 
 use super::mmap::Mapping;
 use std::sync::{Mutex, MutexGuard};
 
 /// Stacks the cache holds by default: 16,384, which is at most 256 MiB
-/// resident and 32,768 kernel mappings, and only in a process that once had
-/// that many more coroutines alive than its threads' own pools hold.
+/// resident (and, with per-stack guards, 32,768 kernel mappings), only in a
+/// process that had that many more coroutines alive than its threads' own
+/// pools hold, and only until the scavenger's next ticks.
 pub const DEFAULT_CACHE_CAPACITY: usize = 16 * 1024;
 
-/// Free stacks of one usable size, by their mapping's low address.
+/// Free stacks of one usable size, by their low address, oldest first.
 #[derive(Debug)]
 pub(super) struct Bucket {
     pub(super) size: usize,
     pub(super) lows: Vec<usize>,
+    /// Fewest stacks the bucket held since the scavenger's last tick: that
+    /// many of its oldest stacks stayed unused all along (the cache's
+    /// buckets only; the pools' stay 0).
+    pub(super) idle: usize,
 }
 
 /// A bounded store of free stacks, by size.
@@ -110,21 +118,43 @@ impl Cache {
             Some(bucket) => bucket.lows.extend(kept),
             None => {
                 let lows = kept.collect();
-                inner.buckets.push(Bucket { size, lows });
+                // New stacks were not idle since the last tick.
+                inner.buckets.push(Bucket {
+                    size,
+                    lows,
+                    idle: 0,
+                });
             }
         }
+        drop(inner);
+        super::scavenger::wake();
+    }
+
+    /// The scavenger's tick: removes and returns the stacks that stayed
+    /// unused since the last tick (the oldest of each bucket), and the count
+    /// of stacks still held.
+    pub(super) fn scavenge(&self) -> (Vec<Mapping>, usize) {
+        let mut inner = self.lock();
+        let mut idle = Vec::new();
+        for bucket in inner.buckets.iter_mut() {
+            let size = bucket.size;
+            let n = bucket.idle.min(bucket.lows.len());
+            idle.extend(bucket.lows.drain(..n).map(|low| Mapping { low, size }));
+            bucket.idle = bucket.lows.len();
+        }
+        inner.buckets.retain(|b| !b.lows.is_empty());
+        inner.held -= idle.len();
+        let held = inner.held;
+        (idle, held)
     }
 
     /// The low address of a cached `size`-byte stack, removed from the
     /// cache: the most recently freed, as the likeliest to be resident.
     pub(super) fn take(&self, size: usize) -> Option<usize> {
         let mut inner = self.lock();
-        let low = inner
-            .buckets
-            .iter_mut()
-            .find(|b| b.size == size)?
-            .lows
-            .pop()?;
+        let bucket = inner.buckets.iter_mut().find(|b| b.size == size)?;
+        let low = bucket.lows.pop()?;
+        bucket.idle = bucket.idle.min(bucket.lows.len());
         inner.held -= 1;
         Some(low)
     }
@@ -142,29 +172,27 @@ impl Cache {
     }
 
     /// Stacks held now.
-    #[cfg(test)]
     pub(super) fn held(&self) -> usize {
         self.lock().held
     }
 }
 
 /// Sets how many free stacks the process-wide cache may hold (default
-/// [`DEFAULT_CACHE_CAPACITY`]); stacks beyond the new capacity are unmapped.
-/// 0 turns the cache off: a stack that does not fit in its thread's own pool
-/// is unmapped (see [`set_pool_capacity`](super::set_pool_capacity)).
+/// [`DEFAULT_CACHE_CAPACITY`]); stacks beyond the new capacity are given
+/// back. 0 turns the cache off: a stack that does not fit in its thread's
+/// own pool is given back to its slab (see [`set_pool_capacity`](super::set_pool_capacity)).
 ///
-/// Each cached stack holds two kernel mappings and at most 16 KiB of
-/// resident memory.
+/// Each cached stack holds at most 16 KiB of resident memory (and two kernel
+/// mappings with per-stack guards) until the scavenger gives it back.
 pub fn set_cache_capacity(capacity: usize) {
-    CACHE
-        .set_capacity(capacity)
-        .into_iter()
-        .for_each(Mapping::unmap);
+    Mapping::unmap_many(CACHE.set_capacity(capacity));
 }
 
-/// Unmaps every stack in the process-wide cache (stacks in the threads' own
-/// pools stay) and returns how many there were: for example after a burst of
-/// coroutines, to give their memory and mappings back at once.
+/// Gives every stack in the process-wide cache back (stacks in the threads'
+/// own pools stay), unmaps the slabs left empty, and returns how many stacks
+/// there were: for example after a burst of coroutines, to give their
+/// memory and mappings back at once instead of within the scavenger's few
+/// seconds.
 ///
 /// ```
 /// use corio_coroutine::stack::{trim_cache, DefaultStack};
@@ -174,10 +202,22 @@ pub fn set_cache_capacity(capacity: usize) {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn trim_cache() -> usize {
+    give_back_all().0
+}
+
+/// [`trim_cache`]; returns how many stacks and slabs were given back.
+pub(super) fn trim() -> usize {
+    let (stacks, slabs) = give_back_all();
+    stacks + slabs
+}
+
+/// Gives back every cached stack, then every empty slab; returns how many
+/// of each.
+fn give_back_all() -> (usize, usize) {
     let evicted = CACHE.drain();
-    let n = evicted.len();
-    evicted.into_iter().for_each(Mapping::unmap);
-    n
+    let stacks = evicted.len();
+    Mapping::unmap_many(evicted);
+    (stacks, super::slab::unmap_empty())
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
-//! The default stack: an anonymous mapping with a `PROT_NONE` guard page at
-//! its low end, recycled through a per-thread pool and a process-wide cache.
+//! The default stack: a slot of a slab mapping (`slab.rs`) with a guard page
+//! at its low end, recycled through a per-thread pool and a process-wide
+//! cache.
 
-use super::{pool, Stack};
+use super::guard::{guard_mode, GuardMode, GUARD_MODE_ENV};
+use super::{pool, slab, Stack};
 use std::io;
 
 /// Usable size of [`DefaultStack::default`]: 256 KiB. Only touched pages
-/// cost memory (the mapping is `MAP_NORESERVE`), so this is address space,
-/// not RSS; a million such stacks reserve 256 GiB of the 128 TiB available.
+/// cost memory (slabs are `MAP_NORESERVE`), so this is address space, not
+/// RSS; a million such stacks reserve 260 GiB of the 128 TiB available.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// The smallest usable size a stack may have: 16 KiB.
@@ -16,25 +18,26 @@ pub(crate) const PAGE: usize = 4096;
 
 /// A guard page below the usable area; stack probes make every frame,
 /// however large, touch it before anything beneath it.
-const GUARD: usize = PAGE;
+pub(crate) const GUARD: usize = PAGE;
 
-/// A guarded stack mapping.
+/// A guarded stack.
 ///
-/// Invariant: `low` is the start of a live mapping of `GUARD + size` bytes
-/// whose lowest `GUARD` bytes are `PROT_NONE` and the rest read/write; the
-/// value owns it. Dropping the stack hands the mapping to this thread's pool
-/// (or, if that is full, to the process-wide cache, or unmaps it if both
-/// are), so the next [`DefaultStack::new`] of the same size costs no system
-/// call.
+/// Invariant: `low` is the start of `GUARD + size` bytes of a live slab
+/// whose lowest `GUARD` bytes fault on access (an installed guard or a
+/// `PROT_NONE` page, per [`guard_mode`](super::guard_mode)) and the rest are
+/// read/write; the value owns them. Dropping the stack hands it to this
+/// thread's pool (or, if that is full, to the process-wide cache, or back to
+/// its slab if both are), so the next [`DefaultStack::new`] of the same size
+/// costs no system call.
 #[derive(Debug)]
 pub struct DefaultStack {
     mapping: Mapping,
 }
 
-/// A raw guarded mapping, as moved in and out of the pool.
+/// A raw guarded stack, as moved in and out of the pool.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    /// Lowest address of the mapping (the guard page).
+    /// Lowest address of the stack (its guard page).
     pub(crate) low: usize,
     /// Usable bytes above the guard page.
     pub(crate) size: usize,
@@ -48,8 +51,9 @@ impl DefaultStack {
     /// `overflow.rs`), which `Coroutine::new` relies on.
     ///
     /// # Errors
-    /// When the kernel refuses the mapping; the error says which limit was hit
-    /// (`vm.max_map_count`, memory) and how to raise it.
+    /// When the kernel refuses a mapping; the error says which limit was hit
+    /// (`vm.max_map_count`, which only per-stack guards come near, or
+    /// memory) and how to raise it.
     ///
     /// ```
     /// use corio_coroutine::stack::{DefaultStack, Stack};
@@ -66,15 +70,16 @@ impl DefaultStack {
         }
     }
 
-    /// The slow path of [`new`](DefaultStack::new): a fresh mapping. If
+    /// The slow path of [`new`](DefaultStack::new): a stack from a slab. If
     /// the kernel is out of mappings or memory, the process-wide cache gives
-    /// its stacks (of other sizes) back and the mapping is tried once more.
+    /// its stacks (of other sizes) and empty slabs back and the mapping is
+    /// tried once more.
     #[cold]
     #[inline(never)]
     fn map(size: usize) -> io::Result<Self> {
         crate::overflow::ensure_ready();
         let mapping = match Mapping::map(size) {
-            Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::trim_cache() > 0 => {
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::cache::trim() > 0 => {
                 Mapping::map(size)
             }
             result => result,
@@ -112,7 +117,8 @@ impl Drop for DefaultStack {
 
 // SAFETY: `Mapping`'s invariant is exactly the `Stack` contract: [low + GUARD,
 // low + GUARD + size) is read/write and owned by us, the top is page (hence
-// 16-byte) aligned, size >= MIN_STACK_SIZE, and the guard below faults.
+// 16-byte) aligned (slabs are page aligned and strides whole pages),
+// size >= MIN_STACK_SIZE, and the guard below faults.
 unsafe impl Stack for DefaultStack {
     fn base(&self) -> usize {
         self.mapping.base()
@@ -126,33 +132,9 @@ unsafe impl Stack for DefaultStack {
 }
 
 impl Mapping {
-    /// Maps `size` usable bytes plus the guard page.
+    /// A guarded stack of `size` usable bytes from a slab (`slab.rs`).
     fn map(size: usize) -> io::Result<Mapping> {
-        let len = size + GUARD;
-        // SAFETY: an anonymous private mapping at an address of the kernel's
-        // choosing aliases nothing.
-        let low = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                -1,
-                0,
-            )
-        };
-        if low == libc::MAP_FAILED {
-            return Err(map_error(io::Error::last_os_error(), len));
-        }
-        // SAFETY: the guard page is the first page of the mapping just made.
-        if unsafe { libc::mprotect(low, GUARD, libc::PROT_NONE) } != 0 {
-            let error = io::Error::last_os_error();
-            // SAFETY: unmapping the mapping we own and have not shared.
-            unsafe { libc::munmap(low, len) };
-            return Err(map_error(error, len));
-        }
-        let low = low as usize;
-        crate::overflow::register_guard(low, low + GUARD, low + GUARD + size);
+        let low = slab::alloc(size).map_err(|error| map_error(error, size + GUARD))?;
         crate::tooling::stack_registered(low + GUARD, size);
         Ok(Mapping { low, size })
     }
@@ -162,17 +144,36 @@ impl Mapping {
         self.low + GUARD + self.size
     }
 
-    /// Gives the mapping back to the kernel.
-    pub(crate) fn unmap(self) {
-        crate::overflow::deregister_guard(self.low);
-        crate::tooling::stack_deregistered(self.low + GUARD);
-        // SAFETY: per the invariant we own the whole mapping, and `self` is
-        // consumed so nothing refers to it afterwards.
-        unsafe { libc::munmap(self.low as *mut libc::c_void, self.size + GUARD) };
+    /// Gives the `size`-byte stacks at `lows` back to their slabs and their
+    /// memory to the kernel, in one batch: adjacent stacks give their pages
+    /// back in one system call.
+    pub(crate) fn unmap_all(size: usize, mut lows: Vec<usize>) {
+        if lows.is_empty() {
+            return;
+        }
+        for &low in &lows {
+            crate::tooling::stack_deregistered(low + GUARD);
+        }
+        slab::release(size, &mut lows);
+    }
+
+    /// [`unmap_all`](Mapping::unmap_all)s every stack of `mappings`, batched
+    /// by size.
+    pub(crate) fn unmap_many(mappings: Vec<Mapping>) {
+        let mut batch: Vec<usize> = Vec::new();
+        let mut size = 0;
+        for mapping in mappings {
+            if mapping.size != size {
+                Mapping::unmap_all(size, std::mem::take(&mut batch));
+                size = mapping.size;
+            }
+            batch.push(mapping.low);
+        }
+        Mapping::unmap_all(size, batch);
     }
 }
 
-/// Turns a failed mmap/mprotect into an error that names the limit.
+/// Turns a failed stack mapping into an error that names the limit.
 fn map_error(error: io::Error, len: usize) -> io::Error {
     if error.raw_os_error() != Some(libc::ENOMEM) {
         return io::Error::new(
@@ -182,13 +183,21 @@ fn map_error(error: io::Error, len: usize) -> io::Error {
     }
     let (max, used) = mapping_counts();
     let message = match (max, used) {
-        (Some(max), used) if used + 16 >= max => format!(
+        (Some(max), used) if used + 16 >= max && guard_mode() == GuardMode::Mapping => format!(
             "corio: cannot map another coroutine stack: the process has {used} memory mappings \
              and the kernel limit vm.max_map_count is {max}. Each guarded stack takes two \
-             mappings, so about {} coroutines can be live at once. Raise the limit, e.g. \
-             `sudo sysctl -w vm.max_map_count={}`, or keep fewer coroutines alive",
+             mappings on this kernel (it lacks MADV_GUARD_INSTALL, Linux >= 6.13, or \
+             {GUARD_MODE_ENV}=mprotect is set), so about {} coroutines can be live at once. \
+             Raise the limit, e.g. `sudo sysctl -w vm.max_map_count={}`, or keep fewer \
+             coroutines alive",
             max / 2,
             max.saturating_mul(16).max(1 << 20),
+        ),
+        (Some(max), used) if used + 16 >= max => format!(
+            "corio: cannot map another slab of coroutine stacks: the process has {used} memory \
+             mappings and the kernel limit vm.max_map_count is {max}. Raise the limit, e.g. \
+             `sudo sysctl -w vm.max_map_count={}`, or map less",
+            max.saturating_mul(2),
         ),
         _ => format!(
             "corio: cannot map a {len}-byte coroutine stack: out of memory or address space \

@@ -1,13 +1,25 @@
 //! Coroutine stacks: the [`Stack`] contract and the default guarded,
 //! pooled implementation.
+//!
+//! Where a [`DefaultStack`] comes from, fastest first: the creating thread's
+//! pool (`pool.rs`), the process-wide cache (`cache.rs`), a slab of stacks
+//! of its size (`slab.rs`), whose guard pages are made as [`guard_mode`]
+//! says (`guard.rs`). Freed stacks go back the same way; the scavenger
+//! (`scavenger.rs`) gives idle ones and empty slabs back to the kernel a few
+//! seconds after a surge.
 
 mod cache;
+mod guard;
 mod mmap;
 mod pool;
+mod scavenger;
+mod slab;
 
 pub use cache::{set_cache_capacity, trim_cache, DEFAULT_CACHE_CAPACITY};
+pub use guard::{guard_mode, GuardMode, GUARD_MODE_ENV};
 pub use mmap::{DefaultStack, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use pool::set_pool_capacity;
+pub use scavenger::TICK as SCAVENGE_TICK;
 
 /// Memory that a coroutine runs on.
 ///

@@ -112,13 +112,14 @@ impl Spare {
             None => buckets.push(Bucket {
                 size: mapping.size,
                 lows: vec![mapping.low],
+                idle: 0,
             }),
         }
         self.held.set(self.held.get() + 1);
     }
 
     /// Moves `mapping` and the older half of its bucket to the cache in one
-    /// batch; unmaps what the cache has no room for.
+    /// batch; gives what the cache has no room for back to its slab.
     #[cold]
     fn spill(&self, mapping: Mapping) {
         let size = mapping.size;
@@ -145,13 +146,11 @@ impl Spare {
     }
 }
 
-/// Hands `lows` of `size`-byte stacks to the process-wide cache; unmaps what
-/// does not fit.
+/// Hands `lows` of `size`-byte stacks to the process-wide cache; gives what
+/// does not fit back to its slab.
 fn give_to_cache(size: usize, mut lows: Vec<usize>) {
     CACHE.put(size, &mut lows);
-    for low in lows {
-        Mapping { low, size }.unmap();
-    }
+    Mapping::unmap_all(size, lows);
 }
 
 impl Drop for Spare {
@@ -291,7 +290,7 @@ fn give_back_spare(mapping: Mapping) {
     }
 }
 
-/// Trims one stack and hands it to the process-wide cache, or unmaps it.
+/// Trims one stack and hands it to the process-wide cache, or to its slab.
 fn give_back_shared(mapping: Mapping) {
     trim(&mapping);
     give_to_cache(mapping.size, vec![mapping.low]);

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use corio_coroutine::stack::{guard_mode, GuardMode, GUARD_MODE_ENV};
 use std::process::{Command, Output};
 
 /// Whether this process is a child started by [`run_child`].
@@ -11,12 +12,47 @@ pub fn in_child() -> bool {
 /// Runs test `name` of the current test binary in a child process (for
 /// behaviour that must kill the process) and returns its output.
 pub fn run_child(name: &str) -> Output {
-    Command::new(std::env::current_exe().unwrap())
+    child(name).output().unwrap()
+}
+
+/// Runs test `name` in a child process like [`run_child`], with stack guards
+/// made per stack (`CORIO_STACK_GUARD=mprotect`) if `fallback`, else as the
+/// kernel allows; returns the output and the mode the child must be in.
+pub fn run_child_in_mode(name: &str, fallback: bool) -> (Output, GuardMode) {
+    let mut command = child(name);
+    let mode = if fallback {
+        command.env(GUARD_MODE_ENV, "mprotect");
+        GuardMode::Mapping
+    } else {
+        guard_mode()
+    };
+    (command.output().unwrap(), mode)
+}
+
+/// Both guard modes, for tests that must hold in each.
+pub const BOTH_MODES: [bool; 2] = [false, true];
+
+fn child(name: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env("CORIO_TEST_CHILD", "1")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap()
+        .env("RUST_BACKTRACE", "0");
+    command
+}
+
+/// Prints this process's guard mode to stderr, for [`assert_mode`].
+pub fn print_mode() {
+    eprintln!("guard mode: {:?}", guard_mode());
+}
+
+/// Asserts that a child that called [`print_mode`] ran in `mode`.
+pub fn assert_mode(output: &Output, mode: GuardMode) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("guard mode: {mode:?}")),
+        "expected {mode:?}; stderr was: {stderr}"
+    );
 }
 
 /// The signal that killed a child, if one did.

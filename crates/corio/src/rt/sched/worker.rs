@@ -576,9 +576,13 @@ impl Local {
     /// Creates the task's coroutine on this worker, which becomes its home for good; the
     /// task reference moves into the coroutine's slot.
     fn start(&self, task: TaskRef) -> Result<(u32, *const dyn RawTask), (TaskRef, std::io::Error)> {
+        let stack_size = match task.header().stack_size {
+            0 => self.shared.config.stack_size,
+            own => own,
+        };
         let raw = RawRef::new(task);
         let ptr = raw.ptr();
-        let co = coroutine::create(self.shared.config.stack_size, move |yielder, _| {
+        let co = coroutine::create(stack_size, move |yielder, _| {
             let ctx = CoroutineCtx::new(yielder, ptr);
             context::set_coroutine(&ctx);
             // Drops the locals on return and on unwinding (cancel, panic, shutdown).

@@ -33,6 +33,8 @@ pub(crate) struct Header {
     pub(crate) rt: u64,
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
+    /// Usable bytes of the coroutine's stack; 0 for the runtime's `Builder::stack_size`.
+    pub(crate) stack_size: usize,
     /// The join waker (state rule 3).
     join_waker: UnsafeCell<Option<Waker>>,
 }
@@ -46,6 +48,7 @@ impl Header {
             rt,
             id: next_id(),
             name,
+            stack_size: 0,
             join_waker: UnsafeCell::new(None),
         }
     }
@@ -188,8 +191,20 @@ where
     /// A task that will run `f` on runtime `rt`. Its [`RawTask`] operations and waker are in
     /// `vtable`.
     pub(crate) fn new(f: F, rt: u64, name: Option<Box<str>>) -> Arc<Self> {
+        TaskCell::with_stack_size(f, rt, name, 0)
+    }
+
+    /// A task whose coroutine gets a `stack_size`-byte stack (0: the runtime's default).
+    pub(crate) fn with_stack_size(
+        f: F,
+        rt: u64,
+        name: Option<Box<str>>,
+        stack_size: usize,
+    ) -> Arc<Self> {
+        let mut header = Header::new(rt, name);
+        header.stack_size = stack_size;
         Arc::new(TaskCell {
-            header: Header::new(rt, name),
+            header,
             stage: UnsafeCell::new(Stage::Pending(f)),
         })
     }

@@ -3,7 +3,7 @@
 //!
 //! One [`Lock`] guards a ring buffer (`cap` slots; `cap == 0` is a rendezvous, `usize::MAX`
 //! unbounded) and two FIFO queues of blocked operations: senders waiting for room or a
-//! receiver, receivers waiting for a message. Blocked operations are [`Entry`]s pointing at
+//! receiver, receivers waiting for a message. Blocked operations are [`QueuedOp`]s pointing at
 //! a [`Selector`] and a message slot on the waiter's stack, so blocking allocates nothing.
 //!
 //! # Invariants
@@ -18,6 +18,10 @@
 //!    chosen by another channel): whoever meets it while claiming unlinks it; the owner's own
 //!    unlink then finds nothing, which is fine.
 //!
+//! 4. `buf` holds at most `cap` messages, plus those [`Chan::pass_on`] put back (a cancelled
+//!    receiver's); a receive refills the buffer from a waiting sender only below `cap`, so
+//!    the excess drains first.
+//!
 //! No wake-up is lost: an operation that finds nothing to do links its entry in the *same*
 //! critical section in which it looked, so whoever later changes the channel sees the entry.
 
@@ -28,10 +32,10 @@ use std::ptr::NonNull;
 use super::selector::Selector;
 use crate::loom::AtomicUsize;
 use crate::sync::lock::Lock;
-use crate::sync::waiter::Waiter;
+use crate::sync::wake_handle::WakeHandle;
 
 /// A blocked operation of a selector (see the module docs).
-pub(crate) struct Entry<T> {
+pub(crate) struct QueuedOp<T> {
     pub(super) sel: NonNull<Selector>,
     /// The operation's index within its selector.
     pub(super) op: usize,
@@ -41,9 +45,9 @@ pub(crate) struct Entry<T> {
 
 // SAFETY: an entry is a pair of pointers used only under the channel lock (invariant 2); it
 // carries a `T` across threads (hence `T: Send`) and touches the `Selector`, which is `Sync`.
-unsafe impl<T: Send> Send for Entry<T> {}
+unsafe impl<T: Send> Send for QueuedOp<T> {}
 
-impl<T> Entry<T> {
+impl<T> QueuedOp<T> {
     /// Completes a claimed receive with `msg`; returns the waiter to wake once the lock is
     /// released.
     ///
@@ -51,7 +55,7 @@ impl<T> Entry<T> {
     /// The caller claimed this receiver entry and still holds the channel lock (selector
     /// rule 1, invariant 2): its selector and slot are alive and nobody else touches them.
     #[inline]
-    pub(super) unsafe fn give(self, msg: T) -> Waiter {
+    pub(super) unsafe fn give(self, msg: T) -> WakeHandle {
         // SAFETY: the caller's contract.
         unsafe {
             *self.slot.as_ptr() = Some(msg);
@@ -65,7 +69,7 @@ impl<T> Entry<T> {
     /// # Safety
     /// As for [`give`](Self::give), for a sender entry (whose slot holds its message).
     #[inline]
-    pub(super) unsafe fn take(self) -> (Option<T>, Waiter) {
+    pub(super) unsafe fn take(self) -> (Option<T>, WakeHandle) {
         // SAFETY: the caller's contract.
         unsafe { ((*self.slot.as_ptr()).take(), self.sel.as_ref().finish()) }
     }
@@ -74,8 +78,8 @@ impl<T> Entry<T> {
 /// The locked part of a channel.
 pub(crate) struct Inner<T> {
     pub(super) buf: VecDeque<T>,
-    pub(super) senders: VecDeque<Entry<T>>,
-    pub(super) receivers: VecDeque<Entry<T>>,
+    pub(super) senders: VecDeque<QueuedOp<T>>,
+    pub(super) receivers: VecDeque<QueuedOp<T>>,
     /// The last `Sender` is gone.
     pub(super) senders_gone: bool,
     /// The last `Receiver` is gone.
@@ -95,7 +99,7 @@ pub(crate) struct Chan<T> {
 /// What a send attempt did.
 pub(crate) enum Sent<T> {
     /// Sent; wake this waiter (a receiver it was handed to) after unlocking.
-    Done(Option<Waiter>),
+    Done(Option<WakeHandle>),
     /// No room and no receiver waiting: the message comes back.
     Full(T),
     /// Every receiver is gone: the message comes back.
@@ -105,7 +109,7 @@ pub(crate) enum Sent<T> {
 /// What a receive attempt did.
 pub(crate) enum Received<T> {
     /// Got a message; wake this waiter (a sender whose message moved) after unlocking.
-    Done(T, Option<Waiter>),
+    Done(T, Option<WakeHandle>),
     /// Nothing there.
     Empty,
     /// Empty, and every sender is gone.
@@ -181,13 +185,16 @@ impl<T> Chan<T> {
 
     fn recv_locked(&self, inner: &mut Inner<T>, me: Me) -> Received<T> {
         if let Some(msg) = inner.buf.pop_front() {
-            // Room was made: the first waiting sender's message moves into the buffer.
+            // Room was made (below `cap`: invariant 4): the first waiting sender's message
+            // moves into the buffer.
             let mut wake = None;
-            if let Some(e) = claim(&mut inner.senders, me) {
-                // SAFETY: claimed just now, and we hold the lock.
-                let (m, w) = unsafe { e.take() };
-                inner.buf.extend(m);
-                wake = Some(w);
+            if inner.buf.len() < self.cap {
+                if let Some(e) = claim(&mut inner.senders, me) {
+                    // SAFETY: claimed just now, and we hold the lock.
+                    let (m, w) = unsafe { e.take() };
+                    inner.buf.extend(m);
+                    wake = Some(w);
+                }
             }
             return Received::Done(msg, wake);
         }
@@ -232,32 +239,32 @@ impl<T> Chan<T> {
         op: usize,
         slot: NonNull<Option<T>>,
         alone: bool,
-    ) -> Registration<()> {
+    ) -> RegisterOutcome<()> {
         let mut inner = self.inner.lock();
         let me: Me = sel;
         if alone {
             // SAFETY: the caller owns the slot until it is linked (contract above).
             let msg = unsafe { (*slot.as_ptr()).take() }.expect("send slot holds the message");
             match self.send_locked(&mut inner, msg, me) {
-                Sent::Done(w) => return Registration::Done((), w),
+                Sent::Done(w) => return RegisterOutcome::Done((), w),
                 Sent::Disconnected(m) => {
                     // SAFETY: as above.
                     unsafe { *slot.as_ptr() = Some(m) };
-                    return Registration::Ready;
+                    return RegisterOutcome::Ready;
                 }
                 // SAFETY: as above.
                 Sent::Full(m) => unsafe { *slot.as_ptr() = Some(m) },
             }
         } else if self.send_ready(&inner, me) {
-            return Registration::Ready;
+            return RegisterOutcome::Ready;
         }
         sel.prepare();
-        inner.senders.push_back(Entry {
+        inner.senders.push_back(QueuedOp {
             sel: NonNull::from(sel),
             op,
             slot,
         });
-        Registration::Linked
+        RegisterOutcome::Linked
     }
 
     /// Registers a blocked receive into the empty `slot`; see [`register_send`](Self::register_send).
@@ -270,25 +277,25 @@ impl<T> Chan<T> {
         op: usize,
         slot: NonNull<Option<T>>,
         alone: bool,
-    ) -> Registration<T> {
+    ) -> RegisterOutcome<T> {
         let mut inner = self.inner.lock();
         let me: Me = sel;
         if alone {
             match self.recv_locked(&mut inner, me) {
-                Received::Done(m, w) => return Registration::Done(m, w),
-                Received::Disconnected => return Registration::Ready,
+                Received::Done(m, w) => return RegisterOutcome::Done(m, w),
+                Received::Disconnected => return RegisterOutcome::Ready,
                 Received::Empty => {}
             }
         } else if self.recv_ready(&inner, me) {
-            return Registration::Ready;
+            return RegisterOutcome::Ready;
         }
         sel.prepare();
-        inner.receivers.push_back(Entry {
+        inner.receivers.push_back(QueuedOp {
             sel: NonNull::from(sel),
             op,
             slot,
         });
-        Registration::Linked
+        RegisterOutcome::Linked
     }
 
     /// Unlinks `sel`'s blocked send, if it is still linked (returns whether it was).
@@ -301,6 +308,30 @@ impl<T> Chan<T> {
         unlink(&mut self.inner.lock().receivers, sel)
     }
 
+    /// A receiver that was handed `msg` is unwinding (its coroutine was cancelled) before it
+    /// could return it: give it to the next waiting receiver, or else put it back at the front
+    /// of the buffer — even past the capacity (invariant 4) — so that a send that returned
+    /// `Ok` stays receivable. Only on the unwind path.
+    #[cold]
+    pub(crate) fn pass_on(&self, msg: T) {
+        let mut inner = self.inner.lock();
+        if inner.receivers_gone {
+            drop(inner);
+            drop(msg); // nobody can receive it any more
+            return;
+        }
+        // Our own entries, if any, are stale (our selector is chosen): `claim` drops them.
+        if let Some(e) = claim(&mut inner.receivers, std::ptr::null()) {
+            // SAFETY: claimed just now, and we hold the lock.
+            let waiter = unsafe { e.give(msg) };
+            drop(inner);
+            waiter.wake();
+            return;
+        }
+        // It was the oldest message (handed over only while the buffer was empty): FIFO.
+        inner.buf.push_front(msg);
+    }
+
     /// The last sender is gone: every waiting receiver is chosen, with its slot left empty
     /// (it reports `Disconnected`).
     pub(crate) fn disconnect_senders(&self) {
@@ -309,11 +340,14 @@ impl<T> Chan<T> {
             inner.senders_gone = true;
             claim_all(&mut inner.receivers)
         };
-        wakes.into_iter().for_each(Waiter::wake);
+        wakes.into_iter().for_each(WakeHandle::wake);
     }
 
     /// The last receiver is gone: every waiting sender is chosen, keeping its message (it
     /// reports `Disconnected` with the message), and buffered messages are dropped.
+    ///
+    /// The senders are woken first and the messages dropped last, outside the lock: their
+    /// destructors may do anything, panicking included (see [`drop_messages`]).
     pub(crate) fn disconnect_receivers(&self) {
         let (wakes, dropped) = {
             let mut inner = self.inner.lock();
@@ -323,15 +357,33 @@ impl<T> Chan<T> {
                 std::mem::take(&mut inner.buf),
             )
         };
-        drop(dropped); // outside the lock: destructors may do anything
-        wakes.into_iter().for_each(Waiter::wake);
+        wakes.into_iter().for_each(WakeHandle::wake);
+        drop_messages(dropped);
+    }
+}
+
+/// Drops `msgs` in order. If a destructor panics, the panic propagates and the remaining
+/// messages are leaked (the ring itself is freed) rather than dropped while unwinding, which
+/// would abort the process if a second one panicked — as crossbeam-channel does.
+fn drop_messages<T>(mut msgs: VecDeque<T>) {
+    /// Leaks what is left if a destructor unwinds out of the loop below.
+    struct LeakRest<'a, T>(&'a mut VecDeque<T>);
+    impl<T> Drop for LeakRest<'_, T> {
+        fn drop(&mut self) {
+            // Forgetting runs no user code, so this is safe while unwinding.
+            self.0.drain(..).for_each(std::mem::forget);
+        }
+    }
+    let rest = LeakRest(&mut msgs);
+    while let Some(msg) = rest.0.pop_front() {
+        drop(msg);
     }
 }
 
 /// The outcome of registering a blocked operation.
-pub(crate) enum Registration<R> {
+pub(crate) enum RegisterOutcome<R> {
     /// (`alone` only) The operation completed at once; wake the waiter after unlocking.
-    Done(R, Option<Waiter>),
+    Done(R, Option<WakeHandle>),
     /// The operation can proceed (or fail with `Disconnected`); nothing was linked.
     Ready,
     /// Linked: park.
@@ -340,7 +392,7 @@ pub(crate) enum Registration<R> {
 
 /// Unlinks and claims the first waiting entry that is not `me`, dropping stale ones
 /// (invariant 3). Caller holds the lock.
-pub(super) fn claim<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
+pub(super) fn claim<T>(q: &mut VecDeque<QueuedOp<T>>, me: Me) -> Option<QueuedOp<T>> {
     // The common case is a queue whose first entry is claimable: take it from the front,
     // without `VecDeque::remove`'s general shifting.
     while let Some(e) = q.front() {
@@ -359,7 +411,7 @@ pub(super) fn claim<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
 
 /// [`claim`] when `me` heads the queue (a select waiting on both ends of one channel).
 #[cold]
-fn claim_behind_me<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
+fn claim_behind_me<T>(q: &mut VecDeque<QueuedOp<T>>, me: Me) -> Option<QueuedOp<T>> {
     let mut i = 0;
     while i < q.len() {
         let e = &q[i];
@@ -378,7 +430,7 @@ fn claim_behind_me<T>(q: &mut VecDeque<Entry<T>>, me: Me) -> Option<Entry<T>> {
 }
 
 /// Removes `sel`'s entries from `q`; returns whether there were any. Caller holds the lock.
-fn unlink<T>(q: &mut VecDeque<Entry<T>>, sel: &Selector) -> bool {
+fn unlink<T>(q: &mut VecDeque<QueuedOp<T>>, sel: &Selector) -> bool {
     let p = NonNull::from(sel);
     let before = q.len();
     q.retain(|e| e.sel != p);
@@ -386,7 +438,7 @@ fn unlink<T>(q: &mut VecDeque<Entry<T>>, sel: &Selector) -> bool {
 }
 
 /// Claims every claimable entry (disconnection), returning the waiters to wake.
-fn claim_all<T>(q: &mut VecDeque<Entry<T>>) -> Vec<Waiter> {
+fn claim_all<T>(q: &mut VecDeque<QueuedOp<T>>) -> Vec<WakeHandle> {
     let mut wakes = Vec::new();
     while let Some(e) = claim(q, std::ptr::null()) {
         // SAFETY: claimed under the lock: alive and ours until `finish` (selector rule 2).
@@ -396,19 +448,19 @@ fn claim_all<T>(q: &mut VecDeque<Entry<T>>) -> Vec<Waiter> {
 }
 
 /// Whether `q` has an entry, not `me`, whose selector is still waiting.
-fn has_partner<T>(q: &VecDeque<Entry<T>>, me: Me) -> bool {
+fn has_partner<T>(q: &VecDeque<QueuedOp<T>>, me: Me) -> bool {
     q.iter().any(|e| {
         // SAFETY: linked, and we hold the lock: the selector is alive (invariant 2).
         !std::ptr::eq(e.sel.as_ptr(), me) && unsafe { e.sel.as_ref() }.is_waiting()
     })
 }
 
-/// A message slot on a waiter's stack (see [`Entry::slot`]).
-pub(crate) struct Slot<T>(UnsafeCell<Option<T>>);
+/// A message slot on a waiter's stack (see [`QueuedOp::slot`]).
+pub(crate) struct MsgSlot<T>(UnsafeCell<Option<T>>);
 
-impl<T> Slot<T> {
+impl<T> MsgSlot<T> {
     pub(crate) fn new(v: Option<T>) -> Self {
-        Slot(UnsafeCell::new(v))
+        MsgSlot(UnsafeCell::new(v))
     }
 
     pub(crate) fn ptr(&self) -> NonNull<Option<T>> {

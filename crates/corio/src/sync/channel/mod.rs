@@ -110,6 +110,10 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Sends `msg`, waiting while the channel is full (or, for `bounded(0)`, until a receiver
     /// takes it). Fails with the message if every receiver is gone.
+    ///
+    /// `Ok` means a receiver got the message or it is still receivable, also if that
+    /// receiver is then cancelled. If the sending coroutine is cancelled while it waits, the
+    /// message may or may not have been delivered (see [cancellation](crate::sync#cancellation)).
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.chan.send_wait(msg, None).map_err(|(m, why)| {
             debug_assert!(matches!(why, Failed::Disconnected));
@@ -221,6 +225,9 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// Receives a message, waiting until one is there. Fails once the channel is empty and
     /// every sender is gone.
+    ///
+    /// Cancel-safe: if the coroutine is cancelled while it waits, no message is lost (one
+    /// already handed to it is passed on; see [cancellation](crate::sync#cancellation)).
     pub fn recv(&self) -> Result<T, RecvError> {
         self.chan.recv_wait(None).map_err(|why| {
             debug_assert!(matches!(why, Failed::Disconnected));
@@ -291,6 +298,19 @@ impl<T> Receiver<T> {
     /// Whether the buffer is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether the buffer is full (always true for a rendezvous channel), as
+    /// [`Sender::is_full`].
+    ///
+    /// ```
+    /// let (tx, rx) = corio::sync::channel::bounded(1);
+    /// assert!(!rx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.capacity().is_some_and(|c| self.len() >= c)
     }
 
     /// The capacity; `None` for an unbounded channel.

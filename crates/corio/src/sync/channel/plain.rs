@@ -2,7 +2,7 @@
 //! out flat rather than through the select machinery of `ops`.
 //!
 //! They follow the same protocol (one critical section either completes the operation or
-//! links its entry, see `chan`'s invariants), and their entries are ordinary [`Entry`]s, so
+//! links its entry, see `chan`'s invariants), and their entries are ordinary [`QueuedOp`]s, so
 //! a plain operation and a `select` pair up with each other as usual. What they save is the
 //! select loop's generality: no operation objects behind `dyn`, no registration results
 //! passed up through layers, and nobody but the channel can choose their selector.
@@ -10,9 +10,9 @@
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use super::chan::{claim, Chan, Entry, Slot};
+use super::chan::{claim, Chan, MsgSlot, QueuedOp};
 use super::selector::Selector;
-use crate::sync::waiter::park;
+use crate::sync::wake_handle::wait_for_wake;
 
 /// Why a plain operation did not complete.
 pub(crate) enum Failed {
@@ -47,14 +47,14 @@ impl<T> Chan<T> {
         }
         // Nothing to do now: link our entry in this same critical section (no lost wake-up).
         let sel = Selector::plain();
-        let mut slot = Slot::new(Some(msg));
-        inner.senders.push_back(Entry {
+        let mut slot = MsgSlot::new(Some(msg));
+        inner.senders.push_back(QueuedOp {
             sel: NonNull::from(&sel),
             op: 0,
             slot: slot.ptr(),
         });
         drop(inner);
-        let chosen = Waiting::new(self, &sel, Side::Send).wait(deadline);
+        let chosen = Waiting::new(self, &sel, Side::Send, slot.ptr()).wait(deadline);
         match (chosen, slot.take()) {
             (true, None) => Ok(()), // a receiver took it
             (true, Some(m)) => Err((m, Failed::Disconnected)),
@@ -67,13 +67,16 @@ impl<T> Chan<T> {
     pub(crate) fn recv_wait(&self, deadline: Option<Instant>) -> Result<T, Failed> {
         let mut inner = self.inner.lock();
         if let Some(msg) = inner.buf.pop_front() {
-            // Room was made: the first waiting sender's message moves into the buffer.
-            if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
-                // SAFETY: claimed just now, and we hold the lock.
-                let (m, waiter) = unsafe { e.take() };
-                inner.buf.extend(m);
-                drop(inner);
-                waiter.wake();
+            // Room was made (below `cap`: chan invariant 4): the first waiting sender's
+            // message moves into the buffer.
+            if inner.buf.len() < self.cap {
+                if let Some(e) = claim(&mut inner.senders, std::ptr::null()) {
+                    // SAFETY: claimed just now, and we hold the lock.
+                    let (m, waiter) = unsafe { e.take() };
+                    inner.buf.extend(m);
+                    drop(inner);
+                    waiter.wake();
+                }
             }
             return Ok(msg);
         }
@@ -92,14 +95,14 @@ impl<T> Chan<T> {
             return Err(Failed::TimedOut);
         }
         let sel = Selector::plain();
-        let mut slot = Slot::new(None);
-        inner.receivers.push_back(Entry {
+        let mut slot = MsgSlot::new(None);
+        inner.receivers.push_back(QueuedOp {
             sel: NonNull::from(&sel),
             op: 0,
             slot: slot.ptr(),
         });
         drop(inner);
-        let chosen = Waiting::new(self, &sel, Side::Recv).wait(deadline);
+        let chosen = Waiting::new(self, &sel, Side::Recv, slot.ptr()).wait(deadline);
         match (chosen, slot.take()) {
             (true, Some(m)) => Ok(m),
             (true, None) => Err(Failed::Disconnected), // chosen by the last sender leaving
@@ -119,16 +122,25 @@ enum Side {
 }
 
 /// A linked plain operation waiting to be chosen. If the wait unwinds (a cancelled
-/// coroutine), dropping it unlinks the entry: selector rule 3 forbids leaving while linked.
+/// coroutine), dropping it unlinks the entry — selector rule 3 forbids leaving while linked —
+/// and, if a sender had already handed a message to this receiver, passes the message on:
+/// the send returned `Ok`, so the message must stay receivable.
 struct Waiting<'a, T> {
     chan: &'a Chan<T>,
     sel: &'a Selector,
     side: Side,
+    /// The entry's message slot (it outlives this guard).
+    slot: NonNull<Option<T>>,
 }
 
 impl<'a, T> Waiting<'a, T> {
-    fn new(chan: &'a Chan<T>, sel: &'a Selector, side: Side) -> Self {
-        Waiting { chan, sel, side }
+    fn new(chan: &'a Chan<T>, sel: &'a Selector, side: Side, slot: NonNull<Option<T>>) -> Self {
+        Waiting {
+            chan,
+            sel,
+            side,
+            slot,
+        }
     }
 
     /// Parks until chosen (`true`: the partner unlinked the entry and moved the data), or
@@ -138,7 +150,7 @@ impl<'a, T> Waiting<'a, T> {
             if self.sel.is_done() {
                 break true;
             }
-            if park(deadline) && self.give_up() {
+            if wait_for_wake(deadline) && self.give_up() {
                 break false;
             }
         };
@@ -160,7 +172,17 @@ impl<'a, T> Waiting<'a, T> {
 }
 
 impl<T> Drop for Waiting<'_, T> {
+    /// Only on the unwind path (`wait` forgets the guard when it returns).
     fn drop(&mut self) {
-        self.give_up();
+        if self.give_up() {
+            return;
+        }
+        if let Side::Recv = self.side {
+            // SAFETY: the entry is unlinked and its completer finished (selector rules 3
+            // and 4), so nobody else touches the slot, which lives in our caller's frame.
+            if let Some(msg) = unsafe { (*self.slot.as_ptr()).take() } {
+                self.chan.pass_on(msg);
+            }
+        }
     }
 }

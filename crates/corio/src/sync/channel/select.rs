@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::error::{RecvError, SelectTimeoutError, SendError, TrySelectError};
-use super::ops::{self, Operation, RecvOp, SendOp};
+use super::ops::{self, Operation, RecvOp, SendOp, Timeout};
 use super::{Receiver, Sender};
 
 /// Waits on several send and receive operations and performs exactly one: the first that
@@ -60,13 +60,17 @@ impl<'a> Select<'a> {
     ///
     /// With no operations it waits forever (like Go's empty `select {}`).
     pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
-        let index = ops::run_select(&mut self.ops, None).expect("no deadline");
+        let index = ops::run_select(&mut self.ops, Timeout::Never).expect("no deadline");
         SelectedOperation { sel: self, index }
     }
 
     /// Performs one operation if one can proceed right now.
+    ///
+    /// An error means there was an instant, during the call, at which no operation could
+    /// proceed (the answer is linearizable), not merely that each was found unready at some
+    /// point of a pass over them.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
-        match ops::try_select(&mut self.ops) {
+        match ops::run_select(&mut self.ops, Timeout::Now) {
             Some(index) => Ok(SelectedOperation { sel: self, index }),
             None => Err(TrySelectError),
         }
@@ -88,7 +92,7 @@ impl<'a> Select<'a> {
         &mut self,
         deadline: Instant,
     ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
-        match ops::run_select(&mut self.ops, Some(deadline)) {
+        match ops::run_select(&mut self.ops, Timeout::At(deadline)) {
             Some(index) => Ok(SelectedOperation { sel: self, index }),
             None => Err(SelectTimeoutError),
         }
@@ -220,12 +224,15 @@ impl<S: AsSender + ?Sized> AsSender for &S {
 ///     recv(rx) -> msg => body,          // msg: Result<T, RecvError>
 ///     send(tx, value) -> res => body,   // res: Result<(), SendError<T>>
 ///     default => body,                  // optional: run if nothing is ready now
+///     default() => body,                // the same
 ///     default(timeout) => body,         // or: run if nothing was ready within `timeout`
 /// }
 /// ```
 ///
 /// Channel expressions and send values are evaluated once, in order, before waiting (as in
-/// Go); an unsent value is dropped. Among arms ready at once one is picked at random.
+/// Go); an unsent value is dropped. They may be temporaries (`recv(make_rx())`). Among arms
+/// ready at once one is picked uniformly at random. A `default` arm runs only if there was
+/// an instant at which no arm was ready (see [`Select::try_select`]).
 /// Bodies are expressions (followed by `,`) or blocks. Built on [`Select`].
 ///
 /// ```
@@ -269,10 +276,16 @@ macro_rules! select {
         $crate::select!(@parse [$($arms)* (recv ch idx ($r) ($res) $body)] $def $($($rest)*)?)
     };
     (@parse [$($arms:tt)*] $def:tt send($s:expr, $m:expr) -> $res:pat => $body:block $($rest:tt)*) => {
-        $crate::select!(@parse [$($arms)* (send ch idx ($s, $m) ($res) $body)] $def $($rest)*)
+        $crate::select!(@parse [$($arms)* (send ch idx msg ($s, $m) ($res) $body)] $def $($rest)*)
     };
     (@parse [$($arms:tt)*] $def:tt send($s:expr, $m:expr) -> $res:pat => $body:expr $(, $($rest:tt)*)?) => {
-        $crate::select!(@parse [$($arms)* (send ch idx ($s, $m) ($res) $body)] $def $($($rest)*)?)
+        $crate::select!(@parse [$($arms)* (send ch idx msg ($s, $m) ($res) $body)] $def $($($rest)*)?)
+    };
+    (@parse $arms:tt [] default() => $body:block $($rest:tt)*) => {
+        $crate::select!(@parse $arms [(now) $body] $($rest)*)
+    };
+    (@parse $arms:tt [] default() => $body:expr $(, $($rest:tt)*)?) => {
+        $crate::select!(@parse $arms [(now) $body] $($($rest)*)?)
     };
     (@parse $arms:tt [] default => $body:block $($rest:tt)*) => {
         $crate::select!(@parse $arms [(now) $body] $($rest)*)
@@ -289,17 +302,25 @@ macro_rules! select {
 
     // ---- code generation ----
     (@emit [$($arm:tt)*] $def:tt) => {{
+        // The channel expressions (temporaries included) are bound before the `Select`
+        // that borrows them, so they outlive it.
+        $( $crate::select!(@bind $arm); )*
         let mut __corio_sel = $crate::sync::channel::Select::new();
         $( $crate::select!(@register __corio_sel $arm); )*
         $crate::select!(@wait __corio_sel [$($arm)*] $def)
     }};
-    (@register $sel:ident (recv $ch:ident $idx:ident ($r:expr) $res:tt $body:tt)) => {
+    (@bind (recv $ch:ident $idx:ident ($r:expr) $res:tt $body:tt)) => {
         let $ch = &$r;
+    };
+    (@bind (send $ch:ident $idx:ident $msg:ident ($s:expr, $m:expr) $res:tt $body:tt)) => {
+        let $ch = &$s;
+        let $msg = $m;
+    };
+    (@register $sel:ident (recv $ch:ident $idx:ident $args:tt $res:tt $body:tt)) => {
         let $idx = $sel.recv($crate::sync::channel::AsReceiver::as_receiver($ch));
     };
-    (@register $sel:ident (send $ch:ident $idx:ident ($s:expr, $m:expr) $res:tt $body:tt)) => {
-        let $ch = &$s;
-        let $idx = $sel.send($crate::sync::channel::AsSender::as_sender($ch), $m);
+    (@register $sel:ident (send $ch:ident $idx:ident $msg:ident $args:tt $res:tt $body:tt)) => {
+        let $idx = $sel.send($crate::sync::channel::AsSender::as_sender($ch), $msg);
     };
     (@wait $sel:ident $arms:tt []) => {{
         let __corio_op = $sel.select();
@@ -328,7 +349,7 @@ macro_rules! select {
             $crate::select!(@dispatch $op [$($rest)*])
         }
     };
-    (@dispatch $op:ident [(send $ch:ident $idx:ident $args:tt ($res:pat) $body:tt) $($rest:tt)*]) => {
+    (@dispatch $op:ident [(send $ch:ident $idx:ident $msg:ident $args:tt ($res:pat) $body:tt) $($rest:tt)*]) => {
         if $op.index() == $idx {
             let $res = $op.send($crate::sync::channel::AsSender::as_sender($ch));
             $body

@@ -1,7 +1,7 @@
 //! `Selector`: one blocked channel operation, or one blocked `select` over several.
 //!
 //! A selector lives on the waiting coroutine's (or thread's) stack. Its operations are linked
-//! into the channels' wait queues as [`Entry`](super::chan::Entry)s pointing at it. Exactly
+//! into the channels' wait queues as [`QueuedOp`](super::chan::QueuedOp)s pointing at it. Exactly
 //! one party wins it, by CAS on `state`:
 //!
 //! ```text
@@ -32,7 +32,7 @@ use std::cell::UnsafeCell;
 use std::time::Instant;
 
 use crate::loom::{AtomicBool, AtomicUsize, Ordering};
-use crate::sync::waiter::{park, Waiter};
+use crate::sync::wake_handle::{spin_yield, wait_for_wake, WakeHandle};
 
 const WAITING: usize = 0;
 const ABORTED: usize = 1;
@@ -44,7 +44,7 @@ pub(crate) struct Selector {
     /// Who to wake. Written only by the owner before the selector is first linked
     /// ([`prepare`](Self::prepare)); read by a completer only after it claimed a linked
     /// entry. So the write happens-before every read (through the channel lock).
-    waiter: UnsafeCell<Option<Waiter>>,
+    waiter: UnsafeCell<Option<WakeHandle>>,
     state: AtomicUsize,
     done: AtomicBool,
     /// Selector rule 4.
@@ -55,7 +55,7 @@ impl Selector {
     /// A selector for the running coroutine or thread.
     pub(crate) fn new() -> Self {
         Selector {
-            waiter: UnsafeCell::new(Some(Waiter::current())),
+            waiter: UnsafeCell::new(Some(WakeHandle::current())),
             state: AtomicUsize::new(WAITING),
             done: AtomicBool::new(false),
             plain: false,
@@ -90,7 +90,7 @@ impl Selector {
         // the selector yet, so nobody else reads or writes `waiter` (field invariant).
         let w = unsafe { &mut *self.waiter.get() };
         if w.is_none() {
-            *w = Some(Waiter::current());
+            *w = Some(WakeHandle::current());
         }
     }
 
@@ -119,7 +119,7 @@ impl Selector {
 
     /// Marks a claimed selector done; returns its waiter to wake once the channel lock is
     /// released. The last touch of the selector by the completer (selector rule 2).
-    pub(crate) fn finish(&self) -> Waiter {
+    pub(crate) fn finish(&self) -> WakeHandle {
         // SAFETY: we claimed a linked entry, so `prepare` ran before the link and the owner
         // never touches `waiter` again (field invariant); the channel lock orders the two.
         // Only one completer can claim, so taking the handle (rather than cloning it and
@@ -163,14 +163,14 @@ impl Selector {
             if self.is_done() {
                 return Some(self.selected());
             }
-            if park(deadline) {
+            if wait_for_wake(deadline) {
                 return match self.abort() {
                     Ok(()) => None,
                     Err(op) => {
                         // Claimed just in time: the completer is inside its critical section
                         // and will set `done` and wake us.
                         while !self.is_done() {
-                            park(None);
+                            wait_for_wake(None);
                         }
                         Some(op)
                     }
@@ -179,14 +179,15 @@ impl Selector {
         }
     }
 
-    /// Used while unwinding (we must not suspend): abort, or wait for a completer that
-    /// already claimed us. It is inside a short critical section on another thread (a
-    /// completer never suspends between claim and `finish`), so spinning ends quickly.
-    pub(crate) fn abort_or_wait_done(&self) {
-        if self.abort().is_err() {
-            while !self.is_done() {
-                std::thread::yield_now();
-            }
+    /// Used while unwinding (we must not suspend): abort (`None`), or wait for a completer
+    /// that already claimed us and return its operation. It is inside a short critical
+    /// section on another thread (a completer never suspends between claim and `finish`), so
+    /// spinning ends quickly.
+    pub(crate) fn abort_or_wait_done(&self) -> Option<usize> {
+        let op = self.abort().err()?;
+        while !self.is_done() {
+            spin_yield();
         }
+        Some(op)
     }
 }

@@ -1,0 +1,266 @@
+//! Cancellation of `corio::sync` waiters: a waiter cancelled right after it was handed
+//! something (a message, a lock, a wake-up, permits) passes it on, so nothing is lost and no
+//! other waiter is stranded. Each test pins down one race on one worker, where the order is
+//! deterministic: the partner completes the hand-off, then the waiter is cancelled before it
+//! runs again.
+
+mod util;
+use util::watchdog;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use corio::select;
+use corio::sync::channel::{bounded, SendError};
+use corio::sync::{Condvar, Mutex, RwLock, Semaphore};
+use corio::task::is_cancelled;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn one_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    watchdog(LIMIT, move || {
+        let rt = corio::Builder::new().workers(1).build().unwrap();
+        rt.block_on(f)
+    })
+}
+
+/// Lets every other ready coroutine of the (single) worker run until it parks.
+fn let_others_park() {
+    for _ in 0..8 {
+        corio::yield_now();
+    }
+}
+
+fn assert_cancelled<T: std::fmt::Debug>(r: std::thread::Result<T>) {
+    match r {
+        Err(e) => assert!(is_cancelled(&*e), "expected a cancellation"),
+        Ok(v) => panic!("expected a cancellation, got {v:?}"),
+    }
+}
+
+/// Issue 10 item 1: `send` returned `Ok` (the message went straight to the parked receiver),
+/// then the receiver was cancelled before it ran: the message must still be receivable.
+fn handed_message_survives_receiver_cancel(cap: usize) {
+    one_worker(move || {
+        let (tx, rx) = bounded::<u32>(cap);
+        let rx2 = rx.clone();
+        let r = corio::spawn(move || rx2.recv());
+        let_others_park();
+        tx.send(42).unwrap();
+        r.cancel();
+        assert_cancelled(r.join());
+        assert_eq!(rx.try_recv(), Ok(42), "an Ok send was lost (cap {cap})");
+    });
+}
+
+#[test]
+fn rendezvous_message_survives_receiver_cancel() {
+    handed_message_survives_receiver_cancel(0);
+}
+
+#[test]
+fn buffered_channel_message_survives_receiver_cancel() {
+    handed_message_survives_receiver_cancel(8);
+}
+
+/// Item 1 through `select!`: the receive arm was chosen, then the selecting coroutine was
+/// cancelled.
+#[test]
+fn handed_message_survives_select_cancel() {
+    one_worker(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let (_tx_other, rx_other) = bounded::<u32>(0);
+        let rx2 = rx.clone();
+        let r = corio::spawn(move || {
+            select! {
+                recv(rx2) -> m => m.ok(),
+                recv(rx_other) -> _m => None,
+            }
+        });
+        let_others_park();
+        tx.send(7).unwrap();
+        r.cancel();
+        assert_cancelled(r.join());
+        assert_eq!(rx.try_recv(), Ok(7), "an Ok send was lost through select");
+    });
+}
+
+/// The handed-on message goes to the next parked receiver, not only to the buffer.
+#[test]
+fn handed_message_goes_to_the_next_receiver() {
+    one_worker(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let (rx_a, rx_b) = (rx.clone(), rx.clone());
+        let a = corio::spawn(move || rx_a.recv());
+        let_others_park();
+        let b = corio::spawn(move || rx_b.recv());
+        let_others_park();
+        tx.send(1).unwrap(); // to `a`, the first in line
+        a.cancel();
+        assert_cancelled(a.join());
+        assert_eq!(b.join().unwrap(), Ok(1));
+    });
+}
+
+/// Issue 10 item 2: main unlocks and at once cancels the woken waiter A; B must still get
+/// the (free) lock.
+#[test]
+fn mutex_waiter_cancelled_after_wake_passes_it_on() {
+    one_worker(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.lock();
+        let (ma, mb) = (m.clone(), m.clone());
+        let a = corio::spawn(move || *ma.lock() += 1);
+        let b = corio::spawn(move || *mb.lock() += 10);
+        let_others_park();
+        drop(g); // wakes A ("retry")
+        a.cancel();
+        assert_cancelled(a.join());
+        b.join().unwrap();
+        assert_eq!(*m.lock(), 10);
+        assert!(!m.is_locked(), "the mutex ended locked");
+    });
+}
+
+/// Item 2's shape for `Semaphore`: a large request at the front is cancelled; the small one
+/// behind it fits and must be served.
+#[test]
+fn semaphore_front_waiter_cancel_serves_the_next() {
+    one_worker(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let (sa, sb) = (sem.clone(), sem.clone());
+        let a = corio::spawn(move || sa.acquire_many(5).forget());
+        let_others_park();
+        let b = corio::spawn(move || sb.acquire().forget());
+        let_others_park();
+        sem.release(3); // not enough for A, enough for B (which queues behind A)
+        a.cancel();
+        assert_cancelled(a.join());
+        b.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// Item 2's shape for `Semaphore`: permits granted to a waiter that is then cancelled go
+/// back.
+#[test]
+fn semaphore_granted_permits_of_cancelled_waiter_return() {
+    one_worker(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let sa = sem.clone();
+        let a = corio::spawn(move || sa.acquire_many(2).forget());
+        let_others_park();
+        sem.release(2); // granted to A
+        a.cancel();
+        assert_cancelled(a.join());
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// Item 2's shape for `RwLock`: a queued writer is cancelled while readers hold the lock;
+/// the readers queued behind it must enter now (they would not wait behind a reader).
+#[test]
+fn rwlock_cancelled_writer_admits_readers_behind_it() {
+    one_worker(|| {
+        let l = Arc::new(RwLock::new(0));
+        let r0 = l.read();
+        let (lw, lr) = (l.clone(), l.clone());
+        let w = corio::spawn(move || *lw.write() += 1);
+        let_others_park();
+        let r = corio::spawn(move || *lr.read());
+        let_others_park();
+        w.cancel();
+        assert_cancelled(w.join());
+        assert_eq!(r.join().unwrap(), 0); // while we still hold `r0`
+        drop(r0);
+        assert!(l.try_write().is_some());
+    });
+}
+
+/// Item 2's shape for `RwLock`: a writer granted the lock and then cancelled releases it.
+#[test]
+fn rwlock_granted_then_cancelled_writer_releases() {
+    one_worker(|| {
+        let l = Arc::new(RwLock::new(0));
+        let r0 = l.read();
+        let (lw, lr) = (l.clone(), l.clone());
+        let w = corio::spawn(move || *lw.write() += 1);
+        let_others_park();
+        let r = corio::spawn(move || *lr.read());
+        let_others_park();
+        drop(r0); // grants the writer
+        w.cancel();
+        assert_cancelled(w.join());
+        assert_eq!(r.join().unwrap(), 0);
+        assert!(l.try_write().is_some());
+    });
+}
+
+/// Item 2's shape for `Condvar`: a notified waiter that is cancelled hands the notification
+/// to the next waiter.
+#[test]
+fn condvar_notification_of_cancelled_waiter_passes_on() {
+    one_worker(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let spawn_waiter = |p: Arc<(Mutex<bool>, Condvar)>| {
+            corio::spawn(move || {
+                let g = p.1.wait_while(p.0.lock(), |go| !*go);
+                assert!(*g);
+            })
+        };
+        let a = spawn_waiter(pair.clone());
+        let_others_park();
+        let b = spawn_waiter(pair.clone());
+        let_others_park();
+        *pair.0.lock() = true;
+        pair.1.notify_one(); // to A
+        a.cancel();
+        assert_cancelled(a.join());
+        b.join().unwrap();
+    });
+}
+
+/// A message whose destructor panics (after noting it ran). It owns no heap memory, so
+/// the messages leaked after the first panic leak nothing (ASan stays clean).
+struct Bomb(&'static AtomicBool);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+        panic!("Bomb dropped");
+    }
+}
+
+/// Issue 10 item 8: dropping the last receiver drops the buffered messages; when their
+/// destructors panic, the first panic propagates and the rest leak (no abort).
+#[test]
+fn panicking_message_destructors_do_not_abort() {
+    static FIRST: AtomicBool = AtomicBool::new(false);
+    static SECOND: AtomicBool = AtomicBool::new(false);
+    let (tx, rx) = bounded::<Bomb>(2);
+    assert!(tx.send(Bomb(&FIRST)).is_ok());
+    assert!(tx.send(Bomb(&SECOND)).is_ok());
+    drop(tx);
+    let r = panic::catch_unwind(AssertUnwindSafe(move || drop(rx)));
+    assert!(r.is_err(), "the destructor's panic propagates");
+    assert!(FIRST.load(Ordering::SeqCst));
+    assert!(!SECOND.load(Ordering::SeqCst), "the rest leak");
+}
+
+/// Item 8: a blocked sender is woken (with its message back) before buffered messages are
+/// dropped, so a panicking destructor cannot strand it.
+#[test]
+fn blocked_sender_is_woken_before_buffered_messages_drop() {
+    one_worker(|| {
+        let (tx, rx) = bounded::<Result<Bomb, u32>>(1);
+        static DROPPED: AtomicBool = AtomicBool::new(false);
+        assert!(tx.send(Ok(Bomb(&DROPPED))).is_ok());
+        let s = corio::spawn(move || matches!(tx.send(Err(5)), Err(SendError(Err(5)))));
+        let_others_park();
+        let r = panic::catch_unwind(AssertUnwindSafe(move || drop(rx)));
+        assert!(r.is_err());
+        assert!(s.join().unwrap(), "the sender gets its message back");
+    });
+}
