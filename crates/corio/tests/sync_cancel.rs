@@ -15,7 +15,6 @@ use std::time::Duration;
 use corio::select;
 use corio::sync::channel::{bounded, SendError};
 use corio::sync::{Condvar, Mutex, RwLock, Semaphore};
-use corio::task::is_cancelled;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -33,9 +32,9 @@ fn let_others_park() {
     }
 }
 
-fn assert_cancelled<T: std::fmt::Debug>(r: std::thread::Result<T>) {
+fn assert_cancelled<T: std::fmt::Debug>(r: Result<T, corio::task::JoinError>) {
     match r {
-        Err(e) => assert!(is_cancelled(&*e), "expected a cancellation"),
+        Err(e) => assert!(e.is_cancelled(), "expected a cancellation, got {e}"),
         Ok(v) => panic!("expected a cancellation, got {v:?}"),
     }
 }

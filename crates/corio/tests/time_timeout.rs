@@ -82,8 +82,6 @@ fn unwinds_a_recv_and_the_receiver_still_works() {
 /// A sender that sends around the deadline (its sleep and the scope's timer often fire in
 /// the same tick): every message is received, by the scope or afterwards from the channel.
 #[test]
-#[ignore = "channels lose a message handed to a waiter that then unwinds (a plain cancel \
-            too); fixed in sync/ on another branch"]
 fn a_message_handed_at_the_deadline_is_never_lost() {
     watchdog(LIMIT, || {
         rt(2).block_on(|| {
