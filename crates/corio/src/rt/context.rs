@@ -14,7 +14,7 @@ use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
 use crate::rt::sched::Shared;
-use crate::rt::scope::{Due, ScopeElapsed, ScopeStack};
+use crate::rt::scope::{Due, Mark, ScopeElapsed, ScopeStack};
 use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
 use crate::rt::task::harness::Cancelled;
 
@@ -251,7 +251,7 @@ pub(crate) fn in_coroutine() -> bool {
 /// Suspends the running coroutine. Returns `false` (doing nothing) outside a coroutine.
 ///
 /// A suspension point is also where a timeout scope whose deadline passed unwinds the
-/// coroutine (before suspending, or once resumed; see [`crate::rt::scope`]).
+/// coroutine (resumed with `Resume::Scope`; see [`crate::rt::scope`]).
 ///
 /// # Panics
 /// With the deadlock report, if the runtime found that nothing can ever wake this coroutine.
@@ -260,44 +260,38 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     if ctx.is_null() {
         return false;
     }
-    // SAFETY: see `coroutine`: the context lives on this coroutine's stack, which is running.
-    let ctx_ref = unsafe { &*ctx };
-    if ctx_ref.scopes.is_open() {
-        scope_due(ctx_ref, Some(msg), Some(std::time::Instant::now()));
-    }
     // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
-    let yielder = unsafe { &*ctx_ref.yielder };
+    let yielder = unsafe { &*(*ctx).yielder };
     let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
     CORO.with(|c| c.set(ctx));
     if input != Resume::Run {
-        resumed_to_fail(input);
-    }
-    if ctx_ref.scopes.is_open() {
-        scope_due(ctx_ref, None, None);
+        // SAFETY: as above: the context lives on this running coroutine's stack.
+        resumed_to_fail(unsafe { &*ctx }, input);
     }
     true
 }
 
-/// Unwinds to a timeout scope whose deadline passed, if any (by its timer's mark, or by the
-/// clock if `now` is given). A delivery deferred because the thread is unwinding (a
-/// destructor waits) must not be lost while the coroutine parks: a short timer wakes it to
-/// try again (`about_to` is the suspension it is about to make).
+/// A timeout scope may be due (`Resume::Scope`): unwinds to it if so (see
+/// [`crate::rt::scope`]). A delivery deferred because the thread is unwinding (a destructor
+/// waits) must not be lost while the coroutine parks: a short scope timer wakes it to try
+/// again.
 #[cold]
 #[inline(never)]
-fn scope_due(ctx: &CoroutineCtx, about_to: Option<Suspend>, now: Option<std::time::Instant>) {
-    match ctx.scopes.due(std::thread::panicking(), now) {
+fn scope_due(ctx: &CoroutineCtx) {
+    match ctx
+        .scopes
+        .due(std::thread::panicking(), Some(std::time::Instant::now()))
+    {
         Due::Nothing => {}
         // No panic hook: like a cancellation, an elapsed scope is not an error to report.
         Due::Unwind(id) => panic::resume_unwind(Box::new(ScopeElapsed(id))),
         Due::Deferred => {
-            if about_to == Some(Suspend::Park) {
-                let retry = std::time::Instant::now() + SCOPE_RETRY;
-                let task = ctx.task_ref();
-                // The timer is not removed: a wake it brings later is a spurious one, which
-                // every parking caller tolerates.
-                worker(|w| w.map(|w| w.insert_timer(retry, task, None)));
-            }
+            let retry = std::time::Instant::now() + SCOPE_RETRY;
+            let task = ctx.task_ref();
+            // Never removed: if it fires after the scope closed, the scope check finds
+            // nothing and the wake is a spurious one, which every parking caller tolerates.
+            worker(|w| w.map(|w| w.insert_timer(retry, task, Some(Mark::default()))));
         }
     }
 }
@@ -313,9 +307,10 @@ shutdown's unwinding?). Cancel or finish such coroutines before dropping the run
 /// A coroutine resumed with something other than `Run`: unwind or panic, as the input says.
 #[cold]
 #[inline(never)]
-fn resumed_to_fail(input: Resume) {
+fn resumed_to_fail(ctx: &CoroutineCtx, input: Resume) {
     match input {
         Resume::Run => {}
+        Resume::Scope => scope_due(ctx),
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
         // No panic hook: a cancellation is not an error to report. The coroutine's entry
         // catches the payload and stores it as the task's outcome.

@@ -18,6 +18,9 @@ pub(crate) enum Resume {
     /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down): unwind
     /// from this suspension point, as this coroutine. Delivered once per coroutine.
     Cancel,
+    /// A timeout scope's timer fired (or its deadline had passed when it opened): unwind to
+    /// the scope if it is due (see `rt::scope`), else carry on.
+    Scope,
     /// The runtime is shutting down and nothing can wake this coroutine, which is waiting
     /// after its cancellation was delivered (in a destructor, say): fail with a clear panic.
     Stuck,

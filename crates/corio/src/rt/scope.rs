@@ -2,10 +2,10 @@
 //! [`CoroutineCtx`](super::context::CoroutineCtx), and the unwind that ends one.
 //!
 //! A scope's timer (on the coroutine's home wheel, `rt::timer::scope`) sets the scope's
-//! [`Mark`] and wakes the coroutine. At its current or next suspension point
-//! (`context::suspend` asks [`ScopeStack::due`]: before suspending, by the clock, since a
-//! busy worker advances its wheel only now and then; once resumed, by the marks) the
-//! coroutine then unwinds with a private
+//! [`Mark`] and wakes the coroutine with the task's `SCOPE` bit, so its worker resumes it
+//! with `Resume::Scope` (nothing is added to the plain yield/park path). Resumed so, at its
+//! current suspension point or (if it was running) its next one, `context::suspend` asks
+//! [`ScopeStack::due`] and the coroutine unwinds with a private
 //! [`ScopeElapsed`] payload naming the scope, exactly like a cancellation, and the scope's
 //! `catch_unwind` stops it there. When several scopes have fired the outermost one wins:
 //! its unwind passes through the inner scopes, which pass on a payload that is not theirs.
@@ -47,8 +47,6 @@ struct Frame {
 #[derive(Default)]
 pub(crate) struct ScopeStack {
     frames: RefCell<Vec<Frame>>,
-    /// `frames.len()`, readable on the suspension path without a borrow.
-    open: Cell<usize>,
     next_id: Cell<u64>,
 }
 
@@ -64,7 +62,6 @@ impl ScopeStack {
             fired: fired.clone(),
             delivered: false,
         });
-        self.open.set(self.open.get() + 1);
         (id, fired)
     }
 
@@ -73,14 +70,13 @@ impl ScopeStack {
         let mut frames = self.frames.borrow_mut();
         if let Some(i) = frames.iter().rposition(|f| f.id == id) {
             frames.remove(i);
-            self.open.set(frames.len());
         }
     }
 
-    /// Whether any scope is open: the one check a suspension point makes without scopes.
-    #[inline]
-    pub(crate) fn is_open(&self) -> bool {
-        self.open.get() != 0
+    /// Whether any scope is open.
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
+        !self.frames.borrow().is_empty()
     }
 
     /// What the running coroutine must do now; `unwinding` is `std::thread::panicking()`.

@@ -35,8 +35,10 @@ impl From<Elapsed> for io::Error {
 /// and nothing handed to `f` at the deadline is lost: a channel message or lock given to a
 /// waiter that unwinds is passed on to the next waiter, or stays in the channel. A closure
 /// that finishes first returns `Ok` even if the deadline passed meanwhile, and its timer is
-/// disarmed. Code that computes without suspending cannot be interrupted; the deadline then
-/// takes effect at its next suspension point.
+/// disarmed. Code that computes without suspending cannot be interrupted: the deadline takes
+/// effect at a suspension point after its worker has looked at its timers (a busy worker
+/// does every few dozen scheduling rounds; a deadline already passed when the scope opens
+/// takes effect at its first suspension point).
 ///
 /// Scopes nest: whichever deadline fires, inner or outer, unwinds to its own scope only (an
 /// outer scope's unwind passes through the inner ones).

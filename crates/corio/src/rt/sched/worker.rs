@@ -17,7 +17,7 @@ use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
 use crate::rt::scope::Mark;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish};
-use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK};
+use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, SCOPE};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
 /// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
@@ -434,9 +434,9 @@ impl Local {
             return 0;
         }
         let mut fired = 0;
-        wheel.advance(Instant::now(), |task| {
+        wheel.advance(Instant::now(), |task, scoped| {
             fired += 1;
-            if task.header().state.notify(0) {
+            if task.header().state.notify(if scoped { SCOPE } else { 0 }) {
                 self.with_ready(|q| q.push_back(task));
             }
         });
@@ -480,10 +480,10 @@ impl Local {
         debug_assert!(snap & COMPLETE == 0);
         let slot = task.header().slot.load(Ordering::Relaxed);
         if slot != UNSET {
-            let input = if snap & (CANCELLED | DEADLOCK) == 0 {
+            let input = if snap & (CANCELLED | DEADLOCK | SCOPE) == 0 {
                 Resume::Run
             } else {
-                self.special_input(slot, snap)
+                self.special_input(&*task, slot, snap)
             };
             match self.resume(slot, input) {
                 Outcome::Requeue => self.with_ready(|q| q.push_back(task)),
@@ -508,23 +508,29 @@ impl Local {
         }
     }
 
-    /// What a started coroutine whose task is cancelled or deadlocked is resumed with: the
-    /// cancellation once (then its destructors may wait like any code), the deadlock report
-    /// every time (main only).
+    /// What a started coroutine whose task is cancelled, deadlocked or has a timeout scope
+    /// due is resumed with: the cancellation once (then its destructors may wait like any
+    /// code), the deadlock report every time (main only), a scope check once per `SCOPE`.
     #[cold]
     #[inline(never)]
-    fn special_input(&self, slot: u32, snap: usize) -> Resume {
+    fn special_input(&self, task: &dyn RawTask, slot: u32, snap: usize) -> Resume {
+        if snap & SCOPE != 0 {
+            task.header().state.take_scope();
+        }
         if snap & DEADLOCK != 0 {
             return Resume::Deadlock;
         }
-        let first = self.with_coroutines(|c| {
-            let entry = c.get(slot);
-            !std::mem::replace(&mut entry.cancel_delivered, true)
-        });
+        let first = snap & CANCELLED != 0
+            && self.with_coroutines(|c| {
+                let entry = c.get(slot);
+                !std::mem::replace(&mut entry.cancel_delivered, true)
+            });
         if first {
             Resume::Cancel
-        } else if self.stuck_sweep.get() {
+        } else if snap & CANCELLED != 0 && self.stuck_sweep.get() {
             Resume::Stuck
+        } else if snap & SCOPE != 0 {
+            Resume::Scope
         } else {
             Resume::Run
         }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::TimerGuard;
 use crate::rt::context;
 use crate::rt::scope::ScopeElapsed;
+use crate::rt::task::state::SCOPE;
 
 /// Runs `f` in the current coroutine; if `deadline` passes while `f` runs, `f` is unwound
 /// from its current or next suspension point (its destructors run, as for a cancellation)
@@ -34,7 +35,10 @@ pub(crate) fn run<R>(deadline: Instant, f: impl FnOnce() -> R) -> Option<R> {
         }
     }
     let timer = if Instant::now() >= deadline {
-        mark.set(true); // already due: unwind at the first suspension point
+        // Already due: unwind at the first suspension point. Setting SCOPE on our own running
+        // task only marks it (state rule 2): its worker resumes it with `Resume::Scope`.
+        mark.set(true);
+        context::coroutine(|c| c.map(|c| c.task().header().state.notify(SCOPE)));
         None
     } else {
         Some(TimerGuard::register(deadline, Some(mark)))

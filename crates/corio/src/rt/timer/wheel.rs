@@ -172,8 +172,9 @@ impl Wheel {
         None
     }
 
-    /// Moves time to `now`, passing each expired timer's task to `fire`.
-    pub(crate) fn advance(&mut self, now: Instant, mut fire: impl FnMut(TaskRef)) {
+    /// Moves time to `now`, passing each expired timer's task to `fire`, with whether it was
+    /// a timeout scope's (its mark is set by then).
+    pub(crate) fn advance(&mut self, now: Instant, mut fire: impl FnMut(TaskRef, bool)) {
         // Whole milliseconds only: with deadlines rounded up, nothing fires early.
         let now = (now.saturating_duration_since(self.origin).as_millis() as u64)
             .min(MAX_MS)
@@ -191,11 +192,9 @@ impl Wheel {
                     continue; // removed
                 }
                 if e.deadline <= when {
-                    if let Some(mark) = &e.mark {
-                        mark.set(true);
-                    }
+                    let scoped = e.mark.as_ref().map(|mark| mark.set(true)).is_some();
                     if let Some(task) = self.release(key.index) {
-                        fire(task);
+                        fire(task, scoped);
                     }
                 } else {
                     let d = e.deadline;
@@ -232,7 +231,7 @@ mod tests {
 
     fn fired_at(wheel: &mut Wheel, origin: Instant, ms: u64) -> usize {
         let mut n = 0;
-        wheel.advance(origin + Duration::from_millis(ms), |_| n += 1);
+        wheel.advance(origin + Duration::from_millis(ms), |_, _| n += 1);
         n
     }
 
@@ -315,7 +314,7 @@ mod tests {
         let mut n = 0;
         for _ in 0..10 {
             if let Some(d) = w.next_deadline() {
-                w.advance(d + Duration::from_millis(1), |_| n += 1);
+                w.advance(d + Duration::from_millis(1), |_, _| n += 1);
             }
         }
         assert_eq!(n, 1);
