@@ -1,5 +1,5 @@
 //! `surge-return`: how much resident memory a runtime keeps after a surge of tasks has
-//! passed. Each system runs [`SURGE_TASKS`] tasks in waves of [`WAVE`] live at once, each
+//! passed. Each system runs [`surge_tasks`] tasks in waves of [`WAVE`] live at once, each
 //! touching [`TOUCH`] bytes (of stack for the stackful systems, of a buffer the task holds
 //! for tokio), waits until all have finished, then [`settle`], and reports the growth of RSS
 //! over the baseline taken before the surge, in MiB. A fresh process per measurement.

@@ -348,3 +348,43 @@ fn a_wait_in_the_destructor_of_a_never_started_task_fails_instead_of_blocking_th
         })
     });
 }
+
+// ----- 1 (kernel side): a wait that completed before the cancel keeps its result ---------
+
+#[test]
+fn a_sender_whose_value_was_taken_before_the_cancel_keeps_its_ok() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let (tx, rx) = corio::sync::channel::bounded::<u32>(0);
+            let h = corio::spawn(move || tx.send(9).is_ok());
+            corio::yield_now(); // the sender parks in `send`
+            assert_eq!(rx.recv().unwrap(), 9); // takes the value and wakes the sender
+            h.cancel(); // before the sender runs again
+            assert!(
+                h.join().unwrap(),
+                "send returned Ok and the task ran to its end"
+            );
+        })
+    });
+}
+
+#[test]
+fn a_cancelled_wait_that_did_not_complete_unwinds_at_once() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let (tx, rx) = corio::sync::channel::bounded::<u32>(0);
+            let after = Arc::new(AtomicUsize::new(0));
+            let a = after.clone();
+            let h = corio::spawn(move || {
+                let r = rx.recv();
+                a.fetch_add(1, Ordering::SeqCst); // must not run: the recv never completed
+                r
+            });
+            corio::yield_now(); // the receiver parks in `recv`
+            h.cancel();
+            assert!(h.join().unwrap_err().is_cancelled());
+            assert_eq!(after.load(Ordering::SeqCst), 0);
+            drop(tx);
+        })
+    });
+}

@@ -67,8 +67,13 @@ fn cycle(drops: &Arc<AtomicUsize>) -> usize {
     let late = rt.spawn(move || drop(g));
     guards += 1;
     drop(rt);
-    for h in handles {
-        assert!(h.join().unwrap_err().is_cancelled());
+    for (kind, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            // The joiner's wait can complete (its inner task was cancelled first) before the
+            // shutdown's cancel reaches it: it then returns, as a completed wait does.
+            Ok(()) => assert_eq!(kind % 4, 2, "only the joiner can finish"),
+            Err(e) => assert!(e.is_cancelled()),
+        }
     }
     let _ = late.join(); // ran or cancelled: either way, joinable after drop
     guards

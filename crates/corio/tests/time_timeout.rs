@@ -367,3 +367,37 @@ fn elapsed_is_an_io_timeout() {
 fn timeout_outside_a_coroutine_panics() {
     let _ = timeout(SHORT, || ());
 }
+
+/// A sender whose value was taken before its deadline fired keeps its `Ok` (a completed wait
+/// is never undone, as for a cancel): the values reported sent are exactly those received.
+#[test]
+fn a_send_completed_at_the_deadline_reports_ok() {
+    watchdog(LIMIT, || {
+        rt(2).block_on(|| {
+            let (tx, rx) = channel::bounded::<u32>(0);
+            let receiver = corio::spawn(move || {
+                let mut got = Vec::new();
+                while let Ok(v) = rx.recv() {
+                    if v % 3 == 0 {
+                        sleep(Duration::from_millis(1));
+                    }
+                    got.push(v);
+                }
+                got
+            });
+            let mut sent = Vec::new();
+            for i in 0..300 {
+                if let Ok(r) = timeout(Duration::from_millis(1), || tx.send(i)) {
+                    r.unwrap();
+                    sent.push(i);
+                }
+            }
+            drop(tx);
+            assert_eq!(
+                receiver.join().unwrap(),
+                sent,
+                "a delivered value reported as elapsed"
+            );
+        })
+    });
+}

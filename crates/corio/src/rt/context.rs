@@ -35,6 +35,11 @@ pub(crate) struct CoroutineCtx {
     spare: Cell<Option<TaskRef>>,
     /// Its open timeout scopes (see [`crate::rt::scope`]).
     pub(crate) scopes: ScopeStack,
+    /// A cancellation ([`PENDING_CANCEL`]) or a due timeout scope ([`PENDING_SCOPE`])
+    /// reached the coroutine while it was parked: its wait returned (as a spurious wake) so
+    /// that an operation that completed meanwhile returns its result, and the next
+    /// suspension unwinds instead (see [`suspend`]). One cell, so `suspend` checks once.
+    pending: Cell<u8>,
 }
 
 impl CoroutineCtx {
@@ -63,6 +68,7 @@ impl CoroutineCtx {
             locals_dead: Cell::new(false),
             spare: Cell::new(None),
             scopes: ScopeStack::default(),
+            pending: Cell::new(0),
         }
     }
 
@@ -260,16 +266,37 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     if ctx.is_null() {
         return false;
     }
-    // SAFETY: see `coroutine`; the yielder lives in the same coroutine as the CoroutineCtx.
-    let yielder = unsafe { &*(*ctx).yielder };
+    // SAFETY: see `coroutine`: `ctx` is the running coroutine's own context.
+    let c = unsafe { &*ctx };
+    if c.pending.get() != 0 {
+        unwind_pending(c);
+    }
+    // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
+    let yielder = unsafe { &*c.yielder };
     let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
-    CORO.with(|c| c.set(ctx));
+    CORO.with(|cell| cell.set(ctx));
     if input != Resume::Run {
-        // SAFETY: as above: the context lives on this running coroutine's stack.
-        resumed_to_fail(unsafe { &*ctx }, input);
+        resumed_to_fail(input, msg, c);
     }
     true
+}
+
+/// A cancellation was delivered while parked.
+const PENDING_CANCEL: u8 = 1;
+/// A timeout scope's timer fired while parked.
+const PENDING_SCOPE: u8 = 2;
+
+/// What `suspend` found pending before suspending: the cancellation unwinds, a scope unwinds
+/// if it is still open and due.
+#[cold]
+#[inline(never)]
+fn unwind_pending(c: &CoroutineCtx) {
+    let pending = c.pending.replace(0);
+    if pending & PENDING_CANCEL != 0 {
+        unwind_cancelled(c);
+    }
+    scope_due(c);
 }
 
 /// A timeout scope may be due (`Resume::Scope`): unwinds to it if so (see
@@ -299,6 +326,15 @@ fn scope_due(ctx: &CoroutineCtx) {
 /// How often a coroutine parked in a destructor retries a deferred scope unwind.
 const SCOPE_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// Starts the unwind of a cancelled coroutine. No panic hook: a cancellation is not an error
+/// to report. The coroutine's entry catches the payload and stores it as the task's outcome.
+#[cold]
+#[inline(never)]
+fn unwind_cancelled(c: &CoroutineCtx) -> ! {
+    c.pending.set(0);
+    panic::resume_unwind(Box::new(Cancelled))
+}
+
 /// The panic message of a coroutine that waits while its runtime shuts down.
 pub(crate) const SHUTDOWN_WAIT: &str = "corio: a coroutine is waiting while its runtime is \
 shutting down, and nothing can wake it any more (a destructor that waits, run by the \
@@ -307,14 +343,22 @@ shutdown's unwinding?). Cancel or finish such coroutines before dropping the run
 /// A coroutine resumed with something other than `Run`: unwind or panic, as the input says.
 #[cold]
 #[inline(never)]
-fn resumed_to_fail(ctx: &CoroutineCtx, input: Resume) {
+fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
     match input {
         Resume::Run => {}
-        Resume::Scope => scope_due(ctx),
+        // As for a cancel (below): after a yield check at once; after a park return as from
+        // a spurious wake, so a wait that completed keeps its result, and check before the
+        // next suspension (a scope that finishes first returns `Ok`).
+        Resume::Scope if suspended == Suspend::Yield => scope_due(c),
+        Resume::Scope => c.pending.set(c.pending.get() | PENDING_SCOPE),
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
-        // No panic hook: a cancellation is not an error to report. The coroutine's entry
-        // catches the payload and stores it as the task's outcome.
-        Resume::Cancel => panic::resume_unwind(Box::new(Cancelled)),
+        // A yield completes nothing: unwind at once.
+        Resume::Cancel if suspended == Suspend::Yield => unwind_cancelled(c),
+        // A park may have been woken by the operation it waited for completing (a value
+        // delivered, a lock handed over) before the cancel came: return as from a spurious
+        // wake, so the waiting operation returns what it completed, and unwind at the next
+        // suspension (the same operation's next wait if it did not complete).
+        Resume::Cancel => c.pending.set(c.pending.get() | PENDING_CANCEL),
         // A panic (printed), so the reason shows even when it aborts the process because the
         // wait was in a destructor run by the unwind.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),

@@ -56,14 +56,18 @@
 //! suspension point; inside a blocking operation of this module that is where it waits (a
 //! runtime shutting down unwinds its parked coroutines the same way). Operations that do not
 //! wait (`try_*`, `select!` with `default`, `len`, …) and waits of plain threads are never
-//! interrupted. A cancelled waiter leaves its queue cleanly, and anything it had just been
-//! handed — a message, a lock, a wake-up, permits — is passed on, so nothing is lost and no
-//! other waiter is stranded. Guards the coroutine holds are dropped as it unwinds (locks are
-//! released, permits returned). Per operation, when the coroutine is cancelled inside it:
+//! interrupted. An operation that completed before the cancel reached its coroutine (the
+//! message was delivered to it, the lock handed over, the notification received) returns its
+//! result as usual, and the coroutine unwinds at its next suspension point: a cancel never
+//! undoes a completed operation. Otherwise the cancelled waiter leaves its queue cleanly, and
+//! anything handed to it in a race with the cancel — a message, a lock, a wake-up, permits —
+//! is passed on, so nothing is lost and no other waiter is stranded. Guards the coroutine
+//! holds are dropped as it unwinds (locks are released, permits returned). Per operation,
+//! when the coroutine is cancelled inside it (and the operation had not completed):
 //!
 //! | operation | guarantee |
 //! |---|---|
-//! | [`Sender::send`](channel::Sender::send) (and `send_timeout`/`send_deadline`) | The message was either delivered — a receiver got it, or it is buffered — or it is dropped with the coroutine, never both. Which one is not reported: the join says cancelled either way (cancellation is not a rollback). |
+//! | [`Sender::send`](channel::Sender::send) (and `send_timeout`/`send_deadline`) | The message was either delivered — a receiver got it, or it is buffered — or it is dropped with the coroutine, never both. A `send` whose message was taken before the cancel arrived returns `Ok`. |
 //! | [`Receiver::recv`](channel::Receiver::recv) (and `recv_timeout`/`recv_deadline`) | No message is lost. If a sender had already handed its message to this receiver (its `send` returned `Ok`), the message goes to the next waiting receiver, or back to the front of the buffer — past the capacity if need be — where the next `recv` gets it first. |
 //! | [`Select::select`](channel::Select::select), [`select!`](crate::select!) | At most one operation was performed. A receive handed a message passes it on as `recv` does; a chosen send is delivered as for `send`; the messages of the other send operations are dropped with the `Select`. |
 //! | [`Mutex::lock`] | The coroutine does not hold the lock afterwards. If the lock was handed to it, it is released; if it was woken to retry, the next waiter is woken in its place. |
@@ -75,7 +79,8 @@
 //! | [`OnceCell::get_or_init`], [`OnceCell::set`], [`Once::call_once`] | A cancelled waiter changes nothing. If the coroutine running the initialiser is cancelled, the cell stays empty and the waiters wake: one of them runs its own initialiser. |
 //!
 //! A [`JoinHandle::join`](crate::JoinHandle::join) of the cancelled coroutine reports the
-//! cancellation (see [`is_cancelled`](crate::task::is_cancelled)).
+//! cancellation (see [`is_cancelled`](crate::task::is_cancelled)), unless the coroutine ran
+//! to its end without suspending again after a completed operation.
 //!
 //! # Model checking
 //! The core — the internal spin lock, the wait queues, the channel hand-off and the mutex —

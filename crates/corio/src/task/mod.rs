@@ -9,6 +9,11 @@
 //!   parked, else from its next one (any `park`, `yield_now`, `sleep`, lock, channel or socket
 //!   wait). Code that never suspends is never interrupted. A task that never started is not
 //!   run; its closure is dropped.
+//! - **Completed operations stand.** If the operation the coroutine was parked in completed
+//!   before the cancel reached it (a `send` whose message was taken, a `recv` that was handed
+//!   a message, a lock handed over), the operation returns its result and the coroutine
+//!   unwinds at its next suspension instead: a cancel never undoes what already happened,
+//!   and a `send` that returned `Ok` was received.
 //! - **As whom.** The unwind runs *as the coroutine*, on its worker: its destructors see it as
 //!   [`current()`], may use coroutine-locals, and may wait (lock a `Mutex` to give a
 //!   connection back to a pool, send on a channel): a wait there parks the coroutine, and other

@@ -24,7 +24,7 @@ pub(crate) const GUARD: usize = PAGE;
 ///
 /// Invariant: `low` is the start of `GUARD + size` bytes of a live slab
 /// whose lowest `GUARD` bytes fault on access (an installed guard or a
-/// `PROT_NONE` page, per [`guard_mode`](super::guard_mode)) and the rest are
+/// `PROT_NONE` page, per [`guard_mode`]) and the rest are
 /// read/write; the value owns them. Dropping the stack hands it to this
 /// thread's pool (or, if that is full, to the process-wide cache, or back to
 /// its slab if both are), so the next [`DefaultStack::new`] of the same size
