@@ -3,9 +3,10 @@
 //!
 //! A scope's timer (on the coroutine's home wheel, `rt::timer::scope`) sets the scope's
 //! [`Mark`] and wakes the coroutine with the task's `SCOPE` bit, so its worker resumes it
-//! with `Resume::Scope` (nothing is added to the plain yield/park path). Resumed so, at its
-//! current suspension point or (if it was running) its next one, `context::suspend` asks
-//! [`ScopeStack::due`] and the coroutine unwinds with a private
+//! with `Resume::Scope` (nothing is added to the plain yield/park path). After a yield,
+//! `context::suspend` asks [`ScopeStack::due`] at once; after a park it returns as from a
+//! spurious wake (a wait that completed keeps its result, as for a cancel) and asks before
+//! the next suspension. If due, the coroutine unwinds with a private
 //! [`ScopeElapsed`] payload naming the scope, exactly like a cancellation, and the scope's
 //! `catch_unwind` stops it there. When several scopes have fired the outermost one wins:
 //! its unwind passes through the inner scopes, which pass on a payload that is not theirs.

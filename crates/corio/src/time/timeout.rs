@@ -32,8 +32,10 @@ impl From<Elapsed> for io::Error {
 /// coroutine then carries on after the call.
 ///
 /// The unwind is a cancellation's: destructors run (as this coroutine, so they may wait),
-/// and nothing handed to `f` at the deadline is lost: a channel message or lock given to a
-/// waiter that unwinds is passed on to the next waiter, or stays in the channel. A closure
+/// and nothing handed to `f` at the deadline is lost: a wait that completed as the deadline
+/// passed (a message received, a value sent, a lock taken) keeps its result, and `f` is
+/// unwound at its next suspension point instead; a message or lock handed to a waiter that
+/// unwinds is passed on to the next waiter, or stays in the channel. A closure
 /// that finishes first returns `Ok` even if the deadline passed meanwhile, and its timer is
 /// disarmed. Code that computes without suspending cannot be interrupted: the deadline takes
 /// effect at a suspension point after its worker has looked at its timers (a busy worker
