@@ -168,7 +168,10 @@ pub fn max_live_here(config: &Config) -> Outcome {
                 if let Some(h) = handles[first..].iter().position(|h| h.is_finished()) {
                     let h = handles.swap_remove(first + h);
                     failure = Some(match h.join() {
-                        Err(p) => crate::panic_message(p.as_ref()).to_owned(),
+                        Err(e) => match e.try_into_panic() {
+                            Ok(p) => crate::panic_message(p.as_ref()).to_owned(),
+                            Err(e) => e.to_string(),
+                        },
                         Ok(()) => "a parked task returned".to_owned(),
                     });
                     break 'spawning;

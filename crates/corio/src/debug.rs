@@ -137,7 +137,7 @@ pub(crate) fn take(shared: &Shared) -> Dump {
     let mut coroutines = if crate::rt::context::in_coroutine() {
         crate::spawn_blocking(symbolize)
             .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_payload()))
     } else {
         symbolize()
     };

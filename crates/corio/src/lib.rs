@@ -36,16 +36,19 @@
 //! ## Pieces
 //! - [`run`], [`Runtime`], [`Builder`], [`Handle`], [`main`], [`test`]: starting and stopping
 //!   a runtime.
-//! - [`task`]: [`spawn`], [`JoinHandle`] (join, cancel, `Future`), [`yield_now`],
+//! - [`task`]: [`spawn`], [`JoinHandle`] (join, `join_timeout`, cancel, `Future`),
+//!   [`task::JoinError`], [`yield_now`],
 //!   [`task::current`], [`task::park`] / [`task::Unparker`], [`coroutine_local!`].
 //! - [`time`]: [`time::sleep`], [`time::sleep_until`], per-worker timer wheels; timer
 //!   channels for `select!` ([`time::after`], [`time::tick`], [`time::never()`]) and
-//!   [`time::interval`].
+//!   [`time::interval`]; timeout scopes ([`time::timeout`], [`time::timeout_at`]) that
+//!   unwind any blocking-style code at a deadline.
 //! - [`sync`]: channels ([`sync::channel`], [`select!`]) and locks ([`sync::Mutex`],
 //!   [`sync::RwLock`], [`sync::Condvar`], [`sync::Semaphore`], [`sync::WaitGroup`],
 //!   [`sync::Barrier`], [`sync::OnceCell`]) that park the coroutine, not the thread.
 //! - [`spawn_blocking`]: a bounded pool for calls that block a thread.
-//! - [`block_on`]: await any future from blocking-style code.
+//! - [`block_on`]: await any future from blocking-style code (with the `tokio` feature,
+//!   also futures that need tokio's reactor or timers).
 //! - [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `UnixListener`, `UnixStream`,
 //!   `UnixDatagram`, shaped like `std::net`; idle workers poll the epoll reactor themselves.
 //! - [`fs`] (std's shape, on the blocking pool), [`process`] (children waited for through a

@@ -17,6 +17,6 @@ where
     }
     match crate::spawn_blocking(f).join() {
         Ok(v) => v,
-        Err(payload) => panic::resume_unwind(payload),
+        Err(e) => panic::resume_unwind(e.into_payload()),
     }
 }

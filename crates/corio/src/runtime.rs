@@ -242,9 +242,10 @@ impl Runtime {
         *self.shared.main.lock().unwrap() = None;
         match out {
             Ok(v) => v,
-            Err(payload) => {
-                panic::resume_unwind(crate::debug::add_deadlock_dump(&self.shared, payload))
-            }
+            Err(e) => panic::resume_unwind(crate::debug::add_deadlock_dump(
+                &self.shared,
+                e.into_payload(),
+            )),
         }
     }
 

@@ -61,7 +61,7 @@ fn pool_is_bounded_and_panics_are_reported() {
                 Ok(v) => assert_eq!(v, i),
                 Err(e) => {
                     assert_eq!(i, 3);
-                    assert_eq!(*e.downcast::<&str>().unwrap(), "job 3");
+                    assert_eq!(*e.into_panic().downcast::<&str>().unwrap(), "job 3");
                 }
             }
         }

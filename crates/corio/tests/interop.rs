@@ -64,7 +64,7 @@ fn join_handle_is_a_future() {
     assert_eq!(corio::block_on(h).unwrap(), "done");
     // And inside one, with a panic payload.
     let err = rt.block_on(|| corio::block_on(corio::spawn(|| panic!("p"))).unwrap_err());
-    assert_eq!(*err.downcast::<&str>().unwrap(), "p");
+    assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "p");
 }
 
 #[test]

@@ -65,9 +65,9 @@ fn hitting_the_mapping_limit_is_a_clear_error() {
         let mut message = String::new();
         for h in handles {
             let err = h.join().unwrap_err();
-            if !corio::task::is_cancelled(&*err) {
+            if !err.is_cancelled() {
                 failed += 1;
-                message = err.downcast_ref::<String>().cloned().unwrap_or_default();
+                message = *err.into_panic().downcast::<String>().unwrap();
             }
         }
         (failed, message)

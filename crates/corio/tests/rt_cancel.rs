@@ -4,8 +4,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use corio::task::is_cancelled;
-
 struct Guard(Arc<AtomicUsize>);
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -27,7 +25,7 @@ fn cancel_parked_runs_destructors() {
         corio::time::sleep(Duration::from_millis(5));
         h.cancel();
         let err = h.join().unwrap_err();
-        assert!(is_cancelled(&*err));
+        assert!(err.is_cancelled());
     });
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
@@ -44,7 +42,7 @@ fn cancel_before_start_drops_closure() {
             panic!("must not run");
         });
         h.cancel(); // single worker, we have not suspended: it cannot have started
-        assert!(is_cancelled(&*h.join().unwrap_err()));
+        assert!(h.join().unwrap_err().is_cancelled());
     });
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
@@ -63,7 +61,7 @@ fn cancel_running_unwinds_at_next_suspension() {
             corio::yield_now();
         }
         h.cancel();
-        assert!(is_cancelled(&*h.join().unwrap_err()));
+        assert!(h.join().unwrap_err().is_cancelled());
         let after = steps.load(Ordering::SeqCst);
         corio::time::sleep(Duration::from_millis(5));
         assert_eq!(
@@ -124,7 +122,7 @@ fn cancel_racing_completion() {
                         completed += 1;
                     }
                     Err(e) => {
-                        assert!(is_cancelled(&*e));
+                        assert!(e.is_cancelled());
                         cancelled += 1;
                     }
                 }

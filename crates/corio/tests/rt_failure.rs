@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use corio::task::is_cancelled;
 use util::watchdog;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -60,7 +59,10 @@ fn panic_after_catching_the_cancellation_reaches_the_join() {
             corio::time::sleep(Duration::from_millis(5));
             h.cancel();
             let err = h.join().unwrap_err();
-            assert_eq!(err.downcast_ref::<&str>(), Some(&"boom while cancelled"));
+            assert_eq!(
+                *err.into_panic().downcast::<&str>().unwrap(),
+                "boom while cancelled"
+            );
             // The worker (the only one, which also runs this main coroutine) is alive.
             assert_eq!(corio::spawn(|| 7).join().unwrap(), 7);
         })
@@ -112,7 +114,7 @@ fn destructors_of_a_cancelled_coroutine_see_it_as_current() {
             let id = h.id();
             corio::time::sleep(Duration::from_millis(5));
             h.cancel();
-            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert!(h.join().unwrap_err().is_cancelled());
             assert_eq!(*seen.lock().unwrap(), Some(id));
         })
     });
@@ -139,7 +141,7 @@ fn a_destructor_of_a_cancelled_coroutine_may_wait_for_a_lock() {
             }
             assert!(!h.is_finished(), "its destructor is waiting for the lock");
             drop(held);
-            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert!(h.join().unwrap_err().is_cancelled());
             assert_eq!(*pool.lock(), vec!["conn"]);
         })
     });
@@ -167,7 +169,7 @@ fn a_cancel_is_delivered_once_even_if_a_destructor_waits() {
             h.cancel(); // twice: still one delivery
             corio::yield_now();
             tx.send(5).unwrap();
-            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert!(h.join().unwrap_err().is_cancelled());
             assert_eq!(got.load(Ordering::SeqCst), 5);
         })
     });
@@ -231,7 +233,7 @@ fn spawn_through_a_handle_after_the_runtime_is_dropped_is_cancelled_at_once() {
         let handle = rt.handle();
         drop(rt);
         let h = handle.spawn(|| 1);
-        assert!(is_cancelled(&*h.join().unwrap_err()));
+        assert!(h.join().unwrap_err().is_cancelled());
     });
 }
 
@@ -242,7 +244,7 @@ fn spawn_under_an_enter_guard_after_the_runtime_is_dropped_is_cancelled_at_once(
         let _guard = rt.enter();
         drop(rt);
         let h = corio::spawn(|| 1);
-        assert!(is_cancelled(&*h.join().unwrap_err()));
+        assert!(h.join().unwrap_err().is_cancelled());
     });
 }
 
@@ -261,7 +263,7 @@ fn spawns_racing_the_drop_all_end() {
             for h in spawner.join().unwrap() {
                 match h.join() {
                     Ok(_) => {}
-                    Err(e) => assert!(is_cancelled(&*e)),
+                    Err(e) => assert!(e.is_cancelled()),
                 }
             }
         }
@@ -284,12 +286,7 @@ fn dropping_a_runtime_inside_its_own_coroutine_is_a_clear_error() {
             corio::yield_now();
         });
         *slot.lock().unwrap() = Some(rt);
-        let err = h.join().unwrap_err();
-        let msg = err
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| err.downcast_ref::<&str>().copied())
-            .unwrap_or("");
+        let msg = h.join().unwrap_err().to_string();
         assert!(
             msg.contains("inside one of its own coroutines"),
             "unexpected payload: {msg:?}"
@@ -320,7 +317,8 @@ fn tasks_that_cannot_start_are_reported_once_and_counted() {
         }
         let last = rt.spawn(|| 0);
         let err = last.join().unwrap_err();
-        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(err.is_panic());
+        let msg = err.to_string();
         assert!(msg.contains("cannot create a coroutine"), "{msg}");
         return;
     }
@@ -344,7 +342,7 @@ fn a_wait_in_the_destructor_of_a_never_started_task_fails_instead_of_blocking_th
             });
             h.cancel(); // one worker, main has not suspended: the task has not started
             let err = h.join().unwrap_err();
-            let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+            let msg = err.to_string();
             assert!(msg.contains("outside any coroutine"), "{msg:?}");
             assert_eq!(corio::spawn(|| 3).join().unwrap(), 3, "the worker lives on");
         })
@@ -384,7 +382,7 @@ fn a_cancelled_wait_that_did_not_complete_unwinds_at_once() {
             });
             corio::yield_now(); // the receiver parks in `recv`
             h.cancel();
-            assert!(is_cancelled(&*h.join().unwrap_err()));
+            assert!(h.join().unwrap_err().is_cancelled());
             assert_eq!(after.load(Ordering::SeqCst), 0);
             drop(tx);
         })

@@ -72,7 +72,7 @@ fn cycle(drops: &Arc<AtomicUsize>) -> usize {
             // The joiner's wait can complete (its inner task was cancelled first) before the
             // shutdown's cancel reaches it: it then returns, as a completed wait does.
             Ok(()) => assert_eq!(kind % 4, 2, "only the joiner can finish"),
-            Err(e) => assert!(corio::task::is_cancelled(&*e)),
+            Err(e) => assert!(e.is_cancelled()),
         }
     }
     let _ = late.join(); // ran or cancelled: either way, joinable after drop

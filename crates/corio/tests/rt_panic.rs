@@ -27,7 +27,7 @@ fn panicking_coroutines_never_stop_the_runtime() {
                 Ok(v) => assert_eq!(v as usize, i),
                 Err(payload) => {
                     assert_eq!(i % 3, 0);
-                    assert_eq!(*payload.downcast::<u32>().unwrap() as usize, i);
+                    assert_eq!(*payload.into_panic().downcast::<u32>().unwrap() as usize, i);
                 }
             }
         }
@@ -42,7 +42,11 @@ fn string_payload_like_std() {
     let rt = corio::Builder::new().workers(1).build().unwrap();
     let n = std::hint::black_box(1);
     let err = rt.block_on(move || corio::spawn(move || panic!("boom {n}")).join().unwrap_err());
-    assert_eq!(err.downcast_ref::<String>().unwrap(), "boom 1");
+    assert_eq!(
+        err.to_string(),
+        format!("task {} panicked with message \"boom 1\"", err.id())
+    );
+    assert_eq!(*err.into_panic().downcast::<String>().unwrap(), "boom 1");
 }
 
 #[test]

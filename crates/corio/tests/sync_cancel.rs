@@ -17,7 +17,6 @@ use std::time::Duration;
 use corio::select;
 use corio::sync::channel::{bounded, SendError};
 use corio::sync::{Condvar, Mutex, RwLock, Semaphore};
-use corio::task::is_cancelled;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -36,17 +35,17 @@ fn let_others_park() {
 }
 
 /// `Some(value)` if the task ran to its end, `None` if it was cancelled; panics otherwise.
-fn outcome<T>(r: std::thread::Result<T>) -> Option<T> {
+fn outcome<T>(r: Result<T, corio::task::JoinError>) -> Option<T> {
     match r {
         Ok(v) => Some(v),
-        Err(e) if is_cancelled(&*e) => None,
+        Err(e) if e.is_cancelled() => None,
         Err(_) => panic!("the task panicked"),
     }
 }
 
-fn assert_cancelled<T: std::fmt::Debug>(r: std::thread::Result<T>) {
+fn assert_cancelled<T: std::fmt::Debug>(r: Result<T, corio::task::JoinError>) {
     match r {
-        Err(e) => assert!(is_cancelled(&*e), "expected a cancellation"),
+        Err(e) => assert!(e.is_cancelled(), "expected a cancellation, got {e}"),
         Ok(v) => panic!("expected a cancellation, got {v:?}"),
     }
 }

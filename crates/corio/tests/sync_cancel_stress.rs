@@ -24,7 +24,6 @@ use std::time::Duration;
 use corio::select;
 use corio::sync::channel::{bounded, unbounded, Receiver, Sender};
 use corio::sync::{Barrier, Condvar, Mutex, OnceCell, RwLock, Semaphore, WaitGroup};
-use corio::task::is_cancelled;
 
 /// Seeds run by default (sized for CI: a few seconds in the optimised test profile).
 const CI_SEEDS: u64 = 300;
@@ -347,14 +346,10 @@ fn run_seed(seed: u64) {
         }
         for h in hs {
             if let Err(e) = h.join() {
-                if is_cancelled(&*e) {
+                if e.is_cancelled() {
                     CANCELLED.fetch_add(1, SeqCst);
                 } else {
-                    let msg = e
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-                    panic!("a coroutine panicked: {msg:?}");
+                    panic!("a coroutine failed: {e}");
                 }
             }
         }

@@ -76,7 +76,7 @@ where
     let addrs = if crate::task::try_current().is_some() {
         match crate::spawn_blocking(run).join() {
             Ok(r) => r?,
-            Err(p) => std::panic::resume_unwind(p),
+            Err(e) => std::panic::resume_unwind(e.into_payload()),
         }
     } else {
         run()?

@@ -144,7 +144,7 @@ fn read_both(
     let out = read_all(stdout);
     let err = match err.0.take().expect("joined once").join() {
         Ok(r) => r,
-        Err(payload) => std::panic::resume_unwind(payload),
+        Err(e) => std::panic::resume_unwind(e.into_payload()),
     };
     Ok((out?, err?))
 }

@@ -15,6 +15,7 @@ use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
 use crate::rt::sched::Shared;
+use crate::rt::scope::{Due, Mark, ScopeElapsed, ScopeStack};
 use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
 use crate::rt::task::harness::Cancelled;
 
@@ -33,10 +34,13 @@ pub(crate) struct CoroutineCtx {
     /// takes it instead of counting a new one, so a park/wake cycle that goes through a waiter
     /// handle moves one reference around instead of incrementing and decrementing.
     spare: Cell<Option<TaskRef>>,
-    /// A cancellation reached the coroutine while it was parked: its wait returned (as a
-    /// spurious wake) so that an operation that completed meanwhile returns its result, and
-    /// the next suspension unwinds instead (see [`suspend`]).
-    cancel_pending: Cell<bool>,
+    /// Its open timeout scopes (see [`crate::rt::scope`]).
+    pub(crate) scopes: ScopeStack,
+    /// A cancellation ([`PENDING_CANCEL`]) or a due timeout scope ([`PENDING_SCOPE`])
+    /// reached the coroutine while it was parked: its wait returned (as a spurious wake) so
+    /// that an operation that completed meanwhile returns its result, and the next
+    /// suspension unwinds instead (see [`suspend`]). One cell, so `suspend` checks once.
+    pending: Cell<u8>,
 }
 
 impl CoroutineCtx {
@@ -64,7 +68,8 @@ impl CoroutineCtx {
             locals: RefCell::new(Vec::new()),
             locals_dead: Cell::new(false),
             spare: Cell::new(None),
-            cancel_pending: Cell::new(false),
+            scopes: ScopeStack::default(),
+            pending: Cell::new(0),
         }
     }
 
@@ -252,6 +257,9 @@ pub(crate) fn in_coroutine() -> bool {
 
 /// Suspends the running coroutine. Returns `false` (doing nothing) outside a coroutine.
 ///
+/// A suspension point is also where a timeout scope whose deadline passed unwinds the
+/// coroutine (resumed with `Resume::Scope`; see [`crate::rt::scope`]).
+///
 /// # Panics
 /// With the deadlock report, if the runtime found that nothing can ever wake this coroutine.
 pub(crate) fn suspend(msg: Suspend) -> bool {
@@ -261,8 +269,8 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     }
     // SAFETY: see `coroutine`: `ctx` is the running coroutine's own context.
     let c = unsafe { &*ctx };
-    if c.cancel_pending.get() {
-        unwind_cancelled(c);
+    if c.pending.get() != 0 {
+        unwind_pending(c);
     }
     // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*c.yielder };
@@ -278,12 +286,56 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     true
 }
 
+/// A cancellation was delivered while parked.
+const PENDING_CANCEL: u8 = 1;
+/// A timeout scope's timer fired while parked.
+const PENDING_SCOPE: u8 = 2;
+
+/// What `suspend` found pending before suspending: the cancellation unwinds, a scope unwinds
+/// if it is still open and due.
+#[cold]
+#[inline(never)]
+fn unwind_pending(c: &CoroutineCtx) {
+    let pending = c.pending.replace(0);
+    if pending & PENDING_CANCEL != 0 {
+        unwind_cancelled(c);
+    }
+    scope_due(c);
+}
+
+/// A timeout scope may be due (`Resume::Scope`): unwinds to it if so (see
+/// [`crate::rt::scope`]). A delivery deferred because the thread is unwinding (a destructor
+/// waits) must not be lost while the coroutine parks: a short scope timer wakes it to try
+/// again.
+#[cold]
+#[inline(never)]
+fn scope_due(ctx: &CoroutineCtx) {
+    match ctx
+        .scopes
+        .due(std::thread::panicking(), Some(std::time::Instant::now()))
+    {
+        Due::Nothing => {}
+        // No panic hook: like a cancellation, an elapsed scope is not an error to report.
+        Due::Unwind(id) => panic::resume_unwind(Box::new(ScopeElapsed(id))),
+        Due::Deferred => {
+            let retry = std::time::Instant::now() + SCOPE_RETRY;
+            let task = ctx.task_ref();
+            // Never removed: if it fires after the scope closed, the scope check finds
+            // nothing and the wake is a spurious one, which every parking caller tolerates.
+            worker(|w| w.map(|w| w.insert_timer(retry, task, Some(Mark::default()))));
+        }
+    }
+}
+
+/// How often a coroutine parked in a destructor retries a deferred scope unwind.
+const SCOPE_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Starts the unwind of a cancelled coroutine. No panic hook: a cancellation is not an error
 /// to report. The coroutine's entry catches the payload and stores it as the task's outcome.
 #[cold]
 #[inline(never)]
 fn unwind_cancelled(c: &CoroutineCtx) -> ! {
-    c.cancel_pending.set(false);
+    c.pending.set(0);
     panic::resume_unwind(Box::new(Cancelled))
 }
 
@@ -313,6 +365,11 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
     match input {
         Resume::Run => {}
         Resume::Capture => unreachable!("handled in `suspend`"),
+        // As for a cancel after a wake (below): after a yield check at once; after a park
+        // return as from a spurious wake, so a wait that completed keeps its result, and check
+        // before the next suspension (a scope that finishes first returns `Ok`).
+        Resume::Scope if suspended == Suspend::Yield => scope_due(c),
+        Resume::Scope => c.pending.set(c.pending.get() | PENDING_SCOPE),
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
         // Nothing woke it but the cancel, or a yield (which completes nothing): unwind now.
         Resume::Cancel => unwind_cancelled(c),
@@ -321,7 +378,7 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
         // completed (a value delivered, a lock handed over). Return as from that wake, so it
         // returns what it completed, and unwind at the next suspension (the same operation's
         // next wait if it did not complete).
-        Resume::CancelAfterWake => c.cancel_pending.set(true),
+        Resume::CancelAfterWake => c.pending.set(c.pending.get() | PENDING_CANCEL),
         // A panic (printed), so the reason shows even when it aborts the process because the
         // wait was in a destructor run by the unwind.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),

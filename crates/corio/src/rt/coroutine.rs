@@ -23,6 +23,9 @@ pub(crate) enum Resume {
     /// wake, so a completed operation keeps its result, and the next suspension unwinds; a
     /// yield unwinds at once.
     CancelAfterWake,
+    /// A timeout scope's timer fired (or its deadline had passed when it opened): unwind to
+    /// the scope if it is due (see `rt::scope`), else carry on.
+    Scope,
     /// The runtime is shutting down and nothing can wake this coroutine, which is waiting
     /// after its cancellation was delivered (in a destructor, say): fail with a clear panic.
     Stuck,

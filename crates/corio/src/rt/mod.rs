@@ -16,6 +16,7 @@
 //! | [`stats`] | per-worker counters (metrics, stall monitor), written without read-modify-writes |
 //! | [`monitor`] | the stall detector's thread (looks down only) |
 //! | [`deadlock`] | every wake-up source outside the queues, counted for the deadlock report |
+//! | [`scope`] | a coroutine's open timeout scopes and the unwind that ends one |
 //! | [`wait`](mod@wait) | waiting for a `Future` from blocking-style code (`block_on`, `join`) |
 //!
 //! Only `sched`, `sched::worker`, `context` and `blocking` import each other
@@ -30,6 +31,7 @@ pub(crate) mod coroutine;
 pub(crate) mod deadlock;
 pub(crate) mod monitor;
 pub(crate) mod sched;
+pub(crate) mod scope;
 pub(crate) mod stats;
 pub(crate) mod task;
 pub(crate) mod timer;

@@ -1,5 +1,6 @@
 //! Waiting for a `Future` from blocking-style code: the one loop behind
-//! [`block_on`](crate::block_on) and [`JoinHandle::join`](crate::JoinHandle::join).
+//! [`block_on`](crate::block_on) and [`JoinHandle::join`](crate::JoinHandle::join) (and,
+//! with a deadline, `join_timeout`).
 //!
 //! Inside a coroutine the coroutine parks between polls and the future's waker is its own
 //! task's (no allocation); outside one the thread parks.
@@ -9,17 +10,28 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake};
 use std::thread::{self, Thread};
+use std::time::Instant;
 
 use crate::rt::context;
 use crate::rt::coroutine::Suspend;
 use crate::rt::deadlock::ExternalWait;
+use crate::rt::timer::park_until;
 
 /// Runs `future` to completion; `foreign` says whether the wake may come from outside the
 /// runtime (then the wait counts as an [`ExternalWait`] for the deadlock check).
 pub(crate) fn wait<F: Future>(future: F, foreign: bool) -> F::Output {
+    wait_until(future, foreign, None).expect("no deadline")
+}
+
+/// [`wait`], giving up (`None`) once `deadline` (if any) has passed.
+pub(crate) fn wait_until<F: Future>(
+    future: F,
+    foreign: bool,
+    deadline: Option<Instant>,
+) -> Option<F::Output> {
     let mut future = pin!(future);
     let Some(task) = context::coroutine(|c| c.map(|c| c.task)) else {
-        return block_on_thread(future);
+        return block_on_thread(future, deadline);
     };
     // SAFETY: the running coroutine's task is kept alive by its slot until the coroutine
     // ends, which is after this function returns (or unwinds).
@@ -28,12 +40,21 @@ pub(crate) fn wait<F: Future>(future: F, foreign: bool) -> F::Output {
     let mut external = None;
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
+            return Some(out);
         }
         if foreign && external.is_none() {
             external = context::shared().map(|s| ExternalWait::new(s.sources.clone()));
         }
-        context::suspend(Suspend::Park);
+        match deadline {
+            None => {
+                context::suspend(Suspend::Park);
+            }
+            Some(d) => {
+                if park_until(d) {
+                    return None;
+                }
+            }
+        }
     }
 }
 
@@ -49,14 +70,26 @@ impl Wake for ThreadWaker {
     }
 }
 
-fn block_on_thread<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+fn block_on_thread<F: Future>(
+    mut future: Pin<&mut F>,
+    deadline: Option<Instant>,
+) -> Option<F::Output> {
     context::assert_thread_may_block();
     let waker = Arc::new(ThreadWaker(thread::current())).into();
     let mut cx = Context::from_waker(&waker);
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
+            return Some(out);
         }
-        thread::park();
+        match deadline {
+            None => thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return None;
+                }
+                thread::park_timeout(d - now);
+            }
+        }
     }
 }

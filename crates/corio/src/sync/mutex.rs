@@ -189,6 +189,36 @@ impl<T: ?Sized> Mutex<T> {
         None
     }
 
+    /// Takes the lock, waiting at most `timeout`; `None` if it did not come free in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corio::run(|| {
+    ///     let m = corio::sync::Mutex::new(1);
+    ///     let g = m.lock();
+    ///     assert!(m.try_lock_for(Duration::from_millis(2)).is_none());
+    ///     drop(g);
+    ///     assert!(m.try_lock_for(Duration::from_millis(2)).is_some());
+    /// });
+    /// ```
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_lock_until(deadline),
+            None => Some(self.lock()),
+        }
+    }
+
+    /// Takes the lock, waiting until `deadline` at the latest.
+    pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+        if let Some(g) = self.try_lock() {
+            return Some(g);
+        }
+        self.lock_slow_until(Some(deadline)).then(|| MutexGuard {
+            mutex: self,
+            _marker: PhantomData,
+        })
+    }
+
     /// Whether the mutex is locked right now (a snapshot, for diagnostics).
     pub fn is_locked(&self) -> bool {
         self.state.load(Ordering::Relaxed) & LOCKED != 0
@@ -200,8 +230,14 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[cold]
-    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPINS is 0 under loom
     fn lock_slow(&self) {
+        let locked = self.lock_slow_until(None);
+        debug_assert!(locked, "no deadline");
+    }
+
+    /// Takes the lock, or gives up at `deadline` (`false`).
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))] // SPINS is 0 under loom
+    fn lock_slow_until(&self, deadline: Option<Instant>) -> bool {
         let mut spins = 0;
         let mut since: Option<Instant> = None;
         let mut returning = false;
@@ -214,7 +250,7 @@ impl<T: ?Sized> Mutex<T> {
                     .compare_exchange_weak(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return;
+                    return true;
                 }
                 continue;
             }
@@ -223,6 +259,13 @@ impl<T: ?Sized> Mutex<T> {
                 spins += 1;
                 std::hint::spin_loop();
                 continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                if returning {
+                    // We were the waiter woken to retry, and we leave: wake another instead.
+                    self.pass_on_retry();
+                }
+                return false;
             }
             let first = *since.get_or_insert_with(Instant::now);
             let node = Node::new(Queued {
@@ -254,7 +297,7 @@ impl<T: ?Sized> Mutex<T> {
             returning = true;
             let token = waitq::wait(
                 &node,
-                None,
+                deadline,
                 &self.queue,
                 |q| q,
                 |token| match token {
@@ -267,9 +310,12 @@ impl<T: ?Sized> Mutex<T> {
             );
             // Without a deadline `wait` returns only with a token. On HANDOFF we own the lock
             // and, because `wait` loads the token with Acquire (pairing with the unlocker's
-            // Release store), we see the previous critical section.
-            if token == Some(HANDOFF) {
-                return;
+            // Release store), we see the previous critical section. `None`: the deadline
+            // passed and `wait` unlinked us (nobody handed us anything).
+            match token {
+                Some(HANDOFF) => return true,
+                Some(_) => {}
+                None => return false,
             }
         }
     }

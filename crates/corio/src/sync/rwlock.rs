@@ -4,6 +4,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use super::lock::Lock;
 use super::waitq::{self, Node, WaitList};
@@ -111,12 +112,63 @@ impl<T: ?Sized> RwLock<T> {
         })
     }
 
+    /// Shared access, waiting at most `timeout`; `None` if it was not granted in time.
+    pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_read_until(deadline),
+            None => Some(self.read()),
+        }
+    }
+
+    /// Shared access, waiting until `deadline` at the latest.
+    pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T>> {
+        self.acquire_until(false, Some(deadline))
+            .then(|| RwLockReadGuard {
+                lock: self,
+                _marker: PhantomData,
+            })
+    }
+
+    /// Exclusive access, waiting at most `timeout`; `None` if it was not granted in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corio::run(|| {
+    ///     let l = corio::sync::RwLock::new(0);
+    ///     let r = l.read();
+    ///     assert!(l.try_write_for(Duration::from_millis(2)).is_none());
+    ///     drop(r);
+    ///     *l.try_write_for(Duration::from_millis(2)).unwrap() += 1;
+    /// });
+    /// ```
+    pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_write_until(deadline),
+            None => Some(self.write()),
+        }
+    }
+
+    /// Exclusive access, waiting until `deadline` at the latest.
+    pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T>> {
+        self.acquire_until(true, Some(deadline))
+            .then(|| RwLockWriteGuard {
+                lock: self,
+                _marker: PhantomData,
+            })
+    }
+
     /// A mutable reference to the value; `&mut self` proves exclusivity.
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
     }
 
     fn acquire(&self, write: bool) {
+        let granted = self.acquire_until(write, None);
+        debug_assert!(granted, "no deadline");
+    }
+
+    /// Takes the lock (`write`: exclusively), or gives up at `deadline` (`false`).
+    fn acquire_until(&self, write: bool, deadline: Option<Instant>) -> bool {
         let node = Node::new(write);
         {
             let mut s = self.state.lock();
@@ -126,13 +178,13 @@ impl<T: ?Sized> RwLock<T> {
                 } else {
                     s.readers += 1;
                 }
-                return;
+                return true;
             }
             s.queue.push_back(&node);
         }
-        waitq::wait(
+        let token = waitq::wait(
             &node,
-            None,
+            deadline,
             &self.state,
             |s| &mut s.queue,
             |token| match token {
@@ -142,6 +194,11 @@ impl<T: ?Sized> RwLock<T> {
                 None => self.grant(),
             },
         );
+        if token.is_none() {
+            // Timed out and left the queue: the readers behind a writer may enter now.
+            self.grant();
+        }
+        token.is_some()
     }
 
     fn release(&self, write: bool) {

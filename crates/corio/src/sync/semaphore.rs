@@ -82,10 +82,26 @@ impl Semaphore {
         self.try_acquire_many(1)
     }
 
+    /// Waits for one permit at most `timeout`; `None` if none came free in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corio::run(|| {
+    ///     let s = corio::sync::Semaphore::new(1);
+    ///     let p = s.acquire();
+    ///     assert!(s.acquire_timeout(Duration::from_millis(2)).is_none());
+    ///     drop(p);
+    ///     assert!(s.acquire_timeout(Duration::from_millis(2)).is_some());
+    /// });
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        self.acquire_many_timeout(1, timeout)
+    }
+
     /// Waits for `n` permits at most `timeout`.
     pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.acquire_until(n, Instant::now().checked_add(timeout))
-            .then_some(SemaphorePermit { sem: self, n })
+            .then(|| SemaphorePermit { sem: self, n }) // a permit built eagerly would release on drop
     }
 
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> bool {

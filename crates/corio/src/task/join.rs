@@ -6,14 +6,15 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use super::TaskId;
+use super::{JoinError, TaskId};
 use crate::rt::{self, TaskRef, COMPLETE, JOIN_WAKER};
 
 /// An owned permission to join a task: wait for it and take its output.
 ///
 /// Dropping the handle *detaches* the task: it keeps running and its output is dropped.
-/// `JoinHandle<T>` is also a [`Future`] with output [`std::thread::Result<T>`], so async code
+/// `JoinHandle<T>` is also a [`Future`] with output `Result<T, JoinError>`, so async code
 /// (and [`block_on`](crate::block_on)) can await a coroutine.
 ///
 /// ```
@@ -37,14 +38,45 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    /// Waits for the task and returns its output, or the payload of its panic like
-    /// [`std::thread::JoinHandle::join`]. If it was cancelled the payload is a
-    /// [`Cancelled`](super::Cancelled) (test with [`is_cancelled`](super::is_cancelled)).
+    /// Waits for the task and returns its output, or a [`JoinError`] saying whether it was
+    /// cancelled or panicked (with the panic's payload).
     ///
     /// Inside a coroutine this parks only the coroutine; elsewhere it blocks the thread.
-    pub fn join(self) -> thread::Result<T> {
+    pub fn join(self) -> Result<T, JoinError> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
         rt::wait(self, foreign)
+    }
+
+    /// [`join`](Self::join) with a time limit: `Ok` with the join's result if the task
+    /// finishes within `timeout`, else `Err` with the handle back (to wait again, cancel the
+    /// task, or drop the handle to detach it). The task itself is not touched by the timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corio::run(|| {
+    ///     let h = corio::spawn(|| corio::time::sleep(Duration::from_secs(3600)));
+    ///     let h = h.join_timeout(Duration::from_millis(5)).unwrap_err();
+    ///     h.cancel();
+    ///     assert!(h.join().unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => Ok(self.join()),
+        }
+    }
+
+    /// [`join_timeout`](Self::join_timeout) with the deadline as an instant.
+    pub fn join_deadline(
+        mut self,
+        deadline: Instant,
+    ) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
+        match rt::wait::wait_until(&mut self, foreign, Some(deadline)) {
+            Some(out) => Ok(out),
+            None => Err(self),
+        }
     }
 
     /// Whether the task has finished (returned, panicked or been cancelled).
@@ -63,7 +95,7 @@ impl<T> JoinHandle<T> {
     /// corio::run(|| {
     ///     let h = corio::spawn(|| corio::time::sleep(std::time::Duration::from_secs(3600)));
     ///     h.cancel();
-    ///     assert!(corio::task::is_cancelled(&*h.join().unwrap_err()));
+    ///     assert!(h.join().unwrap_err().is_cancelled());
     /// });
     /// ```
     pub fn cancel(&self) {
@@ -82,16 +114,17 @@ impl<T> JoinHandle<T> {
         self.task.header().name.as_deref()
     }
 
-    fn take_output(&self) -> thread::Result<T> {
+    fn take_output(&self) -> Result<T, JoinError> {
         let mut out: Option<thread::Result<T>> = None;
         // SAFETY: COMPLETE was seen; `out` has this task's output type (see `new`).
         unsafe { self.task.take_output(&mut out as *mut _ as *mut ()) };
         out.expect("output written")
+            .map_err(|payload| JoinError::new(self.id(), payload))
     }
 }
 
 impl<T> Future for JoinHandle<T> {
-    type Output = thread::Result<T>;
+    type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let h = self.task.header();

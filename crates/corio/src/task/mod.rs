@@ -45,6 +45,7 @@
 //! that worker (see `rt::sched`).
 
 pub(crate) mod join;
+mod join_error;
 pub(crate) mod local;
 
 use std::any::Any;
@@ -53,6 +54,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 pub use join::JoinHandle;
+pub use join_error::JoinError;
 pub use local::{AccessError, LocalKey};
 
 pub use crate::rt::task::harness::Cancelled;
@@ -366,8 +368,9 @@ impl fmt::Debug for Unparker {
     }
 }
 
-/// Whether a join error payload means the task was cancelled (by [`JoinHandle::cancel`] or
-/// by its runtime shutting down).
+/// Whether a panic payload is a cancellation's (by [`JoinHandle::cancel`] or by the runtime
+/// shutting down): what a `catch_unwind` inside a coroutine sees while it is cancelled.
+/// For a finished task use [`JoinError::is_cancelled`].
 pub fn is_cancelled(payload: &(dyn Any + Send)) -> bool {
     payload.is::<Cancelled>()
 }

@@ -1,16 +1,20 @@
 //! Time: `sleep`, `sleep_until`, deadline-bounded parking, timer channels for `select!`
-//! ([`after`], [`tick`], [`never()`]) and [`interval()`].
+//! ([`after`], [`tick`], [`never()`]), [`interval()`], and timeout scopes ([`timeout()`],
+//! [`timeout_at`]) that put a deadline on any piece of blocking-style code.
 //!
 //! Public API above the kernel: timers live in a per-worker hierarchical timer wheel (1 ms
 //! resolution, `rt::timer`), next to the coroutines they wake; a timer never fires early.
 
 mod channel;
 mod interval;
+mod timeout;
 
 pub use channel::{after, never, tick};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 
 use std::time::{Duration, Instant};
+
+pub use timeout::{timeout, timeout_at, Elapsed};
 
 use crate::rt::{self, timer::park_until};
 

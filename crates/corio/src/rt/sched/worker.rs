@@ -15,11 +15,12 @@ use super::Shared;
 use crate::rt::capture::{self, Captured};
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
+use crate::rt::scope::Mark;
 use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
 use crate::rt::task::state::{
-    AfterPark, CANCELLED, CANCEL_WAKE, COMPLETE, DEADLOCK, NOTIFIED, RUNNING,
+    AfterPark, CANCELLED, CANCEL_WAKE, COMPLETE, DEADLOCK, NOTIFIED, RUNNING, SCOPE,
 };
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
@@ -509,9 +510,9 @@ impl Local {
             return 0;
         }
         let mut fired = 0;
-        wheel.advance(Instant::now(), |task| {
+        wheel.advance(Instant::now(), |task, scoped| {
             fired += 1;
-            if task.header().state.notify(0) {
+            if task.header().state.notify(if scoped { SCOPE } else { 0 }) {
                 self.with_ready(|q| q.push_back(task));
             }
         });
@@ -520,10 +521,15 @@ impl Local {
     }
 
     /// Adds a timer that wakes `task` at `deadline` (the running coroutine's, see
-    /// `rt::timer`).
-    pub(crate) fn insert_timer(&self, deadline: Instant, task: TaskRef) -> TimerKey {
+    /// `rt::timer`), setting a timeout scope's `mark` first if given.
+    pub(crate) fn insert_timer(
+        &self,
+        deadline: Instant,
+        task: TaskRef,
+        mark: Option<Mark>,
+    ) -> TimerKey {
         let mut wheel = self.wheel.borrow_mut();
-        let key = wheel.insert(deadline, task);
+        let key = wheel.insert(deadline, task, mark);
         self.publish_timers(&wheel);
         key
     }
@@ -550,10 +556,10 @@ impl Local {
         debug_assert!(snap & COMPLETE == 0);
         let slot = task.header().slot.load(Ordering::Relaxed);
         if slot != UNSET {
-            let input = if snap & (CANCELLED | DEADLOCK) == 0 {
+            let input = if snap & (CANCELLED | DEADLOCK | SCOPE) == 0 {
                 Resume::Run
             } else {
-                self.special_input(slot, snap)
+                self.special_input(&*task, slot, snap)
             };
             match self.resume(slot, input) {
                 Outcome::Requeue => self.with_ready(|q| q.push_back(task)),
@@ -578,25 +584,31 @@ impl Local {
         }
     }
 
-    /// What a started coroutine whose task is cancelled or deadlocked is resumed with: the
-    /// cancellation once (then its destructors may wait like any code), the deadlock report
-    /// every time (main only).
+    /// What a started coroutine whose task is cancelled, deadlocked or has a timeout scope
+    /// due is resumed with: the cancellation once (then its destructors may wait like any
+    /// code), the deadlock report every time (main only), a scope check once per `SCOPE`.
     #[cold]
     #[inline(never)]
-    fn special_input(&self, slot: u32, snap: usize) -> Resume {
+    fn special_input(&self, task: &dyn RawTask, slot: u32, snap: usize) -> Resume {
+        if snap & SCOPE != 0 {
+            task.header().state.take_scope();
+        }
         if snap & DEADLOCK != 0 {
             return Resume::Deadlock;
         }
-        let first = self.with_coroutines(|c| {
-            let entry = c.get(slot);
-            !std::mem::replace(&mut entry.cancel_delivered, true)
-        });
+        let first = snap & CANCELLED != 0
+            && self.with_coroutines(|c| {
+                let entry = c.get(slot);
+                !std::mem::replace(&mut entry.cancel_delivered, true)
+            });
         if first && snap & CANCEL_WAKE != 0 {
             Resume::Cancel
         } else if first {
             Resume::CancelAfterWake
-        } else if self.stuck_sweep.get() {
+        } else if snap & CANCELLED != 0 && self.stuck_sweep.get() {
             Resume::Stuck
+        } else if snap & SCOPE != 0 {
+            Resume::Scope
         } else {
             Resume::Run
         }

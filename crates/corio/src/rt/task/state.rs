@@ -9,6 +9,7 @@
 //! | `JOIN_WAKER` | the join side, after writing the join waker | the join side (before `COMPLETE`) | the waker slot holds a waker; once `COMPLETE` is also set the completer owns it |
 //! | `DEADLOCK` | the deadlock detector | never | the main coroutine must panic with the deadlock report |
 //! | `CANCEL_WAKE` | a cancel that found the task parked with no wake pending | never | the cancel, not a completed operation, woke it: unwind at once (see [`State::cancel`]) |
+//! | `SCOPE` | a timeout scope's timer, or its coroutine (both on the home worker) | the home worker, when it resumes the coroutine with `Resume::Scope` | a timeout scope may be due: the coroutine checks its scopes when resumed |
 //!
 //! # Rules the rest of the crate relies on (cited as "state rule N")
 //!
@@ -28,6 +29,7 @@ pub(crate) const CANCELLED: usize = 1 << 3;
 pub(crate) const JOIN_WAKER: usize = 1 << 4;
 pub(crate) const DEADLOCK: usize = 1 << 5;
 pub(crate) const CANCEL_WAKE: usize = 1 << 6;
+pub(crate) const SCOPE: usize = 1 << 7;
 
 /// The atomic state word (see the module docs for its bits).
 #[derive(Debug)]
@@ -87,7 +89,12 @@ impl State {
         }
     }
 
-    /// Sets `bits` (a wake: `NOTIFIED`, plus `CANCELLED`/`DEADLOCK`); returns `true` if the
+    /// Clears `SCOPE` (its home worker does, holding `RUNNING`, as it delivers it).
+    pub(crate) fn take_scope(&self) {
+        self.0.fetch_and(!SCOPE, Ordering::Relaxed);
+    }
+
+    /// Sets `bits` (a wake: `NOTIFIED`, plus `CANCELLED`/`DEADLOCK`/`SCOPE`); returns `true` if the
     /// caller must schedule the task (state rule 2).
     pub(crate) fn notify(&self, bits: usize) -> bool {
         let prev = self.0.fetch_or(NOTIFIED | bits, Ordering::AcqRel);

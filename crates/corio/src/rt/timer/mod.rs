@@ -1,14 +1,17 @@
 //! Timers in the kernel: the per-worker [`wheel`] and [`park_until`], the one way a
-//! coroutine waits for a deadline. The public `crate::time` (`sleep`, `sleep_until`) and
-//! `task::park_deadline` sit above and call [`park_until`]; the worker (`rt::sched::worker`)
-//! owns each wheel and fires it.
+//! coroutine waits for a deadline, and timeout [`scope`]s, the one way code is unwound at
+//! one. The public `crate::time` (`sleep`, `sleep_until`, `timeout`) and
+//! `task::park_deadline` sit above; the worker (`rt::sched::worker`) owns each wheel and
+//! fires it.
 
+pub(crate) mod scope;
 pub(crate) mod wheel;
 
 use std::time::Instant;
 
 use crate::rt::context;
 use crate::rt::coroutine::Suspend;
+use crate::rt::scope::Mark;
 use wheel::TimerKey;
 
 /// Parks the current coroutine until it is woken or `deadline` passes; returns whether the
@@ -19,7 +22,7 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
     if Instant::now() >= deadline {
         return true;
     }
-    let timer = TimerGuard::register(deadline);
+    let timer = TimerGuard::register(deadline, None);
     context::suspend(Suspend::Park);
     drop(timer);
     Instant::now() >= deadline
@@ -32,11 +35,12 @@ struct TimerGuard {
 }
 
 impl TimerGuard {
-    fn register(deadline: Instant) -> TimerGuard {
+    /// A timer that wakes the running coroutine at `deadline`, setting `mark` first.
+    fn register(deadline: Instant, mark: Option<Mark>) -> TimerGuard {
         let task = context::coroutine(|c| c.map(|c| c.task_ref()));
         let key = context::worker(|w| {
             let (w, task) = (w?, task?);
-            Some(w.insert_timer(deadline, task))
+            Some(w.insert_timer(deadline, task, mark))
         });
         TimerGuard { key }
     }

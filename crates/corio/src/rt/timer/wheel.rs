@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::rt::scope::Mark;
 use crate::rt::task::cell::TaskRef;
 
 const LEVELS: usize = 6;
@@ -28,6 +29,8 @@ struct TimerEntry {
     deadline: u64,
     generation: u32,
     task: Option<TaskRef>,
+    /// A timeout scope's mark, set when the timer fires (before its task is woken).
+    mark: Option<Mark>,
 }
 
 /// The wheel (see the module docs).
@@ -72,8 +75,13 @@ impl Wheel {
         ms.min(MAX_MS)
     }
 
-    /// Registers `task` to be woken at `deadline`.
-    pub(crate) fn insert(&mut self, deadline: Instant, task: TaskRef) -> TimerKey {
+    /// Registers `task` to be woken at `deadline`, setting `mark` first if given.
+    pub(crate) fn insert(
+        &mut self,
+        deadline: Instant,
+        task: TaskRef,
+        mark: Option<Mark>,
+    ) -> TimerKey {
         let when = self.ms(deadline).max(self.elapsed + 1);
         let index = match self.free.pop() {
             Some(i) => i,
@@ -82,6 +90,7 @@ impl Wheel {
                     deadline: 0,
                     generation: 0,
                     task: None,
+                    mark: None,
                 });
                 (self.entries.len() - 1) as u32
             }
@@ -90,6 +99,7 @@ impl Wheel {
         e.deadline = when;
         e.generation = e.generation.wrapping_add(1);
         e.task = Some(task);
+        e.mark = mark;
         let key = TimerKey {
             index,
             generation: e.generation,
@@ -125,6 +135,7 @@ impl Wheel {
         let e = &mut self.entries[index as usize];
         e.generation = e.generation.wrapping_add(1); // stale keys in slot lists now mismatch
         let task = e.task.take();
+        e.mark = None;
         self.free.push(index);
         self.live -= 1;
         task
@@ -161,8 +172,9 @@ impl Wheel {
         None
     }
 
-    /// Moves time to `now`, passing each expired timer's task to `fire`.
-    pub(crate) fn advance(&mut self, now: Instant, mut fire: impl FnMut(TaskRef)) {
+    /// Moves time to `now`, passing each expired timer's task to `fire`, with whether it was
+    /// a timeout scope's (its mark is set by then).
+    pub(crate) fn advance(&mut self, now: Instant, mut fire: impl FnMut(TaskRef, bool)) {
         // Whole milliseconds only: with deadlines rounded up, nothing fires early.
         let now = (now.saturating_duration_since(self.origin).as_millis() as u64)
             .min(MAX_MS)
@@ -180,8 +192,9 @@ impl Wheel {
                     continue; // removed
                 }
                 if e.deadline <= when {
+                    let scoped = e.mark.as_ref().map(|mark| mark.set(true)).is_some();
                     if let Some(task) = self.release(key.index) {
-                        fire(task);
+                        fire(task, scoped);
                     }
                 } else {
                     let d = e.deadline;
@@ -209,6 +222,7 @@ fn level_for(elapsed: u64, when: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::rc::Rc;
     use std::sync::Arc;
 
     fn task() -> TaskRef {
@@ -217,7 +231,7 @@ mod tests {
 
     fn fired_at(wheel: &mut Wheel, origin: Instant, ms: u64) -> usize {
         let mut n = 0;
-        wheel.advance(origin + Duration::from_millis(ms), |_| n += 1);
+        wheel.advance(origin + Duration::from_millis(ms), |_, _| n += 1);
         n
     }
 
@@ -229,7 +243,7 @@ mod tests {
             1u64, 5, 63, 64, 65, 100, 4095, 4096, 5000, 300_000, 20_000_000,
         ];
         for d in delays {
-            w.insert(origin + Duration::from_millis(d), task());
+            w.insert(origin + Duration::from_millis(d), task(), None);
         }
         assert_eq!(w.len(), delays.len());
         let mut fired = 0;
@@ -250,11 +264,11 @@ mod tests {
         let origin = Instant::now();
         let mut w = Wheel::new(origin);
         let t = task();
-        let k = w.insert(origin + Duration::from_millis(10), t.clone());
+        let k = w.insert(origin + Duration::from_millis(10), t.clone(), None);
         assert!(w.contains(k));
         assert!(w.remove(k));
         assert!(!w.remove(k));
-        let k2 = w.insert(origin + Duration::from_millis(20), t.clone());
+        let k2 = w.insert(origin + Duration::from_millis(20), t.clone(), None);
         assert_ne!(k, k2);
         assert_eq!(fired_at(&mut w, origin, 15), 0);
         assert_eq!(fired_at(&mut w, origin, 25), 1);
@@ -262,18 +276,45 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_mark_is_set_when_its_timer_fires_only() {
+        let origin = Instant::now();
+        let mut w = Wheel::new(origin);
+        let (fires, removed) = (Mark::default(), Mark::default());
+        w.insert(
+            origin + Duration::from_millis(3),
+            task(),
+            Some(fires.clone()),
+        );
+        let k = w.insert(
+            origin + Duration::from_millis(3),
+            task(),
+            Some(removed.clone()),
+        );
+        assert!(w.remove(k));
+        assert_eq!(fired_at(&mut w, origin, 2), 0);
+        assert!(!fires.get());
+        assert_eq!(fired_at(&mut w, origin, 3), 1);
+        assert!(fires.get() && !removed.get());
+        assert_eq!(
+            Rc::strong_count(&removed),
+            1,
+            "the wheel let go of the mark"
+        );
+    }
+
+    #[test]
     fn next_deadline_bounds_the_earliest_timer() {
         let origin = Instant::now();
         let mut w = Wheel::new(origin);
         assert!(w.next_deadline().is_none());
-        w.insert(origin + Duration::from_millis(5000), task());
+        w.insert(origin + Duration::from_millis(5000), task(), None);
         let nd = w.next_deadline().unwrap();
         assert!(nd <= origin + Duration::from_millis(5000));
         // Following next_deadline repeatedly reaches the timer.
         let mut n = 0;
         for _ in 0..10 {
             if let Some(d) = w.next_deadline() {
-                w.advance(d + Duration::from_millis(1), |_| n += 1);
+                w.advance(d + Duration::from_millis(1), |_, _| n += 1);
             }
         }
         assert_eq!(n, 1);
