@@ -2,7 +2,7 @@
 
 use crate::arch;
 use crate::overflow::{self, header_address, Header, NAME_CAPACITY};
-use crate::stack::{DefaultStack, Stack};
+use crate::stack::{DefaultStack, Stack, MIN_STACK_SIZE};
 use crate::tooling::{self, Bounds};
 use crate::unwind::{self, ForcedUnwind, Outcome};
 use std::cell::Cell;
@@ -157,12 +157,16 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // the header sits right below the switch's slots, 16-byte aligned.
         unsafe { (*(header as *mut Header)).name_len = 0 };
         let closure = (header - mem::size_of::<F>()) & !(mem::align_of::<F>() - 1);
-        assert!(
-            closure >= stack.limit() + 4096,
-            "corio: a {}-byte closure does not fit on a {}-byte coroutine stack",
-            mem::size_of::<F>(),
-            top - stack.limit()
-        );
+        // The Stack contract promises MIN_STACK_SIZE bytes, so a closure that fits in
+        // that with a page to spare needs no check: the constant condition folds away.
+        if closure_may_not_fit::<F>() {
+            assert!(
+                closure >= stack.limit() + 4096,
+                "corio: a {}-byte closure does not fit on a {}-byte coroutine stack",
+                mem::size_of::<F>(),
+                top - stack.limit()
+            );
+        }
         // SAFETY: `closure` is aligned for F and lies in our stack, below the
         // header and at least a page above the limit; init_stack's frame goes
         // below it.
@@ -420,6 +424,17 @@ impl<I, Y> fmt::Debug for Yielder<I, Y> {
     }
 }
 
+/// Whether a closure of type `F`, placed below the top slots and the header, might leave
+/// less than a page above the limit of a [`MIN_STACK_SIZE`] stack (the smallest the
+/// [`Stack`] contract allows), so its placement must be checked against the real limit.
+const fn closure_may_not_fit<F>() -> bool {
+    let used = crate::arch::TOP_SLOTS
+        + mem::size_of::<Header>()
+        + mem::size_of::<F>()
+        + (mem::align_of::<F>() - 1);
+    used + 4096 > MIN_STACK_SIZE
+}
+
 /// The coroutine's first frame, called by the trampoline on the first
 /// resume with that resume's message, the closure's address and the top.
 ///
@@ -457,4 +472,17 @@ where
     // SAFETY: we run on the stack whose top is `top`, and the parent link
     // holds the resumer; nothing on this stack is used afterwards.
     unsafe { arch::finish(&outcome as *const ManuallyDrop<Outcome<R>> as usize, top) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closure_may_not_fit;
+
+    #[test]
+    fn only_closures_near_the_minimum_stack_size_are_checked_at_run_time() {
+        assert!(!closure_may_not_fit::<()>());
+        assert!(!closure_may_not_fit::<[u64; 64]>());
+        assert!(closure_may_not_fit::<[u8; 12 * 1024]>());
+        assert!(closure_may_not_fit::<[u8; 32 * 1024]>());
+    }
 }
