@@ -36,11 +36,8 @@ pub(crate) struct CoroutineCtx {
     spare: Cell<Option<TaskRef>>,
     /// Its open timeout scopes (see [`crate::rt::scope`]).
     pub(crate) scopes: ScopeStack,
-    /// A cancellation ([`PENDING_CANCEL`]) or a due timeout scope ([`PENDING_SCOPE`])
-    /// reached the coroutine while it was parked: its wait returned (as a spurious wake) so
-    /// that an operation that completed meanwhile returns its result, and the next
-    /// suspension unwinds instead (see [`suspend`]). One cell, so `suspend` checks once.
-    pending: Cell<u8>,
+    /// Its cancellation's unwind has begun (`Resume::CancelNow` then changes nothing).
+    cancel_unwinding: Cell<bool>,
 }
 
 impl CoroutineCtx {
@@ -69,7 +66,7 @@ impl CoroutineCtx {
             locals_dead: Cell::new(false),
             spare: Cell::new(None),
             scopes: ScopeStack::default(),
-            pending: Cell::new(0),
+            cancel_unwinding: Cell::new(false),
         }
     }
 
@@ -269,9 +266,6 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     }
     // SAFETY: see `coroutine`: `ctx` is the running coroutine's own context.
     let c = unsafe { &*ctx };
-    if c.pending.get() != 0 {
-        unwind_pending(c);
-    }
     // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*c.yielder };
     let mut input = yielder.suspend(msg);
@@ -284,23 +278,6 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
         resumed_to_fail(input, msg, c);
     }
     true
-}
-
-/// A cancellation was delivered while parked.
-const PENDING_CANCEL: u8 = 1;
-/// A timeout scope's timer fired while parked.
-const PENDING_SCOPE: u8 = 2;
-
-/// What `suspend` found pending before suspending: the cancellation unwinds, a scope unwinds
-/// if it is still open and due.
-#[cold]
-#[inline(never)]
-fn unwind_pending(c: &CoroutineCtx) {
-    let pending = c.pending.replace(0);
-    if pending & PENDING_CANCEL != 0 {
-        unwind_cancelled(c);
-    }
-    scope_due(c);
 }
 
 /// A timeout scope may be due (`Resume::Scope`): unwinds to it if so (see
@@ -335,7 +312,7 @@ const SCOPE_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 #[cold]
 #[inline(never)]
 fn unwind_cancelled(c: &CoroutineCtx) -> ! {
-    c.pending.set(0);
+    c.cancel_unwinding.set(true);
     panic::resume_unwind(Box::new(Cancelled))
 }
 
@@ -366,19 +343,24 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
         Resume::Run => {}
         Resume::Capture => unreachable!("handled in `suspend`"),
         // As for a cancel after a wake (below): after a yield check at once; after a park
-        // return as from a spurious wake, so a wait that completed keeps its result, and check
-        // before the next suspension (a scope that finishes first returns `Ok`).
+        // return as from a spurious wake, so a wait that completed keeps its result; the
+        // worker has requeued the coroutine to be resumed with `ScopeNow` at its next
+        // suspension (a scope that finishes first returns `Ok`).
         Resume::Scope if suspended == Suspend::Yield => scope_due(c),
-        Resume::Scope => c.pending.set(c.pending.get() | PENDING_SCOPE),
+        Resume::Scope => {}
+        Resume::ScopeNow => scope_due(c),
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
         // Nothing woke it but the cancel, or a yield (which completes nothing): unwind now.
         Resume::Cancel => unwind_cancelled(c),
         Resume::CancelAfterWake if suspended == Suspend::Yield => unwind_cancelled(c),
         // A wake came before the cancel: the operation the park waited for may have
         // completed (a value delivered, a lock handed over). Return as from that wake, so it
-        // returns what it completed, and unwind at the next suspension (the same operation's
-        // next wait if it did not complete).
-        Resume::CancelAfterWake => c.pending.set(c.pending.get() | PENDING_CANCEL),
+        // returns what it completed; the worker has requeued the coroutine to be resumed with
+        // `CancelNow` at its next suspension (the same operation's next wait if it did not
+        // complete). No check on the hot path of `suspend`: it measured 2x on `yield`.
+        Resume::CancelAfterWake => {}
+        Resume::CancelNow if c.cancel_unwinding.get() => {} // unwinding already (a yield)
+        Resume::CancelNow => unwind_cancelled(c),
         // A panic (printed), so the reason shows even when it aborts the process because the
         // wait was in a destructor run by the unwind.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),

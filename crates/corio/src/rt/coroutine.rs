@@ -23,6 +23,10 @@ pub(crate) enum Resume {
     /// wake, so a completed operation keeps its result, and the next suspension unwinds; a
     /// yield unwinds at once.
     CancelAfterWake,
+    /// The suspension after a `CancelAfterWake`: unwind now, unless already unwinding.
+    CancelNow,
+    /// The suspension after a `Scope` delivered to a park: unwind to a due scope now.
+    ScopeNow,
     /// A timeout scope's timer fired (or its deadline had passed when it opened): unwind to
     /// the scope if it is due (see `rt::scope`), else carry on.
     Scope,

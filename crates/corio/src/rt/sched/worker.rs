@@ -60,6 +60,10 @@ struct StartedCoroutine {
     /// The cancellation was delivered (`Resume::Cancel`): it is delivered once, so waits in
     /// the destructors it runs park as usual.
     cancel_delivered: bool,
+    /// A `CancelAfterWake` was delivered: the next resume is `CancelNow`.
+    cancel_now: bool,
+    /// A `Scope` was delivered: the next resume is `ScopeNow`.
+    scope_now: bool,
 }
 
 /// What became of a coroutine its worker resumed.
@@ -93,6 +97,8 @@ impl Coroutines {
             co,
             task,
             cancel_delivered: false,
+            cancel_now: false,
+            scope_now: false,
         });
         match self.free.pop() {
             Some(i) => {
@@ -596,18 +602,37 @@ impl Local {
         if snap & DEADLOCK != 0 {
             return Resume::Deadlock;
         }
-        let first = snap & CANCELLED != 0
-            && self.with_coroutines(|c| {
-                let entry = c.get(slot);
-                !std::mem::replace(&mut entry.cancel_delivered, true)
-            });
+        // Each delivery that a park may take as a spurious wake (`CancelAfterWake`, `Scope`)
+        // arms a second one for the coroutine's next suspension: the task is notified now
+        // (it holds RUNNING, so that only makes its next park requeue it) and the flag says
+        // what to deliver then.
+        let (first, cancel_now, scope_now) = self.with_coroutines(|c| {
+            let entry = c.get(slot);
+            let first =
+                snap & CANCELLED != 0 && !std::mem::replace(&mut entry.cancel_delivered, true);
+            let cancel_now = std::mem::take(&mut entry.cancel_now);
+            let scope_now = std::mem::take(&mut entry.scope_now);
+            if first && snap & CANCEL_WAKE == 0 {
+                entry.cancel_now = true;
+            } else if !first && !cancel_now && !scope_now && snap & SCOPE != 0 {
+                entry.scope_now = true;
+            }
+            (first, cancel_now, scope_now)
+        });
         if first && snap & CANCEL_WAKE != 0 {
             Resume::Cancel
         } else if first {
+            let _ = task.header().state.notify(0);
             Resume::CancelAfterWake
+        } else if cancel_now {
+            Resume::CancelNow
         } else if snap & CANCELLED != 0 && self.stuck_sweep.get() {
             Resume::Stuck
+        } else if scope_now {
+            Resume::ScopeNow
         } else if snap & SCOPE != 0 {
+            // SCOPE (not only NOTIFIED), so that the next run comes back here.
+            let _ = task.header().state.notify(SCOPE);
             Resume::Scope
         } else {
             Resume::Run
