@@ -52,7 +52,9 @@ fn live_coroutines_are_the_parked_ones_spawned() {
         let m = h.metrics();
         assert_eq!(m.live_coroutines, 0);
         let after: u64 = m.per_worker.iter().map(|w| w.remote_wakes).sum();
-        assert!(after - before >= 10, "remote wakes {before} -> {after}");
+        // An unpark that lands before its coroutine has parked only leaves a token (the
+        // coroutine is still running: nothing to schedule), so not every one is a wake.
+        assert!(after > before, "remote wakes {before} -> {after}");
         // Each coroutine was resumed twice and finished once.
         let points: u64 = m.per_worker.iter().map(|w| w.scheduling_points).sum();
         assert!(points >= 30, "scheduling points {points}");
