@@ -287,3 +287,64 @@ fn blocked_sender_is_woken_before_buffered_messages_drop() {
         assert!(s.join().unwrap(), "the sender gets its message back");
     });
 }
+
+/// The cancel is what woke the parked sender, but before the sender runs a receiver takes its
+/// value: the send completed, so it returns `Ok` (the cancel comes at its next suspension),
+/// and a value a receiver got is never reported unsent. The same for a select's send arm.
+#[test]
+fn a_cancel_that_loses_the_race_to_a_receiver_leaves_the_send_ok() {
+    one_worker(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let returned_ok = Arc::new(AtomicBool::new(false));
+        let flag = returned_ok.clone();
+        let s = corio::spawn(move || {
+            let r = tx.send(5);
+            flag.store(r.is_ok(), Ordering::SeqCst);
+            corio::yield_now(); // the next suspension: the cancel unwinds here
+            unreachable!("cancelled at the yield");
+        });
+        let_others_park();
+        s.cancel(); // the sender is parked: the cancel is its only wake
+        assert_eq!(rx.try_recv(), Ok(5), "the sender's value is still linked");
+        assert_cancelled(s.join());
+        assert!(
+            returned_ok.load(Ordering::SeqCst),
+            "delivered, yet the send failed"
+        );
+    });
+    one_worker(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let (_tx2, rx2) = bounded::<u32>(0);
+        let s = corio::spawn(move || {
+            select! {
+                send(tx, 6) -> r => r.is_ok(),
+                recv(rx2) -> _ => false,
+            }
+        });
+        let_others_park();
+        s.cancel();
+        assert_eq!(rx.try_recv(), Ok(6));
+        assert_eq!(
+            s.join().ok(),
+            Some(true),
+            "the select returns its completed send"
+        );
+    });
+}
+
+/// A cancelled waiter whose operation nobody completed still unwinds at once from the wait
+/// (the cancel is taken as a spurious wake, the wait gives up under its lock, then unwinds).
+#[test]
+fn a_cancel_of_a_parked_sender_unwinds_it_and_keeps_the_value_unsent() {
+    one_worker(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let s = corio::spawn(move || tx.send(9));
+        let_others_park();
+        s.cancel();
+        assert_cancelled(s.join());
+        assert!(
+            rx.try_recv().is_err(),
+            "the cancelled send left nothing behind"
+        );
+    });
+}

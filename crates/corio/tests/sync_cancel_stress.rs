@@ -370,9 +370,16 @@ fn check_world(w: &World) {
     }
     let ledger = w.ledger.lock().unwrap();
     let mut seen = HashSet::new();
+    let sent_ok: HashSet<u64> = ledger.sent_ok.iter().copied().collect();
     for &m in ledger.received.iter().chain(&buffered) {
         assert!(seen.insert(m), "message {m:#x} received or buffered twice");
         assert!(ledger.attempted.contains(&m), "message {m:#x} never sent");
+        // A send whose value was taken returns `Ok`, even if its coroutine was cancelled
+        // meanwhile (the cancel then comes at its next suspension).
+        assert!(
+            sent_ok.contains(&m),
+            "message {m:#x} delivered, but its send did not return Ok"
+        );
     }
     SENT_OK.fetch_add(ledger.sent_ok.len(), SeqCst);
     RECEIVED.fetch_add(ledger.received.len(), SeqCst);

@@ -38,6 +38,10 @@ pub(crate) struct CoroutineCtx {
     pub(crate) scopes: ScopeStack,
     /// Its cancellation's unwind has begun (`Resume::CancelNow` then changes nothing).
     cancel_unwinding: Cell<bool>,
+    /// A `Resume::Cancel` was taken by a park as a spurious wake: see [`pending_interrupt`].
+    cancel_armed: Cell<bool>,
+    /// A `Resume::Scope` was taken by a park as a spurious wake: see [`pending_interrupt`].
+    scope_armed: Cell<bool>,
 }
 
 impl CoroutineCtx {
@@ -67,6 +71,8 @@ impl CoroutineCtx {
             spare: Cell::new(None),
             scopes: ScopeStack::default(),
             cancel_unwinding: Cell::new(false),
+            cancel_armed: Cell::new(false),
+            scope_armed: Cell::new(false),
         }
     }
 
@@ -316,6 +322,70 @@ fn unwind_cancelled(c: &CoroutineCtx) -> ! {
     panic::resume_unwind(Box::new(Cancelled))
 }
 
+/// A cancellation or an elapsed timeout scope that a park of the running coroutine took as a
+/// spurious wake, and that its next suspension will deliver (see [`pending_interrupt`]).
+#[derive(Debug)]
+pub(crate) enum Interrupt {
+    Cancel,
+    Scope(u64),
+}
+
+impl Interrupt {
+    /// Unwinds the running coroutine with it now, as its next suspension would have.
+    #[cold]
+    pub(crate) fn deliver(self) -> ! {
+        coroutine(|c| {
+            let c = c.expect("an interrupt is taken by its own coroutine");
+            match self {
+                Interrupt::Cancel => unwind_cancelled(c),
+                Interrupt::Scope(id) => {
+                    c.scopes.mark_delivered(id);
+                    panic::resume_unwind(Box::new(ScopeElapsed(id)))
+                }
+            }
+        })
+    }
+}
+
+/// What a wait asks after it woke and found its operation not done, before it parks again:
+/// whether the running coroutine has a cancellation or an elapsed timeout scope to deliver.
+/// If so the wait gives up under its own lock, as on a timeout, and only if that succeeds
+/// (nobody completed the operation meanwhile) calls [`Interrupt::deliver`]; otherwise it
+/// returns what completed and the interrupt comes at the next suspension. This is how
+/// `timeout(d, || tx.send(v))` returns `Err(Elapsed)` only if `v` was not delivered, and how a
+/// cancelled sender whose value was taken returns `Ok` from `send`.
+///
+/// `None` outside a coroutine, and while the thread unwinds (a destructor that waits: a second
+/// unwind would abort; the next suspension defers it as before).
+#[inline]
+pub(crate) fn pending_interrupt() -> Option<Interrupt> {
+    coroutine(|c| {
+        let c = c?;
+        if !c.cancel_armed.get() && !c.scope_armed.get() {
+            return None;
+        }
+        interrupt_slow(c)
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn interrupt_slow(c: &CoroutineCtx) -> Option<Interrupt> {
+    if std::thread::panicking() {
+        return None;
+    }
+    if c.cancel_armed.get() && !c.cancel_unwinding.get() {
+        return Some(Interrupt::Cancel);
+    }
+    if c.scope_armed.get() {
+        match c.scopes.peek_due(std::time::Instant::now()) {
+            Some(id) => return Some(Interrupt::Scope(id)),
+            None => c.scope_armed.set(false),
+        }
+    }
+    None
+}
+
 /// Answers capture requests (for a dump: `rt::capture`) until a real resume comes: takes a
 /// backtrace here and suspends again with the same message; the worker resumes no code.
 #[cold]
@@ -342,25 +412,28 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
     match input {
         Resume::Run => {}
         Resume::Capture => unreachable!("handled in `suspend`"),
-        // As for a cancel after a wake (below): after a yield check at once; after a park
-        // return as from a spurious wake, so a wait that completed keeps its result; the
-        // worker has requeued the coroutine to be resumed with `ScopeNow` at its next
-        // suspension (a scope that finishes first returns `Ok`).
+        // A cancel or a scope's timer is never taken as the wake of a park, even when it was
+        // the only wake: the operation the park waited for may have completed on another
+        // thread meanwhile (a value delivered, a lock handed over). The park returns as from
+        // a spurious wake, so its wait settles first (see `pending_interrupt`); the worker
+        // has requeued the coroutine to be resumed with `CancelNow`/`ScopeNow` at its next
+        // suspension. A yield completes nothing: it checks at once. No check on the hot path
+        // of `suspend`: it measured 2x on `yield`.
         Resume::Scope if suspended == Suspend::Yield => scope_due(c),
-        Resume::Scope => {}
-        Resume::ScopeNow => scope_due(c),
+        Resume::Scope => c.scope_armed.set(true),
+        Resume::ScopeNow => {
+            c.scope_armed.set(false);
+            scope_due(c);
+        }
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
-        // Nothing woke it but the cancel, or a yield (which completes nothing): unwind now.
-        Resume::Cancel => unwind_cancelled(c),
-        Resume::CancelAfterWake if suspended == Suspend::Yield => unwind_cancelled(c),
-        // A wake came before the cancel: the operation the park waited for may have
-        // completed (a value delivered, a lock handed over). Return as from that wake, so it
-        // returns what it completed; the worker has requeued the coroutine to be resumed with
-        // `CancelNow` at its next suspension (the same operation's next wait if it did not
-        // complete). No check on the hot path of `suspend`: it measured 2x on `yield`.
-        Resume::CancelAfterWake => {}
-        Resume::CancelNow if c.cancel_unwinding.get() => {} // unwinding already (a yield)
-        Resume::CancelNow => unwind_cancelled(c),
+        Resume::Cancel if suspended == Suspend::Yield => unwind_cancelled(c),
+        Resume::Cancel => c.cancel_armed.set(true),
+        Resume::CancelNow => {
+            c.cancel_armed.set(false);
+            if !c.cancel_unwinding.get() {
+                unwind_cancelled(c); // else unwinding already (after a yield, or an interrupt)
+            }
+        }
         // A panic (printed), so the reason shows even when it aborts the process because the
         // wait was in a destructor run by the unwind.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),

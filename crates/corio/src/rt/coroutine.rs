@@ -15,15 +15,12 @@ pub(crate) enum Resume {
     Run,
     /// The runtime found the program deadlocked: panic with the report (main coroutine only).
     Deadlock,
-    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down) and the
-    /// cancel is what woke it: unwind from this suspension point, as this coroutine.
-    /// Delivered once per coroutine (this or `CancelAfterWake`).
+    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down): a yield
+    /// unwinds at once, as this coroutine; a park returns as from a spurious wake, so the
+    /// wait settles first (a completed operation keeps its result, see
+    /// `rt::context::pending_interrupt`), and the next suspension unwinds. Delivered once.
     Cancel,
-    /// The task was cancelled after a wake (or while running): a park returns as from that
-    /// wake, so a completed operation keeps its result, and the next suspension unwinds; a
-    /// yield unwinds at once.
-    CancelAfterWake,
-    /// The suspension after a `CancelAfterWake`: unwind now, unless already unwinding.
+    /// The suspension after a `Cancel`: unwind now, unless already unwinding.
     CancelNow,
     /// The suspension after a `Scope` delivered to a park: unwind to a due scope now.
     ScopeNow,

@@ -5,8 +5,9 @@
 //! [`Mark`] and wakes the coroutine with the task's `SCOPE` bit, so its worker resumes it
 //! with `Resume::Scope` (nothing is added to the plain yield/park path). After a yield,
 //! `context::suspend` asks [`ScopeStack::due`] at once; after a park it returns as from a
-//! spurious wake (a wait that completed keeps its result, as for a cancel) and asks before
-//! the next suspension. If due, the coroutine unwinds with a private
+//! spurious wake (a wait that completed keeps its result, as for a cancel; a wait that did
+//! not gives up under its lock and unwinds, `context::pending_interrupt`), else the next
+//! suspension asks. If due, the coroutine unwinds with a private
 //! [`ScopeElapsed`] payload naming the scope, exactly like a cancellation, and the scope's
 //! `catch_unwind` stops it there. When several scopes have fired the outermost one wins:
 //! its unwind passes through the inner scopes, which pass on a payload that is not theirs.
@@ -80,6 +81,23 @@ impl ScopeStack {
         !self.frames.borrow().is_empty()
     }
 
+    /// The scope [`due`](Self::due) would unwind to (at `now`, not unwinding), without
+    /// marking it delivered.
+    pub(crate) fn peek_due(&self, now: Instant) -> Option<u64> {
+        let frames = self.frames.borrow();
+        frames
+            .iter()
+            .find(|f| !f.delivered && (f.fired.get() || now >= f.deadline))
+            .map(|f| f.id)
+    }
+
+    /// Marks scope `id` delivered: its unwind has begun (see `rt::context::Interrupt`).
+    pub(crate) fn mark_delivered(&self, id: u64) {
+        if let Some(f) = self.frames.borrow_mut().iter_mut().find(|f| f.id == id) {
+            f.delivered = true;
+        }
+    }
+
     /// What the running coroutine must do now; `unwinding` is `std::thread::panicking()`.
     /// A scope is due if its timer fired, or (given `now`) if its deadline has passed.
     pub(crate) fn due(&self, unwinding: bool, now: Option<Instant>) -> Due {
@@ -144,6 +162,8 @@ mod tests {
         let now = Instant::now();
         let (id, _) = s.enter(now);
         assert_eq!(s.due(false, None), Due::Nothing, "no mark, no clock");
+        assert_eq!(s.peek_due(now), Some(id));
         assert_eq!(s.due(false, Some(now)), Due::Unwind(id));
+        assert_eq!(s.peek_due(now), None, "delivered");
     }
 }

@@ -180,3 +180,21 @@ fn loom_mutex_retry_wake_vs_cancel() {
         assert_eq!(*m.lock(), if a_done { 11 } else { 10 });
     });
 }
+
+/// loom_cancelled_sender_reports_what_it_delivered: a sender parked on a rendezvous channel
+/// is cancelled while a receiver takes its value. The send returns `Ok` exactly when the value
+/// was received: a cancel that loses the race to the receiver leaves the send completed, and
+/// one that wins unwinds with the value unsent (the receiver then sees the channel closed).
+#[test]
+fn loom_cancelled_sender_reports_what_it_delivered() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let (token, cancel) = cancel_token();
+        let s = thread::spawn(move || cancellable(token, || tx.send(7).is_ok()));
+        let r = thread::spawn(move || rx.recv().ok());
+        cancel(s.thread());
+        let sent_ok = s.join().unwrap() == Some(true);
+        let received = r.join().unwrap() == Some(7);
+        assert_eq!(sent_ok, received);
+    });
+}

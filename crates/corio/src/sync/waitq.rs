@@ -26,7 +26,7 @@ use std::ptr::NonNull;
 use std::time::Instant;
 
 use super::lock::Lock;
-use super::wake_handle::{wait_for_wake, WakeHandle};
+use super::wake_handle::{interrupted, wait_for_wake, WakeHandle};
 use crate::loom::{AtomicUsize, Ordering};
 
 /// The token of a node nobody has notified yet.
@@ -146,6 +146,11 @@ pub(crate) fn wake_all(wakes: Vec<WakeHandle>) {
 ///   cancelled waiter never swallows a hand-off;
 /// - `abandon(None)` if it was still waiting: its leaving may let the waiters behind it
 ///   proceed (a large semaphore request, a writer ahead of readers), so serve them.
+///
+/// A cancellation or elapsed scope met while parked is settled here first (see
+/// `wake_handle::interrupted`): a token already given is returned as a normal wake would
+/// return it (the unwind comes at the next suspension); otherwise the node is unlinked,
+/// `abandon(None)` runs, and the coroutine unwinds.
 pub(crate) fn wait<S, D>(
     node: &Node<D>,
     deadline: Option<Instant>,
@@ -193,6 +198,17 @@ pub(crate) fn wait<S, D>(
         if token != WAITING {
             guard.abandon = None;
             return Some(token);
+        }
+        // A cancellation or elapsed scope gives up like the deadline, and unwinds only if
+        // the node was still linked: a token given first is kept (the lock is ours).
+        if let Some(interrupt) = interrupted() {
+            let out = guard.unlink();
+            let abandon = guard.abandon.take().expect("armed until we return");
+            if out.is_none() {
+                abandon(None);
+                interrupt.deliver();
+            }
+            return out;
         }
         if wait_for_wake(deadline) {
             let out = guard.unlink();

@@ -13,11 +13,12 @@
 use std::time::Instant;
 
 #[cfg(not(loom))]
-pub(crate) use rt::{spin_yield, wait_for_wake, WakeHandle};
+pub(crate) use rt::{interrupted, spin_yield, wait_for_wake, WakeHandle};
 
 #[cfg(not(loom))]
 mod rt {
     use super::*;
+    use crate::rt::context::Interrupt;
     use crate::task::{self, Unparker};
     use std::thread::{self, Thread};
 
@@ -64,6 +65,16 @@ mod rt {
         }
     }
 
+    /// A cancellation or elapsed timeout scope the running coroutine must deliver. Every
+    /// wait asks after a wake that did not complete it, before parking again: it then gives
+    /// up under its lock as on a timeout, and calls [`Interrupt::deliver`] only if giving up
+    /// succeeded (else the operation completed and keeps its result). See
+    /// `rt::context::pending_interrupt`.
+    #[inline]
+    pub(crate) fn interrupted() -> Option<Interrupt> {
+        crate::rt::context::pending_interrupt()
+    }
+
     /// Lets another thread run while we spin on something it is about to finish (an
     /// unwinding coroutine may not suspend, so it yields the thread).
     pub(crate) fn spin_yield() {
@@ -74,7 +85,7 @@ mod rt {
 #[cfg(all(loom, test))]
 pub(crate) use model::{cancel_token, cancellable};
 #[cfg(loom)]
-pub(crate) use model::{spin_yield, wait_for_wake, WakeHandle};
+pub(crate) use model::{interrupted, spin_yield, wait_for_wake, WakeHandle};
 
 #[cfg(loom)]
 mod model {
@@ -100,15 +111,43 @@ mod model {
     }
 
     /// loom has no clock: a deadline is ignored (the models use no timeouts). A model thread
-    /// running [`cancellable`] unwinds here once its token is set, as a cancelled coroutine
-    /// unwinds at its next suspension point.
+    /// running [`cancellable`] whose token is set takes it as the runtime does: a park
+    /// returns as from a spurious wake and arms the cancellation ([`interrupted`] reports
+    /// it), and the park after that unwinds (`Resume::CancelNow`).
     pub(crate) fn wait_for_wake(_deadline: Option<Instant>) -> bool {
         #[cfg(test)]
-        unwind_if_cancelled();
+        if arm_or_unwind() {
+            return false;
+        }
         loom::thread::park();
         #[cfg(test)]
-        unwind_if_cancelled();
+        arm_or_unwind();
         false
+    }
+
+    /// A modelled cancellation the running thread must deliver (see the runtime's).
+    pub(crate) fn interrupted() -> Option<Interrupt> {
+        #[cfg(test)]
+        if ARMED.with(|a| a.get() == Armed::Armed) {
+            return Some(Interrupt);
+        }
+        None
+    }
+
+    /// See the runtime's `Interrupt`.
+    #[derive(Debug)]
+    pub(crate) struct Interrupt;
+
+    impl Interrupt {
+        pub(crate) fn deliver(self) -> ! {
+            #[cfg(test)]
+            {
+                ARMED.with(|a| a.set(Armed::Delivered));
+                std::panic::resume_unwind(Box::new(Cancelled))
+            }
+            #[cfg(not(test))]
+            unreachable!("no interrupts without the test models")
+        }
     }
 
     /// See the non-loom `spin_yield`; loom must be told, or it would spin forever.
@@ -120,9 +159,20 @@ mod model {
     #[cfg(test)]
     pub(crate) struct Cancelled;
 
+    /// Where a model thread's cancellation stands (the runtime's `cancel_armed` and
+    /// `cancel_unwinding`).
+    #[cfg(test)]
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Armed {
+        No,
+        Armed,
+        Delivered,
+    }
+
     #[cfg(test)]
     loom::thread_local! {
         static TOKEN: std::cell::RefCell<Option<Arc<AtomicBool>>> = std::cell::RefCell::new(None);
+        static ARMED: std::cell::Cell<Armed> = std::cell::Cell::new(Armed::No);
     }
 
     /// A cancellation token for [`cancellable`], and the function that cancels it: like
@@ -137,13 +187,15 @@ mod model {
         })
     }
 
-    /// Runs `f` on this model thread; once `token` is set, its next `wait_for_wake` unwinds
-    /// (once)
-    /// with [`Cancelled`], running the same unwind guards a cancelled coroutine runs.
-    /// Returns `None` if it was cancelled.
+    /// Runs `f` on this model thread; once `token` is set, its next `wait_for_wake` returns
+    /// as from a spurious wake with the cancellation armed, and the one after that unwinds
+    /// with [`Cancelled`] (unless the wait delivered it itself, through [`interrupted`]),
+    /// running the same unwind guards a cancelled coroutine runs. Returns `None` if it was
+    /// cancelled.
     #[cfg(test)]
     pub(crate) fn cancellable<R>(token: Arc<AtomicBool>, f: impl FnOnce() -> R) -> Option<R> {
         TOKEN.with(|t| *t.borrow_mut() = Some(token));
+        ARMED.with(|a| a.set(Armed::No));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         TOKEN.with(|t| *t.borrow_mut() = None);
         match r {
@@ -153,15 +205,27 @@ mod model {
         }
     }
 
+    /// At a park: an armed cancellation unwinds (`CancelNow`); a requested one is armed and
+    /// the park returns at once (`true`), as the runtime's `Resume::Cancel` does.
     #[cfg(test)]
-    fn unwind_if_cancelled() {
-        let cancelled = TOKEN.with(|t| {
-            t.borrow()
-                .as_ref()
-                .is_some_and(|tok| tok.swap(false, Ordering::SeqCst))
-        });
-        if cancelled {
-            std::panic::resume_unwind(Box::new(Cancelled));
+    fn arm_or_unwind() -> bool {
+        if std::thread::panicking() {
+            return false;
+        }
+        match ARMED.with(|a| a.get()) {
+            Armed::Armed => Interrupt.deliver(),
+            Armed::Delivered => false,
+            Armed::No => {
+                let requested = TOKEN.with(|t| {
+                    t.borrow()
+                        .as_ref()
+                        .is_some_and(|tok| tok.load(Ordering::SeqCst))
+                });
+                if requested {
+                    ARMED.with(|a| a.set(Armed::Armed));
+                }
+                requested
+            }
         }
     }
 }

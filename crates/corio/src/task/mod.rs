@@ -9,11 +9,12 @@
 //!   parked, else from its next one (any `park`, `yield_now`, `sleep`, lock, channel or socket
 //!   wait). Code that never suspends is never interrupted. A task that never started is not
 //!   run; its closure is dropped.
-//! - **Completed operations stand.** If the operation the coroutine was parked in completed
-//!   before the cancel reached it (a `send` whose message was taken, a `recv` that was handed
-//!   a message, a lock handed over), the operation returns its result and the coroutine
-//!   unwinds at its next suspension instead: a cancel never undoes what already happened,
-//!   and a `send` that returned `Ok` was received.
+//! - **Completed operations stand.** If the operation the coroutine was parked in completes
+//!   before the coroutine gives it up (a `send` whose message was taken, a `recv` that was
+//!   handed a message, a lock handed over — even after the cancel, while the coroutine waited
+//!   to run), the operation returns its result and the coroutine unwinds at its next
+//!   suspension instead. The wait decides under the primitive's own lock, so the outcome is
+//!   exact: a `send` returns `Ok` if and only if its value was delivered.
 //! - **As whom.** The unwind runs *as the coroutine*, on its worker: its destructors see it as
 //!   [`current()`], may use coroutine-locals, and may wait (lock a `Mutex` to give a
 //!   connection back to a pool, send on a channel): a wait there parks the coroutine, and other

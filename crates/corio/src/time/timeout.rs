@@ -35,7 +35,9 @@ impl From<Elapsed> for io::Error {
 /// and nothing handed to `f` at the deadline is lost: a wait that completed as the deadline
 /// passed (a message received, a value sent, a lock taken) keeps its result, and `f` is
 /// unwound at its next suspension point instead; a message or lock handed to a waiter that
-/// unwinds is passed on to the next waiter, or stays in the channel. A closure
+/// unwinds is passed on to the next waiter, or stays in the channel. The wait decides under
+/// the primitive's lock, so `timeout(d, || tx.send(v))` returns `Err(Elapsed)` only if `v`
+/// was not delivered. A closure
 /// that finishes first returns `Ok` even if the deadline passed meanwhile, and its timer is
 /// disarmed. Code that computes without suspending cannot be interrupted: the deadline takes
 /// effect at a suspension point after its worker has looked at its timers (a busy worker

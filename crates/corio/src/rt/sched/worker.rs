@@ -19,9 +19,7 @@ use crate::rt::scope::Mark;
 use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
-use crate::rt::task::state::{
-    AfterPark, CANCELLED, CANCEL_WAKE, COMPLETE, DEADLOCK, NOTIFIED, RUNNING, SCOPE,
-};
+use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, NOTIFIED, RUNNING, SCOPE};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
 /// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
@@ -60,7 +58,7 @@ struct StartedCoroutine {
     /// The cancellation was delivered (`Resume::Cancel`): it is delivered once, so waits in
     /// the destructors it runs park as usual.
     cancel_delivered: bool,
-    /// A `CancelAfterWake` was delivered: the next resume is `CancelNow`.
+    /// A `Cancel` was delivered: the next resume is `CancelNow`.
     cancel_now: bool,
     /// A `Scope` was delivered: the next resume is `ScopeNow`.
     scope_now: bool,
@@ -602,28 +600,26 @@ impl Local {
         if snap & DEADLOCK != 0 {
             return Resume::Deadlock;
         }
-        // Each delivery that a park may take as a spurious wake (`CancelAfterWake`, `Scope`)
-        // arms a second one for the coroutine's next suspension: the task is notified now
-        // (it holds RUNNING, so that only makes its next park requeue it) and the flag says
-        // what to deliver then.
+        // Each delivery that a park takes as a spurious wake (`Cancel`, `Scope`) arms a second
+        // one for the coroutine's next suspension: the task is notified now (it holds
+        // RUNNING, so that only makes its next park requeue it) and the flag says what to
+        // deliver then.
         let (first, cancel_now, scope_now) = self.with_coroutines(|c| {
             let entry = c.get(slot);
             let first =
                 snap & CANCELLED != 0 && !std::mem::replace(&mut entry.cancel_delivered, true);
             let cancel_now = std::mem::take(&mut entry.cancel_now);
             let scope_now = std::mem::take(&mut entry.scope_now);
-            if first && snap & CANCEL_WAKE == 0 {
+            if first {
                 entry.cancel_now = true;
-            } else if !first && !cancel_now && !scope_now && snap & SCOPE != 0 {
+            } else if !cancel_now && !scope_now && snap & SCOPE != 0 {
                 entry.scope_now = true;
             }
             (first, cancel_now, scope_now)
         });
-        if first && snap & CANCEL_WAKE != 0 {
-            Resume::Cancel
-        } else if first {
+        if first {
             let _ = task.header().state.notify(0);
-            Resume::CancelAfterWake
+            Resume::Cancel
         } else if cancel_now {
             Resume::CancelNow
         } else if snap & CANCELLED != 0 && self.stuck_sweep.get() {

@@ -8,7 +8,6 @@
 //! | `CANCELLED` | `JoinHandle::cancel` | never | unwind at the next suspension point |
 //! | `JOIN_WAKER` | the join side, after writing the join waker | the join side (before `COMPLETE`) | the waker slot holds a waker; once `COMPLETE` is also set the completer owns it |
 //! | `DEADLOCK` | the deadlock detector | never | the main coroutine must panic with the deadlock report |
-//! | `CANCEL_WAKE` | a cancel that found the task parked with no wake pending | never | the cancel, not a completed operation, woke it: unwind at once (see [`State::cancel`]) |
 //! | `SCOPE` | a timeout scope's timer, or its coroutine (both on the home worker) | the home worker, when it resumes the coroutine with `Resume::Scope` | a timeout scope may be due: the coroutine checks its scopes when resumed |
 //!
 //! # Rules the rest of the crate relies on (cited as "state rule N")
@@ -28,8 +27,7 @@ pub(crate) const COMPLETE: usize = 1 << 2;
 pub(crate) const CANCELLED: usize = 1 << 3;
 pub(crate) const JOIN_WAKER: usize = 1 << 4;
 pub(crate) const DEADLOCK: usize = 1 << 5;
-pub(crate) const CANCEL_WAKE: usize = 1 << 6;
-pub(crate) const SCOPE: usize = 1 << 7;
+pub(crate) const SCOPE: usize = 1 << 6;
 
 /// The atomic state word (see the module docs for its bits).
 #[derive(Debug)]
@@ -102,23 +100,13 @@ impl State {
     }
 
     /// `JoinHandle::cancel` (and shutdown): sets `CANCELLED` and wakes the task like
-    /// [`notify`](Self::notify); returns `true` if the caller must schedule it. If the task was
-    /// parked with no wake pending, the cancel is what wakes it, so the operation it waits
-    /// for did not complete: `CANCEL_WAKE` tells the worker to unwind it at once. Otherwise a
-    /// wake came first (or it is running) and its wait returns what completed; it unwinds at
-    /// its next suspension.
+    /// [`notify`](Self::notify); returns `true` if the caller must schedule it. Even when the
+    /// cancel is what wakes a parked task, the operation it waits for may complete on another
+    /// thread before the task runs (a receiver takes a parked sender's value), so the worker
+    /// never unwinds a park at once: the wait first settles under its own lock (see
+    /// `rt::context::pending_interrupt`).
     pub(crate) fn cancel(&self) -> bool {
-        let prev = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                Some(if s & (NOTIFIED | RUNNING | COMPLETE) == 0 {
-                    s | NOTIFIED | CANCELLED | CANCEL_WAKE
-                } else {
-                    s | NOTIFIED | CANCELLED
-                })
-            })
-            .unwrap_or_else(|s| s);
-        prev & (NOTIFIED | RUNNING | COMPLETE) == 0
+        self.notify(CANCELLED)
     }
 
     /// Deadlock detector: sets `NOTIFIED | DEADLOCK` only if the task is parked (none of
@@ -173,19 +161,19 @@ mod tests {
     }
 
     #[test]
-    fn a_cancel_marks_whether_it_was_the_wake() {
+    fn a_cancel_wakes_like_a_notify() {
         let parked = State::new();
         parked.to_running();
         assert_eq!(parked.after_park(), AfterPark::Idle);
         assert!(parked.cancel(), "parked: the cancel schedules it");
-        assert_ne!(parked.load() & CANCEL_WAKE, 0, "and nothing completed");
+        assert_eq!(parked.load() & (NOTIFIED | CANCELLED), NOTIFIED | CANCELLED);
 
         let woken = State::new();
         woken.to_running();
         assert_eq!(woken.after_park(), AfterPark::Idle);
         assert!(woken.notify(0), "a wake came first");
         assert!(!woken.cancel(), "already scheduled");
-        assert_eq!(woken.load() & (CANCELLED | CANCEL_WAKE), CANCELLED);
+        assert_ne!(woken.load() & CANCELLED, 0);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::chan::{claim, Chan, MsgSlot, QueuedOp};
 use super::selector::Selector;
 use crate::rt::coop;
-use crate::sync::wake_handle::wait_for_wake;
+use crate::sync::wake_handle::{interrupted, wait_for_wake};
 
 /// Why a plain operation did not complete.
 pub(crate) enum Failed {
@@ -148,9 +148,19 @@ impl<'a, T> Waiting<'a, T> {
 
     /// Parks until chosen (`true`: the partner unlinked the entry and moved the data), or
     /// until `deadline` passes with the entry still linked (`false`: it is unlinked now).
+    /// A cancellation or elapsed scope met while waiting (`interrupted`) gives up like the
+    /// deadline, and unwinds only if the entry was still linked: a partner that chose it
+    /// first completed the operation, which keeps its result.
     fn wait(self, deadline: Option<Instant>) -> bool {
         let chosen = loop {
             if self.sel.is_done() {
+                break true;
+            }
+            if let Some(interrupt) = interrupted() {
+                if self.give_up() {
+                    std::mem::forget(self); // unlinked, the slot untouched by any partner
+                    interrupt.deliver();
+                }
                 break true;
             }
             if wait_for_wake(deadline) && self.give_up() {

@@ -32,7 +32,7 @@ use std::cell::UnsafeCell;
 use std::time::Instant;
 
 use crate::loom::{AtomicBool, AtomicUsize, Ordering};
-use crate::sync::wake_handle::{spin_yield, wait_for_wake, WakeHandle};
+use crate::sync::wake_handle::{interrupted, spin_yield, wait_for_wake, WakeHandle};
 
 const WAITING: usize = 0;
 const ABORTED: usize = 1;
@@ -131,6 +131,8 @@ impl Selector {
     }
 
     /// The owner gives up. `Err(op)` if a completer chose `op` first: then wait for `done`.
+    /// Aborting again is `Ok` (a wait that aborted to deliver an interrupt is aborted again
+    /// by the unwind guard of its caller).
     pub(crate) fn abort(&self) -> Result<(), usize> {
         debug_assert!(
             !self.plain,
@@ -141,7 +143,7 @@ impl Selector {
             .state
             .compare_exchange(WAITING, ABORTED, Ordering::Relaxed, Ordering::Relaxed)
         {
-            Ok(_) => Ok(()),
+            Ok(_) | Err(ABORTED) => Ok(()),
             Err(s) => Err(s - SELECTED),
         }
     }
@@ -158,19 +160,34 @@ impl Selector {
     /// Parks until an operation is chosen and done (returns it), or `deadline` passes and the
     /// owner aborts first (returns `None`).
     #[inline]
+    ///
+    /// A cancellation or elapsed scope met while waiting (`interrupted`) aborts like the
+    /// deadline, and unwinds only if the abort won: an operation chosen first completed, and
+    /// the select returns it.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
         loop {
             if self.is_done() {
                 return Some(self.selected());
             }
-            if wait_for_wake(deadline) {
+            let interrupt = interrupted();
+            if interrupt.is_some() || wait_for_wake(deadline) {
                 return match self.abort() {
-                    Ok(()) => None,
+                    Ok(()) => {
+                        if let Some(interrupt) = interrupt {
+                            interrupt.deliver();
+                        }
+                        None
+                    }
                     Err(op) => {
                         // Claimed just in time: the completer is inside its critical section
-                        // and will set `done` and wake us.
+                        // and will set `done` and wake us (a pending interrupt would unwind
+                        // a park now, so spin instead: the section is short).
                         while !self.is_done() {
-                            wait_for_wake(None);
+                            if interrupted().is_some() {
+                                spin_yield();
+                            } else {
+                                wait_for_wake(None);
+                            }
                         }
                         Some(op)
                     }
