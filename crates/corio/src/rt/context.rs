@@ -38,6 +38,8 @@ pub(crate) struct CoroutineCtx {
     pub(crate) scopes: ScopeStack,
     /// Its cancellation's unwind has begun (`Resume::CancelNow` then changes nothing).
     cancel_unwinding: Cell<bool>,
+    /// How it last suspended (read only when resumed with something other than `Run`).
+    suspended: Cell<Suspend>,
     /// A `Resume::Cancel` was taken by a park as a spurious wake: see [`pending_interrupt`].
     cancel_armed: Cell<bool>,
     /// A `Resume::Scope` was taken by a park as a spurious wake: see [`pending_interrupt`].
@@ -71,6 +73,7 @@ impl CoroutineCtx {
             spare: Cell::new(None),
             scopes: ScopeStack::default(),
             cancel_unwinding: Cell::new(false),
+            suspended: Cell::new(Suspend::Yield),
             cancel_armed: Cell::new(false),
             scope_armed: Cell::new(false),
         }
@@ -274,16 +277,33 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
     let c = unsafe { &*ctx };
     // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
     let yielder = unsafe { &*c.yielder };
-    let mut input = yielder.suspend(msg);
-    if input == Resume::Capture {
-        input = captured(yielder, msg); // before CORO is set: the worker runs on meanwhile
-    }
+    c.suspended.set(msg);
+    let input = yielder.suspend(msg);
     // Resumed: on the same thread (coroutines never migrate), so `ctx` is still ours.
-    CORO.with(|cell| cell.set(ctx));
     if input != Resume::Run {
+        resumed_other(input, c);
+    }
+    CORO.with(|cell| cell.set(ctx));
+    true
+}
+
+/// Resumed with something other than `Run`: a capture request (answered before `CORO` is
+/// set: the worker runs on meanwhile), then whatever the input says. Out of line, and `msg`
+/// is read back from the context rather than kept live across the switch: keeping it live
+/// there measured 35 ns per `yield` instead of 12 (bench row `yield`, same machine and run;
+/// the instruction counts barely differ, so it is the pipeline, not the work).
+#[cold]
+#[inline(never)]
+fn resumed_other(mut input: Resume, c: &CoroutineCtx) {
+    let msg = c.suspended.get();
+    if input == Resume::Capture {
+        // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
+        input = captured(unsafe { &*c.yielder }, msg);
+    }
+    if input != Resume::Run {
+        CORO.with(|cell| cell.set(c));
         resumed_to_fail(input, msg, c);
     }
-    true
 }
 
 /// A timeout scope may be due (`Resume::Scope`): unwinds to it if so (see
