@@ -2,7 +2,7 @@
 //! the backtrace of where it waits, like a Go goroutine dump.
 //!
 //! ```text
-//! coroutine 1026 "consumer" [chan receive, worker 1]:
+//! coroutine 1026 "consumer" [chan receive, 2.4s, worker 1]:
 //! corio::sync::channel::Receiver<T>::recv
 //!     at crates/corio/src/sync/channel/mod.rs:225:19
 //! dump::consumer
@@ -28,7 +28,14 @@
 //!
 //! The state of a parked coroutine (`chan receive`, `sleep`, `mutex`, ...) is read off the
 //! innermost corio function in its backtrace; with inlining (release builds without debug
-//! info) it may only say `parked`.
+//! info) it may only say `parked`. What the frames cannot say comes from a note the wait
+//! leaves in the coroutine's context (two stores per wait): the socket's fd for an IO wait,
+//! the task a `join` waits for, the deadline of a `sleep` or timed wait
+//! ([`CoroutineDump::waiting_on`]). How long each coroutine has been parked
+//! ([`CoroutineDump::parked_for`]) comes from a coarse clock that the stall monitor, the
+//! timers and waking workers keep (no clock read on the park path): it is behind by up to a
+//! quarter of the stall threshold (25 ms by default), and by up to the time since the last
+//! timer or wake-up when the stall detector is off.
 
 use std::any::Any;
 use std::backtrace::Backtrace;
@@ -36,6 +43,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::rt::capture::Captured;
+use crate::rt::context::WaitNote;
 use crate::rt::Shared;
 
 /// How long a dump waits for a busy worker to reach a scheduling point.
@@ -66,6 +74,62 @@ impl fmt::Display for State {
     }
 }
 
+/// What a parked coroutine waits for, where its frames cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitTarget {
+    /// File descriptor `.0` to become readable (a socket read or accept, say).
+    Read(i32),
+    /// File descriptor `.0` to become writable (a socket write or connect).
+    Write(i32),
+    /// The task with this id to finish (a `join`).
+    Task(u64),
+    /// This deadline (a `sleep`, or a wait with a timeout).
+    Until(Instant),
+}
+
+impl WaitTarget {
+    fn from_note(note: WaitNote) -> Option<WaitTarget> {
+        match note {
+            WaitNote::Nothing => None,
+            WaitNote::Read(fd) => Some(WaitTarget::Read(fd)),
+            WaitNote::Write(fd) => Some(WaitTarget::Write(fd)),
+            WaitNote::Task(id) => Some(WaitTarget::Task(id)),
+            WaitNote::Until(at) => Some(WaitTarget::Until(at)),
+        }
+    }
+}
+
+impl fmt::Display for WaitTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitTarget::Read(fd) => write!(f, "fd {fd} read"),
+            WaitTarget::Write(fd) => write!(f, "fd {fd} write"),
+            WaitTarget::Task(id) => write!(f, "task {id}"),
+            WaitTarget::Until(at) => match at.checked_duration_since(Instant::now()) {
+                Some(left) => write!(f, "{} left", Short(left)),
+                None => f.write_str("deadline passed"),
+            },
+        }
+    }
+}
+
+/// A duration in the dump's short form: `850ms`, `3.2s`, `12m5s`.
+struct Short(Duration);
+
+impl fmt::Display for Short {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d < Duration::from_secs(1) {
+            write!(f, "{}ms", d.as_millis())
+        } else if d < Duration::from_secs(60) {
+            write!(f, "{:.1}s", d.as_secs_f64())
+        } else {
+            write!(f, "{}m{}s", d.as_secs() / 60, d.as_secs() % 60)
+        }
+    }
+}
+
 /// One coroutine in a [`Dump`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -81,6 +145,12 @@ pub struct CoroutineDump {
     /// Where it was spawned (`file:line:column` of the `spawn` call), when known (not for
     /// a coroutine only seen running on a busy worker).
     pub spawned_at: Option<String>,
+    /// For a parked coroutine: what it waits for, when the wait says (an fd, a task, a
+    /// deadline).
+    pub waiting_on: Option<WaitTarget>,
+    /// For a parked coroutine: how long it has been parked (to the coarse clock's
+    /// resolution; see the [module docs](self)).
+    pub parked_for: Option<Duration>,
     /// Its frames from the suspension point outwards, one `function\n    at file:line` entry
     /// each (runtime frames of the capture itself removed); empty when it could not be
     /// captured (a running coroutine).
@@ -158,6 +228,8 @@ pub(crate) fn take(shared: &Shared) -> Dump {
                     state: State::Running,
                     worker: w,
                     spawned_at: None,
+                    waiting_on: None,
+                    parked_for: None,
                     frames: Vec::new(),
                 });
             }
@@ -226,7 +298,10 @@ fn entry(c: Captured, me: Option<u64>) -> CoroutineDump {
     } else {
         State::Parked(wait_kind(&frames))
     };
+    let parked = matches!(state, State::Parked(_));
     CoroutineDump {
+        waiting_on: WaitTarget::from_note(c.note).filter(|_| parked),
+        parked_for: c.parked_for.filter(|_| parked),
         id: c.id,
         name: c.name,
         state,
@@ -338,7 +413,14 @@ impl fmt::Display for CoroutineDump {
         if let Some(n) = &self.name {
             write!(f, " {n:?}")?;
         }
-        writeln!(f, " [{}, worker {}]:", self.state, self.worker)?;
+        write!(f, " [{}", self.state)?;
+        if let Some(on) = &self.waiting_on {
+            write!(f, ", {on}")?;
+        }
+        if let Some(d) = self.parked_for {
+            write!(f, ", {}", Short(d))?;
+        }
+        writeln!(f, ", worker {}]:", self.worker)?;
         if self.frames.is_empty() {
             writeln!(f, "(no frames: it is running)")?;
         }
@@ -381,6 +463,15 @@ impl Dump {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_durations() {
+        let s = |ms| Short(Duration::from_millis(ms)).to_string();
+        assert_eq!(s(0), "0ms");
+        assert_eq!(s(850), "850ms");
+        assert_eq!(s(3_240), "3.2s");
+        assert_eq!(s(725_000), "12m5s");
+    }
 
     #[test]
     fn wait_kinds_come_from_the_innermost_corio_frame() {

@@ -71,7 +71,7 @@ fn sigquit_writes_the_dump_and_the_program_goes_on() {
             }
         }
         assert!(seen.contains("corio: SIGQUIT"), "{seen}");
-        assert!(seen.contains("\"sleepy\" [sleep, worker "), "{seen}");
+        assert!(seen.contains("\"sleepy\" [sleep, "), "{seen}");
         // It goes on: more ticks after the dump.
         let mut rest = [0u8; 64];
         let mut ticks = String::new();

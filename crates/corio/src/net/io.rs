@@ -262,6 +262,10 @@ fn wait_ready(
         }
     }
     let guard = Unwind(reg, dir, id);
+    let _note = context::note_wait(match dir {
+        Direction::Read => context::WaitNote::Read(reg.fd()),
+        Direction::Write => context::WaitNote::Write(reg.fd()),
+    });
     let timed_out = match deadline {
         Some(d) => task::park_deadline(d),
         None => {

@@ -159,6 +159,11 @@ impl IoRegistration {
         IoRegistration { io, reactor, fd }
     }
 
+    /// The registered file descriptor.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd
+    }
+
     /// The readiness word, to snapshot before a syscall.
     #[inline]
     pub(crate) fn snapshot(&self) -> usize {

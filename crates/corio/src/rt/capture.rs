@@ -18,21 +18,25 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::rt::context::WaitNote;
+
 thread_local! {
-    /// The backtrace the coroutine just resumed with `Resume::Capture` took.
-    static TAKEN: RefCell<Option<Backtrace>> = const { RefCell::new(None) };
+    /// What the coroutine just resumed with `Resume::Capture` took: its backtrace and its
+    /// wait note.
+    static TAKEN: RefCell<Option<(Backtrace, WaitNote)>> = const { RefCell::new(None) };
 }
 
-/// Called by a coroutine resumed with `Resume::Capture`, at its suspension point.
+/// Called by a coroutine resumed with `Resume::Capture`, at its suspension point, with what
+/// it noted it waits for.
 #[cold]
 #[inline(never)]
-pub(crate) fn take_here() {
+pub(crate) fn take_here(note: WaitNote) {
     let bt = Backtrace::force_capture();
-    TAKEN.with(|t| *t.borrow_mut() = Some(bt));
+    TAKEN.with(|t| *t.borrow_mut() = Some((bt, note)));
 }
 
-/// The backtrace the last capture on this thread took.
-pub(crate) fn taken() -> Option<Backtrace> {
+/// What the last capture on this thread took.
+pub(crate) fn taken() -> Option<(Backtrace, WaitNote)> {
     TAKEN.with(|t| t.borrow_mut().take())
 }
 
@@ -47,6 +51,10 @@ pub(crate) struct Captured {
     pub(crate) runnable: bool,
     /// From its suspension point (the frames of the capture itself included).
     pub(crate) backtrace: Option<Arc<Backtrace>>,
+    /// What it noted it waits for (`context::note_wait`).
+    pub(crate) note: WaitNote,
+    /// How long it has been parked (to the coarse clock's resolution), if parked.
+    pub(crate) parked_for: Option<std::time::Duration>,
 }
 
 /// Where a worker sends what it captured.

@@ -40,6 +40,8 @@ pub(crate) struct CoroutineCtx {
     cancel_unwinding: Cell<bool>,
     /// How it last suspended (read only when resumed with something other than `Run`).
     suspended: Cell<Suspend>,
+    /// What it waits for, where its frames cannot say (see [`note_wait`]).
+    wait_note: Cell<WaitNote>,
     /// A `Resume::Cancel` was taken by a park as a spurious wake: see [`pending_interrupt`].
     cancel_armed: Cell<bool>,
     /// A `Resume::Scope` was taken by a park as a spurious wake: see [`pending_interrupt`].
@@ -74,6 +76,7 @@ impl CoroutineCtx {
             scopes: ScopeStack::default(),
             cancel_unwinding: Cell::new(false),
             suspended: Cell::new(Suspend::Yield),
+            wait_note: Cell::new(WaitNote::Nothing),
             cancel_armed: Cell::new(false),
             scope_armed: Cell::new(false),
         }
@@ -240,6 +243,37 @@ pub(crate) fn coroutine<R>(f: impl FnOnce(Option<&CoroutineCtx>) -> R) -> R {
     f(unsafe { p.as_ref() })
 }
 
+/// What a parked coroutine waits for beyond what its frames say, for `corio::debug::dump`:
+/// the socket's fd, the task it joins, the deadline of its sleep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum WaitNote {
+    #[default]
+    Nothing,
+    Read(i32),
+    Write(i32),
+    Task(u64),
+    Until(std::time::Instant),
+}
+
+/// Notes what the running coroutine is about to wait for, until the guard drops (which puts
+/// back the previous note: waits nest, e.g. a join with a deadline). Two stores; nothing
+/// outside a coroutine.
+pub(crate) fn note_wait(note: WaitNote) -> impl Drop {
+    struct Restore(WaitNote);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            coroutine(|c| {
+                if let Some(c) = c {
+                    c.wait_note.set(self.0);
+                }
+            });
+        }
+    }
+    Restore(coroutine(|c| {
+        c.map_or(WaitNote::Nothing, |c| c.wait_note.replace(note))
+    }))
+}
+
 /// The panic message of a thread-blocking wait on a worker thread outside any coroutine.
 const WORKER_THREAD_WAIT: &str = "corio: a wait on a worker thread outside any coroutine \
 would block every coroutine of that worker (a destructor of a task that never started, run \
@@ -298,7 +332,7 @@ fn resumed_other(mut input: Resume, c: &CoroutineCtx) {
     let msg = c.suspended.get();
     if input == Resume::Capture {
         // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
-        input = captured(unsafe { &*c.yielder }, msg);
+        input = captured(c, msg);
     }
     if input != Resume::Run {
         CORO.with(|cell| cell.set(c));
@@ -410,9 +444,11 @@ fn interrupt_slow(c: &CoroutineCtx) -> Option<Interrupt> {
 /// backtrace here and suspends again with the same message; the worker resumes no code.
 #[cold]
 #[inline(never)]
-fn captured(yielder: &CoYielder, msg: Suspend) -> Resume {
+fn captured(c: &CoroutineCtx, msg: Suspend) -> Resume {
+    // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
+    let yielder = unsafe { &*c.yielder };
     loop {
-        capture::take_here();
+        capture::take_here(c.wait_note.get());
         let input = yielder.suspend(msg);
         if input != Resume::Capture {
             return input;

@@ -86,6 +86,7 @@ fn watch(shared: &Shared, threshold: Duration, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         thread::park_timeout(period);
         let now = Instant::now();
+        shared.stats.update_clock(now);
         for (i, w) in watches.iter_mut().enumerate() {
             let stats = shared.stats.worker(i);
             let (ticks, running) = stats.tick();

@@ -188,6 +188,12 @@ pub(crate) struct Stats {
     workers: Box<[CachePadded<WorkerStats>]>,
     /// Tasks spawned from outside the workers (`Handle::spawn`, `block_on`, blocking threads).
     injected: AtomicU64,
+    /// A coarse clock: milliseconds since `origin`, as last stored by the stall monitor (each
+    /// sample), a worker firing timers or waking from sleep, or a dump. A worker stamps a
+    /// parking coroutine with it (one relaxed load), so the dump can say how long each has
+    /// waited without a clock read on the park path.
+    clock_ms: CachePadded<AtomicU64>,
+    origin: std::time::Instant,
 }
 
 impl Stats {
@@ -196,6 +202,24 @@ impl Stats {
         Stats {
             workers: (0..workers).map(|_| CachePadded::default()).collect(),
             injected: AtomicU64::new(0),
+            clock_ms: CachePadded::new(AtomicU64::new(0)),
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// The coarse clock (see `clock_ms`): cheap, and behind by up to the time since its last
+    /// update.
+    #[inline]
+    pub(crate) fn coarse_ms(&self) -> u64 {
+        self.clock_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the coarse clock to `now` (never backwards).
+    pub(crate) fn update_clock(&self, now: std::time::Instant) {
+        let ms = now.saturating_duration_since(self.origin).as_millis() as u64;
+        // Mostly a load: the clock moves once a millisecond, and workers share the line.
+        if ms > self.clock_ms.load(Ordering::Relaxed) {
+            self.clock_ms.fetch_max(ms, Ordering::Relaxed);
         }
     }
 

@@ -44,6 +44,7 @@ impl<T> JoinHandle<T> {
     /// Inside a coroutine this parks only the coroutine; elsewhere it blocks the thread.
     pub fn join(self) -> Result<T, JoinError> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
+        let _note = rt::context::note_wait(rt::context::WaitNote::Task(self.task.header().id));
         rt::wait(self, foreign)
     }
 
@@ -73,6 +74,7 @@ impl<T> JoinHandle<T> {
         deadline: Instant,
     ) -> Result<Result<T, JoinError>, JoinHandle<T>> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
+        let _note = rt::context::note_wait(rt::context::WaitNote::Task(self.task.header().id));
         match rt::wait::wait_until(&mut self, foreign, Some(deadline)) {
             Some(out) => Ok(out),
             None => Err(self),

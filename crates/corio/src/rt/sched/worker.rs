@@ -13,7 +13,7 @@ use crossbeam_utils::Backoff;
 
 use super::Shared;
 use crate::rt::capture::{self, Captured};
-use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
+use crate::rt::context::{self, CoroutineCtx, SuspendedCtx, WaitNote};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
 use crate::rt::scope::Mark;
 use crate::rt::stats::WorkerStats;
@@ -62,6 +62,8 @@ struct StartedCoroutine {
     cancel_now: bool,
     /// A `Scope` was delivered: the next resume is `ScopeNow`.
     scope_now: bool,
+    /// The coarse clock (`Stats::coarse_ms`) when it last parked, for the dump.
+    parked_at_ms: u64,
 }
 
 /// What became of a coroutine its worker resumed.
@@ -97,6 +99,7 @@ impl Coroutines {
             cancel_delivered: false,
             cancel_now: false,
             scope_now: false,
+            parked_at_ms: 0,
         });
         match self.free.pop() {
             Some(i) => {
@@ -502,6 +505,7 @@ impl Local {
             Some(mut poller) => sleeper.sleep_in(|| poller.poll(timeout)),
             None => sleeper.sleep(timeout),
         }
+        self.shared.stats.update_clock(Instant::now());
         idle.unregister(self.index);
     }
 
@@ -514,7 +518,9 @@ impl Local {
             return 0;
         }
         let mut fired = 0;
-        wheel.advance(Instant::now(), |task, scoped| {
+        let now = Instant::now();
+        self.shared.stats.update_clock(now);
+        wheel.advance(now, |task, scoped| {
             fired += 1;
             if task.header().state.notify(if scoped { SCOPE } else { 0 }) {
                 self.with_ready(|q| q.push_back(task));
@@ -666,8 +672,12 @@ impl Local {
         match result {
             CoroutineResult::Yield(Suspend::Yield) => Outcome::Requeue,
             CoroutineResult::Yield(Suspend::Park) => {
-                let after =
-                    self.with_coroutines(|c| c.get(slot).task.get().header().state.after_park());
+                let now_ms = self.shared.stats.coarse_ms();
+                let after = self.with_coroutines(|c| {
+                    let entry = c.get(slot);
+                    entry.parked_at_ms = now_ms;
+                    entry.task.get().header().state.after_park()
+                });
                 match after {
                     AfterPark::Requeue => Outcome::Requeue,
                     // SAFETY: a suspension leaves `ctx` pointing at the coroutine's own, live
@@ -764,13 +774,17 @@ impl Local {
                 .collect()
         });
         let mut list = Vec::with_capacity(slots.len());
+        self.shared.stats.update_clock(Instant::now());
+        let now_ms = self.shared.stats.coarse_ms();
         for slot in slots {
-            let (co, task) = self.with_coroutines(|c| {
+            let (co, task, parked_at_ms) = self.with_coroutines(|c| {
                 let entry = c.get(slot);
                 // SAFETY: the slot owns a reference, so the task is alive to count another.
-                (&mut entry.co as *mut Co, unsafe {
-                    clone_raw(entry.task.ptr())
-                })
+                (
+                    &mut entry.co as *mut Co,
+                    unsafe { clone_raw(entry.task.ptr()) },
+                    entry.parked_at_ms,
+                )
             });
             // SAFETY: as in `resume`: `co` points into `coroutines`, untouched until this
             // returns. The coroutine is suspended inside `context::suspend` (every coroutine
@@ -778,13 +792,21 @@ impl Local {
             // with the same message, so no task state changes and no outcome is handled.
             let _ = coroutine::resume(unsafe { &mut *co }, Resume::Capture);
             let h = task.header();
+            let runnable = h.state.load() & (NOTIFIED | RUNNING) != 0;
+            let (backtrace, note) = match capture::taken() {
+                Some((bt, note)) => (Some(Arc::new(bt)), note),
+                None => (None, WaitNote::Nothing),
+            };
             list.push(Captured {
                 id: h.id,
                 name: h.name.as_deref().map(str::to_owned),
                 spawned_at: h.spawned_at,
                 worker: self.index,
-                runnable: h.state.load() & (NOTIFIED | RUNNING) != 0,
-                backtrace: capture::taken().map(Arc::new),
+                runnable,
+                backtrace,
+                note,
+                parked_for: (!runnable)
+                    .then(|| std::time::Duration::from_millis(now_ms.saturating_sub(parked_at_ms))),
             });
         }
         for reply in replies {

@@ -23,7 +23,9 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
         return true;
     }
     let timer = TimerGuard::register(deadline, None);
+    let note = context::note_wait(context::WaitNote::Until(deadline));
     context::suspend(Suspend::Park);
+    drop(note);
     drop(timer);
     Instant::now() >= deadline
 }
