@@ -8,6 +8,8 @@
 //! scheduling point (no read-modify-write on the hot path); a wake from another thread adds
 //! one relaxed `fetch_add`.
 
+pub use corio_coroutine::stack::StackStats;
+
 use crate::rt::Shared;
 
 /// A snapshot of a runtime's counters (see the [module docs](self)).
@@ -35,6 +37,9 @@ pub struct RuntimeMetrics {
     pub start_failures: usize,
     /// Each worker's counters, by worker index.
     pub per_worker: Vec<WorkerMetrics>,
+    /// The process's coroutine stacks (shared by every runtime): kernel mappings, reserved
+    /// address space, stacks in use or kept for reuse, and those in the process-wide cache.
+    pub stacks: StackStats,
 }
 
 /// One worker's counters (see [`RuntimeMetrics::per_worker`]).
@@ -95,6 +100,7 @@ impl RuntimeMetrics {
             reactor_polls: shared.reactor.poll_count(),
             blocking_threads: shared.blocking.threads(),
             start_failures: shared.start_failure_count(),
+            stacks: corio_coroutine::stack::stats(),
             per_worker,
         }
     }

@@ -40,6 +40,12 @@ fn live_coroutines_are_the_parked_ones_spawned() {
         let per_worker: u64 = m.per_worker.iter().map(|w| w.live_coroutines).sum();
         assert_eq!(per_worker, 10);
         assert_eq!(m.per_worker.iter().map(|w| w.started).sum::<u64>(), 10);
+        // The process's stacks (other tests of this binary may hold more at the same time).
+        let st = m.stacks;
+        assert!(st.stacks >= 10, "{st:?}");
+        assert!(st.mappings >= 1, "{st:?}");
+        assert!(st.reserved_bytes >= st.stacks * 4096, "{st:?}");
+        assert!(st.cached <= st.stacks, "{st:?}");
 
         // Wakes from this (non-worker) thread are counted as remote wakes.
         let before: u64 = m.per_worker.iter().map(|w| w.remote_wakes).sum();

@@ -21,6 +21,37 @@ pub use mmap::{DefaultStack, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use pool::set_pool_capacity;
 pub use scavenger::TICK as SCAVENGE_TICK;
 
+/// Where the process's [`DefaultStack`]s stand: a cheap snapshot for metrics
+/// (`corio::RuntimeMetrics::stacks`), taken under the slab table's and the
+/// cache's locks. Process-wide: stacks are shared by every runtime and thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StackStats {
+    /// Kernel mappings holding stacks: slabs with [`GuardMode::Slab`], one per
+    /// stack with [`GuardMode::Mapping`] (where each also costs a second
+    /// mapping for its guard). These count against `vm.max_map_count`.
+    pub mappings: usize,
+    /// Address space those mappings reserve, in bytes (not resident memory:
+    /// pages are touched on use and given back by the scavenger).
+    pub reserved_bytes: usize,
+    /// Stacks handed out: running or suspended coroutines, plus those kept
+    /// for reuse in a thread's pool or in the process-wide cache.
+    pub stacks: usize,
+    /// Of those, kept in the process-wide cache (see [`trim_cache`]).
+    pub cached: usize,
+}
+
+/// A snapshot of the process's stacks (see [`StackStats`]).
+pub fn stats() -> StackStats {
+    let (mappings, reserved_bytes, stacks) = slab::totals();
+    StackStats {
+        mappings,
+        reserved_bytes,
+        stacks,
+        cached: cache::CACHE.held(),
+    }
+}
+
 /// Memory that a coroutine runs on.
 ///
 /// # Safety
@@ -58,5 +89,21 @@ unsafe impl<S: Stack> Stack for &mut S {
     }
     fn guard_size(&self) -> usize {
         (**self).guard_size()
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn stats_count_a_held_stack_and_its_mapping() {
+        let stack = DefaultStack::new(DEFAULT_STACK_SIZE).unwrap();
+        let st = stats();
+        // Other tests of the process may hold stacks too: lower bounds only.
+        assert!(st.stacks >= 1 && st.mappings >= 1, "{st:?}");
+        assert!(st.reserved_bytes >= DEFAULT_STACK_SIZE, "{st:?}");
+        assert!(st.cached <= st.stacks, "{st:?}");
+        drop(stack);
     }
 }

@@ -85,6 +85,15 @@ fn table() -> MutexGuard<'static, Table> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The slabs now mapped, the bytes of address space they reserve, and the
+/// stacks handed out from them (see [`super::StackStats`]).
+pub(super) fn totals() -> (usize, usize, usize) {
+    let table = table();
+    table.slabs.values().fold((0, 0, 0), |(n, bytes, live), s| {
+        (n + 1, bytes + s.count * s.stride, live + s.live)
+    })
+}
+
 /// The low address (guard page) of a free `size`-byte stack, guarded and
 /// owned by the caller from now on.
 ///
