@@ -42,8 +42,10 @@ pub(crate) struct CoroutineCtx {
     suspended: Cell<Suspend>,
     /// What it waits for, where its frames cannot say (see [`note_wait`]).
     wait_note: Cell<WaitNote>,
-    /// A `Resume::Cancel` was taken by a park as a spurious wake: see [`pending_interrupt`].
+    /// A cancellation was taken by a park as a spurious wake: see [`pending_interrupt`].
     cancel_armed: Cell<bool>,
+    /// It is parked in a wait that settles interrupts itself ([`settle_interrupts`]).
+    settles: Cell<bool>,
     /// A `Resume::Scope` was taken by a park as a spurious wake: see [`pending_interrupt`].
     scope_armed: Cell<bool>,
 }
@@ -78,6 +80,7 @@ impl CoroutineCtx {
             suspended: Cell::new(Suspend::Yield),
             wait_note: Cell::new(WaitNote::Nothing),
             cancel_armed: Cell::new(false),
+            settles: Cell::new(false),
             scope_armed: Cell::new(false),
         }
     }
@@ -401,6 +404,24 @@ impl Interrupt {
     }
 }
 
+/// Marks the running coroutine's parks, until the guard drops, as those of a wait that
+/// settles interrupts itself through [`pending_interrupt`]: a cancel that is the only wake
+/// returns from such a park as a spurious wake instead of unwinding at once. Two stores;
+/// nothing outside a coroutine.
+pub(crate) fn settle_interrupts() -> impl Drop {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            coroutine(|c| {
+                if let Some(c) = c {
+                    c.settles.set(self.0);
+                }
+            });
+        }
+    }
+    Restore(coroutine(|c| c.is_some_and(|c| c.settles.replace(true))))
+}
+
 /// What a wait asks after it woke and found its operation not done, before it parks again:
 /// whether the running coroutine has a cancellation or an elapsed timeout scope to deliver.
 /// If so the wait gives up under its own lock, as on a timeout, and only if that succeeds
@@ -468,13 +489,15 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
     match input {
         Resume::Run => {}
         Resume::Capture => unreachable!("handled in `suspend`"),
-        // A cancel or a scope's timer is never taken as the wake of a park, even when it was
-        // the only wake: the operation the park waited for may have completed on another
-        // thread meanwhile (a value delivered, a lock handed over). The park returns as from
-        // a spurious wake, so its wait settles first (see `pending_interrupt`); the worker
-        // has requeued the coroutine to be resumed with `CancelNow`/`ScopeNow` at its next
-        // suspension. A yield completes nothing: it checks at once. No check on the hot path
-        // of `suspend`: it measured 2x on `yield`.
+        // A yield completes nothing: a cancel or due scope unwinds at once. A scope's timer
+        // is never taken as the wake of a park, and neither is a cancel at a wait that
+        // settles interrupts itself (`sync`, see `settle_interrupts`), even when it was the
+        // only wake: the operation may have completed on another thread meanwhile (a value
+        // delivered, a lock handed over). The park returns as from a spurious wake, so the
+        // wait settles first (see `pending_interrupt`); the worker has requeued the coroutine
+        // to be resumed with `CancelNow`/`ScopeNow` at its next suspension. A plain park that
+        // only the cancel woke unwinds at once. No check on the hot path of `suspend`: it
+        // measured 2x on `yield`.
         Resume::Scope if suspended == Suspend::Yield => scope_due(c),
         Resume::Scope => c.scope_armed.set(true),
         Resume::ScopeNow => {
@@ -482,8 +505,10 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
             scope_due(c);
         }
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
-        Resume::Cancel if suspended == Suspend::Yield => unwind_cancelled(c),
-        Resume::Cancel => c.cancel_armed.set(true),
+        Resume::Cancel if suspended == Suspend::Yield || !c.settles.get() => unwind_cancelled(c),
+        Resume::CancelAfterWake if suspended == Suspend::Yield => unwind_cancelled(c),
+        // A wake came before the cancel (or a settling wait): return as from that wake.
+        Resume::Cancel | Resume::CancelAfterWake => c.cancel_armed.set(true),
         Resume::CancelNow => {
             c.cancel_armed.set(false);
             if !c.cancel_unwinding.get() {

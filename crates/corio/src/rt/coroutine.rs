@@ -15,12 +15,18 @@ pub(crate) enum Resume {
     Run,
     /// The runtime found the program deadlocked: panic with the report (main coroutine only).
     Deadlock,
-    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down): a yield
-    /// unwinds at once, as this coroutine; a park returns as from a spurious wake, so the
-    /// wait settles first (a completed operation keeps its result, see
-    /// `rt::context::pending_interrupt`), and the next suspension unwinds. Delivered once.
+    /// The task was cancelled (by its `JoinHandle` or by the runtime shutting down) and the
+    /// cancel is what woke it: a yield or a plain park unwinds at once, as this coroutine; a
+    /// `sync` wait returns as from a spurious wake and settles under its lock first (see
+    /// `rt::context::pending_interrupt`). Delivered once per coroutine (this or
+    /// `CancelAfterWake`).
     Cancel,
-    /// The suspension after a `Cancel`: unwind now, unless already unwinding.
+    /// The task was cancelled after a wake (or while running): a park returns as from that
+    /// wake, so a completed operation keeps its result, and the next suspension unwinds; a
+    /// yield unwinds at once.
+    CancelAfterWake,
+    /// The suspension after a `Cancel` or `CancelAfterWake`: unwind now, unless already
+    /// unwinding.
     CancelNow,
     /// The suspension after a `Scope` delivered to a park: unwind to a due scope now.
     ScopeNow,

@@ -56,6 +56,8 @@ mod rt {
     /// Returns `true` if the deadline has passed. May return spuriously.
     #[inline]
     pub(crate) fn wait_for_wake(deadline: Option<Instant>) -> bool {
+        // Every wait here asks `interrupted` before it parks again.
+        let _settles = crate::rt::context::settle_interrupts();
         match deadline {
             None => {
                 task::park();

@@ -19,7 +19,9 @@ use crate::rt::scope::Mark;
 use crate::rt::stats::WorkerStats;
 use crate::rt::task::cell::{clone_raw, RawRef, RawTask, TaskRef, UNSET};
 use crate::rt::task::harness::{cancel_if_requested, cancel_unstarted, finish, Cancelled};
-use crate::rt::task::state::{AfterPark, CANCELLED, COMPLETE, DEADLOCK, NOTIFIED, RUNNING, SCOPE};
+use crate::rt::task::state::{
+    AfterPark, CANCELLED, CANCEL_WAKE, COMPLETE, DEADLOCK, NOTIFIED, RUNNING, SCOPE,
+};
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
 /// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
@@ -58,7 +60,7 @@ struct StartedCoroutine {
     /// The cancellation was delivered (`Resume::Cancel`): it is delivered once, so waits in
     /// the destructors it runs park as usual.
     cancel_delivered: bool,
-    /// A `Cancel` was delivered: the next resume is `CancelNow`.
+    /// A `Cancel` or `CancelAfterWake` was delivered: the next resume is `CancelNow`.
     cancel_now: bool,
     /// A `Scope` was delivered: the next resume is `ScopeNow`.
     scope_now: bool,
@@ -606,10 +608,11 @@ impl Local {
         if snap & DEADLOCK != 0 {
             return Resume::Deadlock;
         }
-        // Each delivery that a park takes as a spurious wake (`Cancel`, `Scope`) arms a second
-        // one for the coroutine's next suspension: the task is notified now (it holds
-        // RUNNING, so that only makes its next park requeue it) and the flag says what to
-        // deliver then.
+        // Each delivery that a park may take as a spurious wake (`Cancel`,
+        // `CancelAfterWake`, `Scope`) arms a second one for the coroutine's next suspension:
+        // the task is notified now (it holds RUNNING, so that only makes its next park
+        // requeue it) and the flag says what to deliver then (nothing, if the first one
+        // unwound already).
         let (first, cancel_now, scope_now) = self.with_coroutines(|c| {
             let entry = c.get(slot);
             let first =
@@ -625,7 +628,11 @@ impl Local {
         });
         if first {
             let _ = task.header().state.notify(0);
-            Resume::Cancel
+            if snap & CANCEL_WAKE != 0 {
+                Resume::Cancel
+            } else {
+                Resume::CancelAfterWake
+            }
         } else if cancel_now {
             Resume::CancelNow
         } else if snap & CANCELLED != 0 && self.stuck_sweep.get() {

@@ -8,6 +8,7 @@
 //! | `CANCELLED` | `JoinHandle::cancel` | never | unwind at the next suspension point |
 //! | `JOIN_WAKER` | the join side, after writing the join waker | the join side (before `COMPLETE`) | the waker slot holds a waker; once `COMPLETE` is also set the completer owns it |
 //! | `DEADLOCK` | the deadlock detector | never | the main coroutine must panic with the deadlock report |
+//! | `CANCEL_WAKE` | a cancel that found the task parked with no wake pending | never | nothing had woken it when the cancel came: a plain park unwinds at once; a `sync` wait still settles first (see [`State::cancel`]) |
 //! | `SCOPE` | a timeout scope's timer, or its coroutine (both on the home worker) | the home worker, when it resumes the coroutine with `Resume::Scope` | a timeout scope may be due: the coroutine checks its scopes when resumed |
 //!
 //! # Rules the rest of the crate relies on (cited as "state rule N")
@@ -27,7 +28,8 @@ pub(crate) const COMPLETE: usize = 1 << 2;
 pub(crate) const CANCELLED: usize = 1 << 3;
 pub(crate) const JOIN_WAKER: usize = 1 << 4;
 pub(crate) const DEADLOCK: usize = 1 << 5;
-pub(crate) const SCOPE: usize = 1 << 6;
+pub(crate) const CANCEL_WAKE: usize = 1 << 6;
+pub(crate) const SCOPE: usize = 1 << 7;
 
 /// The atomic state word (see the module docs for its bits).
 #[derive(Debug)]
@@ -100,13 +102,25 @@ impl State {
     }
 
     /// `JoinHandle::cancel` (and shutdown): sets `CANCELLED` and wakes the task like
-    /// [`notify`](Self::notify); returns `true` if the caller must schedule it. Even when the
-    /// cancel is what wakes a parked task, the operation it waits for may complete on another
-    /// thread before the task runs (a receiver takes a parked sender's value), so the worker
-    /// never unwinds a park at once: the wait first settles under its own lock (see
-    /// `rt::context::pending_interrupt`).
+    /// [`notify`](Self::notify); returns `true` if the caller must schedule it. If the task was
+    /// parked with no wake pending, `CANCEL_WAKE` says the cancel is what wakes it: a plain
+    /// `task::park` then unwinds at once. The operation a `sync` wait waits for may still
+    /// complete on another thread before the task runs (a receiver takes a parked sender's
+    /// value), so such a wait settles under its own lock first whichever bit is set (see
+    /// `rt::context::pending_interrupt`). Otherwise a wake came first (or it is running) and
+    /// its wait returns what completed; it unwinds at its next suspension.
     pub(crate) fn cancel(&self) -> bool {
-        self.notify(CANCELLED)
+        let prev = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                Some(if s & (NOTIFIED | RUNNING | COMPLETE) == 0 {
+                    s | NOTIFIED | CANCELLED | CANCEL_WAKE
+                } else {
+                    s | NOTIFIED | CANCELLED
+                })
+            })
+            .unwrap_or_else(|s| s);
+        prev & (NOTIFIED | RUNNING | COMPLETE) == 0
     }
 
     /// Deadlock detector: sets `NOTIFIED | DEADLOCK` only if the task is parked (none of
@@ -161,19 +175,19 @@ mod tests {
     }
 
     #[test]
-    fn a_cancel_wakes_like_a_notify() {
+    fn a_cancel_marks_whether_it_was_the_wake() {
         let parked = State::new();
         parked.to_running();
         assert_eq!(parked.after_park(), AfterPark::Idle);
         assert!(parked.cancel(), "parked: the cancel schedules it");
-        assert_eq!(parked.load() & (NOTIFIED | CANCELLED), NOTIFIED | CANCELLED);
+        assert_ne!(parked.load() & CANCEL_WAKE, 0, "and nothing completed");
 
         let woken = State::new();
         woken.to_running();
         assert_eq!(woken.after_park(), AfterPark::Idle);
         assert!(woken.notify(0), "a wake came first");
         assert!(!woken.cancel(), "already scheduled");
-        assert_ne!(woken.load() & CANCELLED, 0);
+        assert_eq!(woken.load() & (CANCELLED | CANCEL_WAKE), CANCELLED);
     }
 
     #[test]
