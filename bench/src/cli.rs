@@ -14,7 +14,8 @@ ratio = corio / peer, median over median).
   --quick      smoke run: tiny sizes, one repetition, finishes in seconds (for CI)
   --repeat N   N measured repetitions per figure (default 5, 1 with --quick); the network
                rows measure N intervals of 1 s (0.2 s with --quick)
-  --only NAME  run only the row NAME (see --list)
+  --only NAME  run only the row NAME (see --list); NAME,NAME,... runs several, in the
+               table's order (to reproduce how one row affects the next)
   --list       print the rows and what they measure, then exit
   --raise-map-limit
                let rows whose coroutine stacks need more memory mappings than

@@ -87,15 +87,19 @@ fn main() -> ExitCode {
 
 /// The rows to run: all of them, or the one `--only` names.
 fn select(rows: Vec<Row>, only: Option<&str>) -> Result<Vec<Row>, String> {
-    let Some(name) = only else {
+    let Some(list) = only else {
         return Ok(rows);
     };
     let names: Vec<_> = rows.iter().map(|r| r.name).collect();
-    let selected: Vec<Row> = rows.into_iter().filter(|r| r.name == name).collect();
-    if selected.is_empty() {
-        return Err(format!("no row `{name}`; rows: {}", names.join(", ")));
+    let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+    if let Some(unknown) = wanted.iter().find(|w| !names.contains(w)) {
+        return Err(format!("no row `{unknown}`; rows: {}", names.join(", ")));
     }
-    Ok(selected)
+    // In the table's order, so rows that run one after the other in a full run still do.
+    Ok(rows
+        .into_iter()
+        .filter(|r| wanted.contains(&r.name))
+        .collect())
 }
 
 /// Runs every workload of `rows`, printing progress to stderr (or, with `json`, each line as
@@ -179,6 +183,9 @@ mod tests {
         let only = select(rows::all(), Some("switch")).unwrap();
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].name, "switch");
+        let two = select(rows::all(), Some("mpmc,switch")).unwrap();
+        let names: Vec<_> = two.iter().map(|r| r.name).collect();
+        assert_eq!(names, ["switch", "mpmc"], "table order");
     }
 
     #[test]
@@ -190,7 +197,8 @@ mod tests {
 
     #[test]
     fn select_rejects_unknown_names_and_lists_the_rows() {
-        let err = select(rows::all(), Some("nope")).err().unwrap();
+        let err = select(rows::all(), Some("switch,nope")).err().unwrap();
+        assert!(err.contains("`nope`"), "{err}");
         assert!(err.contains("switch"), "{err}");
     }
 }
