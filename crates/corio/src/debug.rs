@@ -42,8 +42,9 @@ use std::backtrace::Backtrace;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+pub use crate::rt::capture::WaitTarget;
+
 use crate::rt::capture::Captured;
-use crate::rt::context::WaitNote;
 use crate::rt::Shared;
 
 /// How long a dump waits for a busy worker to reach a scheduling point.
@@ -70,32 +71,6 @@ impl fmt::Display for State {
             State::Running => f.write_str("running"),
             State::Runnable => f.write_str("runnable"),
             State::Parked(on) => f.write_str(on),
-        }
-    }
-}
-
-/// What a parked coroutine waits for, where its frames cannot say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WaitTarget {
-    /// File descriptor `.0` to become readable (a socket read or accept, say).
-    Read(i32),
-    /// File descriptor `.0` to become writable (a socket write or connect).
-    Write(i32),
-    /// The task with this id to finish (a `join`).
-    Task(u64),
-    /// This deadline (a `sleep`, or a wait with a timeout).
-    Until(Instant),
-}
-
-impl WaitTarget {
-    fn from_note(note: WaitNote) -> Option<WaitTarget> {
-        match note {
-            WaitNote::Nothing => None,
-            WaitNote::Read(fd) => Some(WaitTarget::Read(fd)),
-            WaitNote::Write(fd) => Some(WaitTarget::Write(fd)),
-            WaitNote::Task(id) => Some(WaitTarget::Task(id)),
-            WaitNote::Until(at) => Some(WaitTarget::Until(at)),
         }
     }
 }
@@ -300,7 +275,7 @@ fn entry(c: Captured, me: Option<u64>) -> CoroutineDump {
     };
     let parked = matches!(state, State::Parked(_));
     CoroutineDump {
-        waiting_on: WaitTarget::from_note(c.note).filter(|_| parked),
+        waiting_on: c.note.filter(|_| parked),
         parked_for: c.parked_for.filter(|_| parked),
         id: c.id,
         name: c.name,

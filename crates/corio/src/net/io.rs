@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::sys;
 use crate::reactor::{Direction, IoRegistration};
+use crate::rt::capture::WaitTarget;
 use crate::rt::{context, coop};
 use crate::task;
 
@@ -263,8 +264,8 @@ fn wait_ready(
     }
     let guard = Unwind(reg, dir, id);
     let _note = context::note_wait(match dir {
-        Direction::Read => context::WaitNote::Read(reg.fd()),
-        Direction::Write => context::WaitNote::Write(reg.fd()),
+        Direction::Read => WaitTarget::Read(reg.fd()),
+        Direction::Write => WaitTarget::Write(reg.fd()),
     });
     let timed_out = match deadline {
         Some(d) => task::park_deadline(d),

@@ -18,25 +18,39 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::rt::context::WaitNote;
+/// What a parked coroutine waits for, where its frames cannot say (re-exported as
+/// `corio::debug::WaitTarget`). A wait notes it in its coroutine's context
+/// (`context::note_wait`); a capture takes it with the backtrace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitTarget {
+    /// File descriptor `.0` to become readable (a socket read or accept, say).
+    Read(i32),
+    /// File descriptor `.0` to become writable (a socket write or connect).
+    Write(i32),
+    /// The task with this id to finish (a `join`).
+    Task(u64),
+    /// This deadline (a `sleep`, or a wait with a timeout).
+    Until(std::time::Instant),
+}
 
 thread_local! {
-    /// What the coroutine just resumed with `Resume::Capture` took: its backtrace and its
-    /// wait note.
-    static TAKEN: RefCell<Option<(Backtrace, WaitNote)>> = const { RefCell::new(None) };
+    /// What the coroutine just resumed with `Resume::Capture` took: its backtrace and what
+    /// it noted it waits for.
+    static TAKEN: RefCell<Option<(Backtrace, Option<WaitTarget>)>> = const { RefCell::new(None) };
 }
 
 /// Called by a coroutine resumed with `Resume::Capture`, at its suspension point, with what
 /// it noted it waits for.
 #[cold]
 #[inline(never)]
-pub(crate) fn take_here(note: WaitNote) {
+pub(crate) fn take_here(note: Option<WaitTarget>) {
     let bt = Backtrace::force_capture();
     TAKEN.with(|t| *t.borrow_mut() = Some((bt, note)));
 }
 
 /// What the last capture on this thread took.
-pub(crate) fn taken() -> Option<(Backtrace, WaitNote)> {
+pub(crate) fn taken() -> Option<(Backtrace, Option<WaitTarget>)> {
     TAKEN.with(|t| t.borrow_mut().take())
 }
 
@@ -52,7 +66,7 @@ pub(crate) struct Captured {
     /// From its suspension point (the frames of the capture itself included).
     pub(crate) backtrace: Option<Arc<Backtrace>>,
     /// What it noted it waits for (`context::note_wait`).
-    pub(crate) note: WaitNote,
+    pub(crate) note: Option<WaitTarget>,
     /// How long it has been parked (to the coarse clock's resolution), if parked.
     pub(crate) parked_for: Option<std::time::Duration>,
 }

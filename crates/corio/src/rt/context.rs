@@ -10,7 +10,7 @@ use std::ptr;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::rt::capture;
+use crate::rt::capture::{self, WaitTarget};
 use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
@@ -41,7 +41,7 @@ pub(crate) struct CoroutineCtx {
     /// How it last suspended (read only when resumed with something other than `Run`).
     suspended: Cell<Suspend>,
     /// What it waits for, where its frames cannot say (see [`note_wait`]).
-    wait_note: Cell<WaitNote>,
+    wait_note: Cell<Option<WaitTarget>>,
     /// A cancellation was taken by a park as a spurious wake: see [`pending_interrupt`].
     cancel_armed: Cell<bool>,
     /// It is parked in a wait that settles interrupts itself ([`settle_interrupts`]).
@@ -78,7 +78,7 @@ impl CoroutineCtx {
             scopes: ScopeStack::default(),
             cancel_unwinding: Cell::new(false),
             suspended: Cell::new(Suspend::Yield),
-            wait_note: Cell::new(WaitNote::Nothing),
+            wait_note: Cell::new(None),
             cancel_armed: Cell::new(false),
             settles: Cell::new(false),
             scope_armed: Cell::new(false),
@@ -246,35 +246,28 @@ pub(crate) fn coroutine<R>(f: impl FnOnce(Option<&CoroutineCtx>) -> R) -> R {
     f(unsafe { p.as_ref() })
 }
 
-/// What a parked coroutine waits for beyond what its frames say, for `corio::debug::dump`:
-/// the socket's fd, the task it joins, the deadline of its sleep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum WaitNote {
-    #[default]
-    Nothing,
-    Read(i32),
-    Write(i32),
-    Task(u64),
-    Until(std::time::Instant),
-}
-
-/// Notes what the running coroutine is about to wait for, until the guard drops (which puts
-/// back the previous note: waits nest, e.g. a join with a deadline). Two stores; nothing
-/// outside a coroutine.
-pub(crate) fn note_wait(note: WaitNote) -> impl Drop {
-    struct Restore(WaitNote);
-    impl Drop for Restore {
+/// Sets one of the running coroutine's context cells to `value` until the guard drops, which
+/// puts back the previous value (so such settings nest). Two stores; nothing outside a
+/// coroutine.
+#[inline]
+fn set_until_drop<T: Copy, F: Fn(&CoroutineCtx) -> &Cell<T>>(cell: F, value: T) -> impl Drop {
+    struct Restore<T: Copy, F: Fn(&CoroutineCtx) -> &Cell<T>>(Option<T>, F);
+    impl<T: Copy, F: Fn(&CoroutineCtx) -> &Cell<T>> Drop for Restore<T, F> {
+        #[inline]
         fn drop(&mut self) {
-            coroutine(|c| {
-                if let Some(c) = c {
-                    c.wait_note.set(self.0);
-                }
-            });
+            if let Some(previous) = self.0 {
+                coroutine(|c| c.map(|c| (self.1)(c).set(previous)));
+            }
         }
     }
-    Restore(coroutine(|c| {
-        c.map_or(WaitNote::Nothing, |c| c.wait_note.replace(note))
-    }))
+    Restore(coroutine(|c| c.map(|c| cell(c).replace(value))), cell)
+}
+
+/// Notes what the running coroutine is about to wait for (for `corio::debug::dump`: the
+/// socket's fd, the task it joins, the deadline of its sleep), until the guard drops; waits
+/// nest (a join with a deadline).
+pub(crate) fn note_wait(target: WaitTarget) -> impl Drop {
+    set_until_drop(|c| &c.wait_note, Some(target))
 }
 
 /// The panic message of a thread-blocking wait on a worker thread outside any coroutine.
@@ -334,7 +327,6 @@ pub(crate) fn suspend(msg: Suspend) -> bool {
 fn resumed_other(mut input: Resume, c: &CoroutineCtx) {
     let msg = c.suspended.get();
     if input == Resume::Capture {
-        // SAFETY: the yielder lives in the same coroutine as the CoroutineCtx.
         input = captured(c, msg);
     }
     if input != Resume::Run {
@@ -406,20 +398,9 @@ impl Interrupt {
 
 /// Marks the running coroutine's parks, until the guard drops, as those of a wait that
 /// settles interrupts itself through [`pending_interrupt`]: a cancel that is the only wake
-/// returns from such a park as a spurious wake instead of unwinding at once. Two stores;
-/// nothing outside a coroutine.
+/// returns from such a park as a spurious wake instead of unwinding at once.
 pub(crate) fn settle_interrupts() -> impl Drop {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            coroutine(|c| {
-                if let Some(c) = c {
-                    c.settles.set(self.0);
-                }
-            });
-        }
-    }
-    Restore(coroutine(|c| c.is_some_and(|c| c.settles.replace(true))))
+    set_until_drop(|c| &c.settles, true)
 }
 
 /// What a wait asks after it woke and found its operation not done, before it parks again:
@@ -431,7 +412,7 @@ pub(crate) fn settle_interrupts() -> impl Drop {
 /// cancelled sender whose value was taken returns `Ok` from `send`.
 ///
 /// `None` outside a coroutine, and while the thread unwinds (a destructor that waits: a second
-/// unwind would abort; the next suspension defers it as before).
+/// unwind would abort): the wait then parks as usual, and the next resume says what to do.
 #[inline]
 pub(crate) fn pending_interrupt() -> Option<Interrupt> {
     coroutine(|c| {

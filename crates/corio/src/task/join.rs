@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{JoinError, TaskId};
+use crate::rt::capture::WaitTarget;
 use crate::rt::{self, TaskRef, COMPLETE, JOIN_WAKER};
 
 /// An owned permission to join a task: wait for it and take its output.
@@ -44,7 +45,7 @@ impl<T> JoinHandle<T> {
     /// Inside a coroutine this parks only the coroutine; elsewhere it blocks the thread.
     pub fn join(self) -> Result<T, JoinError> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
-        let _note = rt::context::note_wait(rt::context::WaitNote::Task(self.task.header().id));
+        let _note = rt::context::note_wait(WaitTarget::Task(self.task.header().id));
         rt::wait(self, foreign)
     }
 
@@ -74,7 +75,7 @@ impl<T> JoinHandle<T> {
         deadline: Instant,
     ) -> Result<Result<T, JoinError>, JoinHandle<T>> {
         let foreign = rt::context::runtime_id() != Some(self.task.header().rt);
-        let _note = rt::context::note_wait(rt::context::WaitNote::Task(self.task.header().id));
+        let _note = rt::context::note_wait(WaitTarget::Task(self.task.header().id));
         match rt::wait::wait_until(&mut self, foreign, Some(deadline)) {
             Some(out) => Ok(out),
             None => Err(self),

@@ -13,7 +13,7 @@ use crossbeam_utils::Backoff;
 
 use super::Shared;
 use crate::rt::capture::{self, Captured};
-use crate::rt::context::{self, CoroutineCtx, SuspendedCtx, WaitNote};
+use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
 use crate::rt::coroutine::{self, Co, CoroutineResult, Resume, Suspend};
 use crate::rt::scope::Mark;
 use crate::rt::stats::WorkerStats;
@@ -802,7 +802,7 @@ impl Local {
             let runnable = h.state.load() & (NOTIFIED | RUNNING) != 0;
             let (backtrace, note) = match capture::taken() {
                 Some((bt, note)) => (Some(Arc::new(bt)), note),
-                None => (None, WaitNote::Nothing),
+                None => (None, None),
             };
             list.push(Captured {
                 id: h.id,

@@ -9,6 +9,7 @@ pub(crate) mod wheel;
 
 use std::time::Instant;
 
+use crate::rt::capture::WaitTarget;
 use crate::rt::context;
 use crate::rt::coroutine::Suspend;
 use crate::rt::scope::Mark;
@@ -23,7 +24,7 @@ pub(crate) fn park_until(deadline: Instant) -> bool {
         return true;
     }
     let timer = TimerGuard::register(deadline, None);
-    let note = context::note_wait(context::WaitNote::Until(deadline));
+    let note = context::note_wait(WaitTarget::Until(deadline));
     context::suspend(Suspend::Park);
     drop(note);
     drop(timer);

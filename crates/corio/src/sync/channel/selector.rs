@@ -159,11 +159,11 @@ impl Selector {
 
     /// Parks until an operation is chosen and done (returns it), or `deadline` passes and the
     /// owner aborts first (returns `None`).
-    #[inline]
     ///
     /// A cancellation or elapsed scope met while waiting (`interrupted`) aborts like the
     /// deadline, and unwinds only if the abort won: an operation chosen first completed, and
     /// the select returns it.
+    #[inline]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
         loop {
             if self.is_done() {
