@@ -73,9 +73,38 @@ macro_rules! stream_io {
 }
 
 /// Implements `AsRawFd`, `AsFd`, `IntoRawFd` and `FromRawFd` for `$t`, which has an
-/// `io: IoSource<$mio>` field and a `from_io` constructor.
+/// `io: IoSource<$mio>` field and a `from_io` constructor; the conversions from and to the
+/// std socket `$std` (non-blocking while corio owns it, blocking again when handed back);
+/// and `Debug` as the socket's.
 macro_rules! fd_conversions {
-    ($t:ident, $mio:ty) => {
+    ($t:ident, $mio:ty, $std:ty) => {
+        impl From<$std> for $t {
+            /// Wraps a std socket, switching it to non-blocking mode.
+            fn from(s: $std) -> Self {
+                $crate::net::stream::set_nonblocking(&s);
+                $t::from_io($crate::net::io::IoSource::new(<$mio>::from_std(s)))
+            }
+        }
+
+        impl From<$t> for $std {
+            /// Deregisters the socket and returns it to blocking mode.
+            fn from(s: $t) -> Self {
+                use std::os::fd::{FromRawFd, IntoRawFd};
+                // SAFETY: `into_raw_fd` hands over sole ownership of an open socket of
+                // this kind.
+                let std = unsafe { <$std>::from_raw_fd(s.into_raw_fd()) };
+                // Only fails for a closed fd, which the next call on `std` reports anyway.
+                let _ = std.set_nonblocking(false);
+                std
+            }
+        }
+
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.io.get_ref().fmt(f)
+            }
+        }
+
         impl std::os::fd::AsRawFd for $t {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
                 self.io.get_ref().as_raw_fd()

@@ -1,13 +1,12 @@
 //! [`UdpSocket`].
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use crate::net::addr::{each_addr, ToSocketAddrs};
 use crate::net::io::IoSource;
-use crate::net::stream::{fd_conversions, set_nonblocking, timeouts};
+use crate::net::stream::{fd_conversions, timeouts};
 
 /// A UDP socket, shaped like [`std::net::UdpSocket`]; sends and receives park only the
 /// calling coroutine (and block the thread outside one).
@@ -129,28 +128,4 @@ impl UdpSocket {
 }
 
 timeouts!(UdpSocket);
-fd_conversions!(UdpSocket, mio::net::UdpSocket);
-
-impl From<std::net::UdpSocket> for UdpSocket {
-    /// Wraps a std socket, switching it to non-blocking mode.
-    fn from(s: std::net::UdpSocket) -> Self {
-        set_nonblocking(&s);
-        UdpSocket::from_io(IoSource::new(mio::net::UdpSocket::from_std(s)))
-    }
-}
-
-impl From<UdpSocket> for std::net::UdpSocket {
-    /// Deregisters the socket and returns it to blocking mode.
-    fn from(s: UdpSocket) -> Self {
-        // SAFETY: `into_raw_fd` hands over sole ownership of an open UDP socket.
-        let std = unsafe { std::net::UdpSocket::from_raw_fd(s.into_raw_fd()) };
-        let _ = std.set_nonblocking(false);
-        std
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+fd_conversions!(UdpSocket, mio::net::UdpSocket, std::net::UdpSocket);

@@ -1,15 +1,14 @@
 //! [`TcpListener`] and its [`Incoming`] iterator.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use super::TcpStream;
 use crate::net::accept::Throttle;
 use crate::net::addr::{each_addr, ToSocketAddrs};
 use crate::net::io::IoSource;
-use crate::net::stream::{fd_conversions, set_nonblocking};
+use crate::net::stream::fd_conversions;
 
 /// A TCP server socket, shaped like [`std::net::TcpListener`].
 ///
@@ -98,31 +97,7 @@ impl TcpListener {
     }
 }
 
-fd_conversions!(TcpListener, mio::net::TcpListener);
-
-impl From<std::net::TcpListener> for TcpListener {
-    /// Wraps a bound std listener, switching it to non-blocking mode.
-    fn from(l: std::net::TcpListener) -> Self {
-        set_nonblocking(&l);
-        TcpListener::from_io(IoSource::new(mio::net::TcpListener::from_std(l)))
-    }
-}
-
-impl From<TcpListener> for std::net::TcpListener {
-    /// Deregisters the listener and returns it to blocking mode.
-    fn from(l: TcpListener) -> Self {
-        // SAFETY: `into_raw_fd` hands over sole ownership of an open listening socket.
-        let std = unsafe { std::net::TcpListener::from_raw_fd(l.into_raw_fd()) };
-        let _ = std.set_nonblocking(false);
-        std
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+fd_conversions!(TcpListener, mio::net::TcpListener, std::net::TcpListener);
 
 /// The iterator returned by [`TcpListener::incoming`]; it never returns `None`.
 #[derive(Debug)]

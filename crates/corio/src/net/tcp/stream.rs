@@ -1,14 +1,13 @@
 //! [`TcpStream`].
 
-use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::net::addr::{each_addr, ToSocketAddrs};
 use crate::net::io::IoSource;
-use crate::net::stream::{fd_conversions, set_nonblocking, stream_io, timeouts};
+use crate::net::stream::{fd_conversions, stream_io, timeouts};
 use crate::reactor::Direction;
 
 /// A TCP connection, shaped like [`std::net::TcpStream`]: blocking-style calls that park only
@@ -148,29 +147,4 @@ impl TcpStream {
 
 timeouts!(TcpStream);
 stream_io!(TcpStream);
-fd_conversions!(TcpStream, mio::net::TcpStream);
-
-impl From<std::net::TcpStream> for TcpStream {
-    /// Wraps a connected std stream, switching it to non-blocking mode.
-    fn from(s: std::net::TcpStream) -> Self {
-        set_nonblocking(&s);
-        TcpStream::from_mio(mio::net::TcpStream::from_std(s))
-    }
-}
-
-impl From<TcpStream> for std::net::TcpStream {
-    /// Deregisters the stream and returns it to blocking mode.
-    fn from(s: TcpStream) -> Self {
-        // SAFETY: `into_raw_fd` hands over sole ownership of an open TCP socket.
-        let std = unsafe { std::net::TcpStream::from_raw_fd(s.into_raw_fd()) };
-        // Only fails for a closed fd, which the next call on `std` reports anyway.
-        let _ = std.set_nonblocking(false);
-        std
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+fd_conversions!(TcpStream, mio::net::TcpStream, std::net::TcpStream);

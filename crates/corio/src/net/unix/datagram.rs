@@ -1,14 +1,13 @@
 //! [`UnixDatagram`].
 
-use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use crate::net::io::IoSource;
-use crate::net::stream::{fd_conversions, set_nonblocking, timeouts};
+use crate::net::stream::{fd_conversions, timeouts};
 
 /// A Unix-domain datagram socket, shaped like [`std::os::unix::net::UnixDatagram`]; sends and
 /// receives park only the calling coroutine (and block the thread outside one).
@@ -111,28 +110,8 @@ impl UnixDatagram {
 }
 
 timeouts!(UnixDatagram);
-fd_conversions!(UnixDatagram, mio::net::UnixDatagram);
-
-impl From<std::os::unix::net::UnixDatagram> for UnixDatagram {
-    /// Wraps a std socket, switching it to non-blocking mode.
-    fn from(s: std::os::unix::net::UnixDatagram) -> Self {
-        set_nonblocking(&s);
-        UnixDatagram::from_mio(mio::net::UnixDatagram::from_std(s))
-    }
-}
-
-impl From<UnixDatagram> for std::os::unix::net::UnixDatagram {
-    /// Deregisters the socket and returns it to blocking mode.
-    fn from(s: UnixDatagram) -> Self {
-        // SAFETY: `into_raw_fd` hands over sole ownership of an open Unix datagram socket.
-        let std = unsafe { std::os::unix::net::UnixDatagram::from_raw_fd(s.into_raw_fd()) };
-        let _ = std.set_nonblocking(false);
-        std
-    }
-}
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+fd_conversions!(
+    UnixDatagram,
+    mio::net::UnixDatagram,
+    std::os::unix::net::UnixDatagram
+);

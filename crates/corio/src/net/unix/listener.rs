@@ -1,15 +1,13 @@
 //! [`UnixListener`] and its [`Incoming`] iterator.
 
-use std::fmt;
 use std::io;
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use super::UnixStream;
 use crate::net::accept::Throttle;
 use crate::net::io::IoSource;
-use crate::net::stream::{fd_conversions, set_nonblocking};
+use crate::net::stream::fd_conversions;
 
 /// A Unix-domain server socket, shaped like [`std::os::unix::net::UnixListener`]; `accept`
 /// parks only the calling coroutine and rides out descriptor exhaustion like
@@ -73,31 +71,11 @@ impl UnixListener {
     }
 }
 
-fd_conversions!(UnixListener, mio::net::UnixListener);
-
-impl From<std::os::unix::net::UnixListener> for UnixListener {
-    /// Wraps a bound std listener, switching it to non-blocking mode.
-    fn from(l: std::os::unix::net::UnixListener) -> Self {
-        set_nonblocking(&l);
-        UnixListener::from_io(IoSource::new(mio::net::UnixListener::from_std(l)))
-    }
-}
-
-impl From<UnixListener> for std::os::unix::net::UnixListener {
-    /// Deregisters the listener and returns it to blocking mode.
-    fn from(l: UnixListener) -> Self {
-        // SAFETY: `into_raw_fd` hands over sole ownership of an open listening socket.
-        let std = unsafe { std::os::unix::net::UnixListener::from_raw_fd(l.into_raw_fd()) };
-        let _ = std.set_nonblocking(false);
-        std
-    }
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+fd_conversions!(
+    UnixListener,
+    mio::net::UnixListener,
+    std::os::unix::net::UnixListener
+);
 
 /// The iterator returned by [`UnixListener::incoming`]; it never returns `None`.
 #[derive(Debug)]

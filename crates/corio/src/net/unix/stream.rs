@@ -1,14 +1,13 @@
 //! [`UnixStream`].
 
-use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use crate::net::io::IoSource;
-use crate::net::stream::{fd_conversions, set_nonblocking, stream_io, timeouts};
+use crate::net::stream::{fd_conversions, stream_io, timeouts};
 use crate::reactor::Direction;
 
 /// A Unix-domain stream socket, shaped like [`std::os::unix::net::UnixStream`]; it behaves
@@ -106,28 +105,8 @@ impl UnixStream {
 
 timeouts!(UnixStream);
 stream_io!(UnixStream);
-fd_conversions!(UnixStream, mio::net::UnixStream);
-
-impl From<std::os::unix::net::UnixStream> for UnixStream {
-    /// Wraps a connected std stream, switching it to non-blocking mode.
-    fn from(s: std::os::unix::net::UnixStream) -> Self {
-        set_nonblocking(&s);
-        UnixStream::from_mio(mio::net::UnixStream::from_std(s))
-    }
-}
-
-impl From<UnixStream> for std::os::unix::net::UnixStream {
-    /// Deregisters the stream and returns it to blocking mode.
-    fn from(s: UnixStream) -> Self {
-        // SAFETY: `into_raw_fd` hands over sole ownership of an open Unix stream socket.
-        let std = unsafe { std::os::unix::net::UnixStream::from_raw_fd(s.into_raw_fd()) };
-        let _ = std.set_nonblocking(false);
-        std
-    }
-}
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
+fd_conversions!(
+    UnixStream,
+    mio::net::UnixStream,
+    std::os::unix::net::UnixStream
+);
