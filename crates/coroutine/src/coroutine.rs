@@ -4,7 +4,8 @@ use crate::arch;
 use crate::overflow::{self, header_address, Header, NAME_CAPACITY};
 use crate::stack::{DefaultStack, Stack, MIN_STACK_SIZE};
 use crate::tooling::{self, Bounds};
-use crate::unwind::{self, ForcedUnwind, Outcome};
+use crate::unwind::{self, ForcedUnwind};
+use std::any::Any;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::mem::{self, ManuallyDrop};
@@ -76,16 +77,22 @@ impl<Y, R> CoroutineResult<Y, R> {
 /// ```
 ///
 /// Invariant: `sp` is the saved stack pointer of the suspended (or not yet
-/// started) context on `stack`, or 0 once the coroutine has finished; `top`
-/// is `stack.base()`, where the switch keeps its slots and the overflow
+/// started) context on `stack`, or at most `arch::UNWOUND` once the
+/// coroutine has finished (see `FINISHED`). The stack's base is the
+/// coroutine's `top`, where the switch keeps its slots and the overflow
 /// header lives (see `arch/x86_64.rs`).
 pub struct Coroutine<Input, Yield, Return, S: Stack = DefaultStack> {
     stack: ManuallyDrop<S>,
-    top: usize,
     sp: usize,
     started: bool,
     marker: PhantomData<(ResumeFn<Input, Yield, Return>, NotSend)>,
 }
+
+/// `Coroutine::sp` at or below this: the coroutine has finished.
+const FINISHED: usize = arch::UNWOUND;
+
+/// A panic payload, as `catch_unwind` gives it.
+type Payload = Box<dyn Any + Send>;
 
 /// Variance marker: a coroutine consumes `I` and produces `Y`/`R`.
 type ResumeFn<I, Y, R> = fn(I) -> CoroutineResult<Y, R>;
@@ -111,6 +118,7 @@ impl<I, Y, R> Coroutine<I, Y, R, DefaultStack> {
     /// # Panics
     /// If no stack can be mapped; the message names the limit that was hit
     /// (use [`try_new`](Coroutine::try_new) to get it as an error).
+    #[inline]
     pub fn new<F>(f: F) -> Self
     where
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
@@ -152,11 +160,13 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         F: FnOnce(&Yielder<I, Y>, I) -> R + 'static,
     {
         let top = stack.base();
-        let header = header_address(top);
+        // SAFETY: the Stack contract makes the base 16-byte aligned. (Said
+        // here so the closure's place is a constant offset from `top`.)
+        unsafe { std::hint::assert_unchecked(top % 16 == 0) };
         // SAFETY: the Stack contract makes [limit, top) ours and writable;
         // the header sits right below the switch's slots, 16-byte aligned.
-        unsafe { (*(header as *mut Header)).name_len = 0 };
-        let closure = (header - mem::size_of::<F>()) & !(mem::align_of::<F>() - 1);
+        unsafe { (*(header_address(top) as *mut Header)).name_len = 0 };
+        let closure = closure_address::<F>(top);
         // The Stack contract promises MIN_STACK_SIZE bytes, so a closure that fits in
         // that with a page to spare needs no check: the constant condition folds away.
         if closure_may_not_fit::<F>() {
@@ -169,14 +179,15 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         }
         // SAFETY: `closure` is aligned for F and lies in our stack, below the
         // header and at least a page above the limit; init_stack's frame goes
-        // below it.
+        // below it, and `entry` finds the closure at the same address.
         let sp = unsafe {
             ptr::write(closure as *mut F, f);
-            arch::init_stack(top, closure, entry::<F, I, Y, R>, closure)
+            arch::init_stack(top, closure, entry::<F, I, Y, R>)
         };
+        // SAFETY: `sp` lies in the stack's memory, far above address 1.
+        unsafe { std::hint::assert_unchecked(sp > FINISHED) };
         Coroutine {
             stack: ManuallyDrop::new(stack),
-            top,
             sp,
             started: false,
             marker: PhantomData,
@@ -192,40 +203,50 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// it panics (it is then finished).
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
         assert!(
-            self.sp != 0,
+            self.sp > FINISHED,
             "corio: resume called on a coroutine that has finished"
         );
         self.started = true;
         let input = ManuallyDrop::new(input);
-        // SAFETY: sp != 0, so the coroutine is suspended on our stack.
+        // SAFETY: the coroutine is suspended (or not started) on our stack.
         let (message, sp) = unsafe { self.switch(&input as *const ManuallyDrop<I> as usize) };
-        if sp != 0 {
+        if sp > FINISHED {
             // SAFETY: a suspending coroutine passes the address of its Yield
             // value, which it will never touch again.
             return CoroutineResult::Yield(unsafe { ptr::read(message as *const Y) });
         }
-        // SAFETY: a finishing coroutine passes the address of its outcome.
-        match unsafe { ptr::read(message as *const Outcome<R>) } {
-            Ok(value) => CoroutineResult::Return(value),
-            Err(payload) => panic::resume_unwind(payload),
+        if sp == arch::RETURNED {
+            // SAFETY: a returning coroutine passes the address of its return
+            // value, which it will never touch again.
+            return CoroutineResult::Return(unsafe { ptr::read(message as *const R) });
         }
+        // SAFETY: an unwound coroutine passes the address of its payload.
+        panic::resume_unwind(unsafe { ptr::read(message as *const Payload) })
     }
 
     /// Switches into the coroutine with `message`.
     ///
     /// # Safety
-    /// The coroutine must be suspended or not yet started (`sp != 0`).
+    /// The coroutine must be suspended or not yet started (`sp > FINISHED`).
     #[inline(always)]
     unsafe fn switch(&mut self, message: usize) -> (usize, usize) {
         let sp = mem::replace(&mut self.sp, 0);
-        let fake = tooling::switching(Bounds::of(self.stack.limit(), self.top));
+        let top = self.top();
+        let fake = tooling::switching(Bounds::of(self.stack.limit(), top));
         // SAFETY: per our invariant `sp` is the suspended context of the
-        // stack whose top is `self.top`, and `&mut self` means nobody else
+        // stack whose top is `top`, and `&mut self` means nobody else
         // resumes it.
-        let (message, sp) = unsafe { arch::resume(message, sp, self.top) };
+        let (message, sp) = unsafe { arch::resume(message, sp, top) };
         tooling::switched(fake);
         self.sp = sp;
         (message, sp)
+    }
+
+    /// The stack's base, where the switch keeps its slots and the header
+    /// lives (the Stack contract keeps it fixed).
+    #[inline(always)]
+    fn top(&self) -> usize {
+        self.stack.base()
     }
 
     /// Whether the coroutine has been resumed at least once.
@@ -235,7 +256,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 
     /// Whether the coroutine has finished: returned, panicked or was unwound.
     pub fn done(&self) -> bool {
-        self.sp == 0
+        self.sp <= FINISHED
     }
 
     /// Unwinds a suspended coroutine's stack now, running every destructor on
@@ -254,22 +275,27 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// If code inside catches the unwind and then panics with its own payload,
     /// that panic comes out here.
     pub fn force_unwind(&mut self) {
-        if self.sp == 0 {
+        if self.done() {
             return;
         }
-        // SAFETY: sp != 0. Message 0 asks the coroutine to unwind.
+        // SAFETY: not finished. Message 0 asks the coroutine to unwind.
         let (message, sp) = unsafe { self.switch(0) };
-        if sp != 0 {
+        if sp > FINISHED {
             // Only reachable if code inside suspended through some other
             // coroutine's yielder: nothing sound is left to do.
             eprintln!("corio: a coroutine suspended while being force-unwound; aborting");
             std::process::abort();
         }
-        // SAFETY: a finishing coroutine passes the address of its outcome.
-        match unsafe { ptr::read(message as *const Outcome<R>) } {
-            Ok(value) => drop(value),
-            Err(payload) if payload.is::<ForcedUnwind>() => {}
-            Err(payload) => panic::resume_unwind(payload),
+        if sp == arch::RETURNED {
+            // SAFETY: as in `resume`. (Code inside caught the unwind and
+            // returned: its value is dropped.)
+            drop(unsafe { ptr::read(message as *const R) });
+            return;
+        }
+        // SAFETY: as in `resume`.
+        let payload = unsafe { ptr::read(message as *const Payload) };
+        if !payload.is::<ForcedUnwind>() {
+            panic::resume_unwind(payload);
         }
     }
 
@@ -311,7 +337,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
         // SAFETY: the header lives in our stack at a fixed place (see
         // `with_stack`); while we hold `&mut self` the coroutine is not running.
         unsafe {
-            let header = &mut *(header_address(self.top) as *mut Header);
+            let header = &mut *(header_address(self.top()) as *mut Header);
             header.name[..len].copy_from_slice(&name.as_bytes()[..len]);
             header.name_len = len;
         }
@@ -320,7 +346,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
     /// The name given with [`set_name`](Coroutine::set_name), if any.
     pub fn name(&self) -> Option<&str> {
         // SAFETY: as in `set_name`; the header outlives `&self`.
-        let header = unsafe { &*(header_address(self.top) as *const Header) };
+        let header = unsafe { &*(header_address(self.top()) as *const Header) };
         let name = &header.name[..header.name_len];
         // The bytes were copied from a &str cut at a char boundary.
         (!name.is_empty()).then(|| std::str::from_utf8(name).unwrap_or("<invalid>"))
@@ -330,7 +356,7 @@ impl<I, Y, R, S: Stack> Coroutine<I, Y, R, S> {
 impl<I, Y, R, S: Stack> Drop for Coroutine<I, Y, R, S> {
     #[inline]
     fn drop(&mut self) {
-        if self.sp != 0 {
+        if !self.done() {
             self.drop_suspended();
         }
         // SAFETY: dropped exactly once, here; the coroutine is finished (or,
@@ -435,43 +461,88 @@ const fn closure_may_not_fit<F>() -> bool {
     used + 4096 > MIN_STACK_SIZE
 }
 
-/// The coroutine's first frame, called by the trampoline on the first
-/// resume with that resume's message, the closure's address and the top.
+/// Where the closure of type `F` of a coroutine whose stack top is `top`
+/// lives: right below the header, aligned for `F`.
+#[inline(always)]
+fn closure_address<F>(top: usize) -> usize {
+    (header_address(top) - mem::size_of::<F>()) & !(mem::align_of::<F>() - 1)
+}
+
+/// The coroutine's first frame, entered by the first resume with that
+/// resume's message and the stack top.
 ///
 /// # Safety
-/// Only the trampoline calls it, on the stack `with_stack` prepared, where
-/// `data` holds an `F` that nothing else will read.
-unsafe extern "C" fn entry<F, I, Y, R>(message: usize, data: usize, top: usize) -> !
+/// Only the first resume enters it (see `arch::init_stack`), on the stack
+/// `with_stack` prepared, where the closure address holds an `F` that
+/// nothing else will read.
+unsafe extern "C" fn entry<F, I, Y, R>(message: usize, _: usize, top: usize) -> !
 where
     F: FnOnce(&Yielder<I, Y>, I) -> R,
 {
+    if message == 0 {
+        // SAFETY: our own contract.
+        unsafe { drop_unstarted::<F>(top) }
+    }
     let resumer = tooling::switched(tooling::first_arrival());
-    // SAFETY: per the contract, `data` holds our closure and is read once.
-    let f = unsafe { ptr::read(data as *const F) };
-    let outcome: Outcome<R> = if message == 0 {
-        // Dropped before it ever ran: drop the closure, report an unwind.
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(f)));
-        tooling::leaving_for_good(resumer);
-        outcome.and_then(|()| Err(unwind::payload()))
-    } else {
-        // SAFETY: `resume` passes the address of its Input, read once.
-        let input = unsafe { ptr::read(message as *const I) };
-        let yielder = Yielder {
-            top,
-            unwinding: Cell::new(false),
-            resumer: Cell::new(resumer),
-            marker: PhantomData,
-        };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, input)));
-        tooling::leaving_for_good(yielder.resumer.get());
-        outcome
+    // SAFETY: per the contract, the closure address holds our closure, and
+    // it is read once; `resume` passes the address of its Input, read once.
+    let (f, input) = unsafe {
+        (
+            ptr::read(closure_address::<F>(top) as *const F),
+            ptr::read(message as *const I),
+        )
     };
-    // The resumer moves `outcome` out; this frame never returns, so it is
-    // never dropped here.
-    let outcome = ManuallyDrop::new(outcome);
-    // SAFETY: we run on the stack whose top is `top`, and the parent link
-    // holds the resumer; nothing on this stack is used afterwards.
-    unsafe { arch::finish(&outcome as *const ManuallyDrop<Outcome<R>> as usize, top) }
+    let yielder = Yielder {
+        top,
+        unwinding: Cell::new(false),
+        resumer: Cell::new(resumer),
+        marker: PhantomData,
+    };
+    // The resumer moves the value or payload out; this frame never returns,
+    // so neither is dropped here.
+    match panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, input))) {
+        Ok(value) => {
+            tooling::leaving_for_good(yielder.resumer.get());
+            let value = ManuallyDrop::new(value);
+            // SAFETY: we run on the stack whose top is `top`, and the parent
+            // link holds the resumer; nothing on this stack is used afterwards.
+            unsafe { arch::finish(&value as *const _ as usize, top, arch::RETURNED) }
+        }
+        Err(payload) => {
+            tooling::leaving_for_good(yielder.resumer.get());
+            // SAFETY: as above.
+            unsafe { finish_unwound(payload, top) }
+        }
+    }
+}
+
+/// The first resume of a coroutine dropped before it ever ran: drops the
+/// closure and finishes as unwound, with the closure's panic if it had one.
+///
+/// # Safety
+/// As for [`entry`], which calls it in place of the closure.
+#[cold]
+#[inline(never)]
+unsafe fn drop_unstarted<F>(top: usize) -> ! {
+    let resumer = tooling::switched(tooling::first_arrival());
+    // SAFETY: per the contract, the closure address holds our closure, and
+    // it is read once.
+    let f = unsafe { ptr::read(closure_address::<F>(top) as *const F) };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| drop(f)));
+    tooling::leaving_for_good(resumer);
+    // SAFETY: as for `entry`.
+    unsafe { finish_unwound(outcome.err().unwrap_or_else(unwind::payload), top) }
+}
+
+/// Finishes the running coroutine as unwound, handing `payload` out.
+///
+/// # Safety
+/// As for [`arch::finish`].
+#[inline(always)]
+unsafe fn finish_unwound(payload: Payload, top: usize) -> ! {
+    let payload = ManuallyDrop::new(payload);
+    // SAFETY: the caller's contract; the resumer moves the payload out.
+    unsafe { arch::finish(&payload as *const _ as usize, top, arch::UNWOUND) }
 }
 
 #[cfg(test)]

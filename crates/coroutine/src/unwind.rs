@@ -3,9 +3,6 @@
 use std::any::Any;
 use std::panic;
 
-/// How a coroutine's function ended: its return value, or a panic payload.
-pub(crate) type Outcome<R> = Result<R, Box<dyn Any + Send>>;
-
 /// The private panic payload of a forced unwind. Only this crate can name
 /// it, so the entry function can tell it from the coroutine's own panics.
 pub(crate) struct ForcedUnwind;

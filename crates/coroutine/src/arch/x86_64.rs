@@ -13,7 +13,15 @@
 //! Every other register is declared clobbered in the `asm!` block, so the
 //! compiler spills only the ones that are live across the switch. One machine
 //! word of message travels in `rdi` each way; `rsi` carries the coroutine's
-//! stack pointer back to the resumer (0 once the coroutine has finished).
+//! stack pointer back to the resumer, or how it finished: [`RETURNED`] or
+//! [`UNWOUND`] (no stack pointer is that small).
+//!
+//! The switch jumps instead of calling and returning (as corosensei does):
+//! a coroutine usually resumes deep in some call chain and returns from it
+//! before it suspends again, so a `ret` back to the resumer would find the
+//! CPU's return stack out of step and mispredict, while the `jmp` to the
+//! resumer's one resume address is predicted. (Measured with call/ret on the
+//! runtime's ping-pong: fewer instructions, 10-15% slower.)
 //!
 //! # Stack layout
 //!
@@ -23,16 +31,16 @@
 //!  top  ┌───────────────────────────┐
 //!  -8   │ fake return address       │ ◄── completes the frame record at -16
 //!  -16  │ parent link ──────────────┼──────────► P ┌──────────────────────┐
-//!  -24  │ data pointer (closure)    │              │ resumer's rbp        │ ◄ frame record:
-//!  -32  │ entry function            │              │ resume address (2:)  │ ◄ {rbp, ret}
-//!       ├───────────────────────────┤              │ resumer's rbx        │
-//!       │ header, closure (see      │              └──────────────────────┘
-//!       │ coroutine.rs)             │                P + 24 = resumer's rsp
-//!       ├───────────────────────────┤                before the switch (the CFA)
-//!       │ initial frame:            │
-//!  sp0  │   (any)       (rbp)       │  first resume pops these three and
-//!       │   trampoline  (resume at) │  jumps into the trampoline, which
-//!       │   (any)       (rbx)       │  enters entry(message, data, top)
+//!       ├───────────────────────────┤              │ resumer's rbp        │ ◄ frame record:
+//!       │ header, closure (see      │              │ resume address (2:)  │ ◄ {rbp, ret}
+//!       │ coroutine.rs)             │              │ resumer's rbx        │
+//!       ├───────────────────────────┤              └──────────────────────┘
+//!       │ initial frame:            │                P + 24 = resumer's rsp
+//!       │   return address: the     │                before the switch (the CFA)
+//!       │   trampoline              │
+//!       │   (any)       (rbx)       │  first resume pops these three and
+//!       │   entry       (resume at) │  jumps straight into entry(message,
+//!  sp0  │   top - 16    (rbp)       │  _, top), "called" from the trampoline
 //!       ├───────────────────────────┤
 //!       │ ... coroutine frames ...  │
 //!       ├───────────────────────────┤
@@ -43,40 +51,48 @@
 //! ```
 //!
 //! The parent link is rewritten on every resume, so the trampoline's DWARF
-//! CFI can describe the resumer as the trampoline's caller: unwinders,
-//! `std::backtrace`, gdb and perf walk from the coroutine into whoever resumed
-//! it (linked backtraces). Frame-pointer walkers follow the same chain: the
-//! trampoline's `rbp` points at the parent link, whose value `P` is itself a
+//! CFI can describe the resumer as the caller of the coroutine's first
+//! frame: unwinders, `std::backtrace`, gdb and perf walk from the coroutine
+//! into whoever resumed it (linked backtraces). The trampoline runs no code:
+//! the first resume pops `rbp` = address of the parent link and jumps to the
+//! entry function with the trampoline as its return address, so the CFI
+//! (which finds the parent link through `rbp`, preserved by every callee)
+//! applies from the first instruction. Frame-pointer walkers follow the same
+//! chain: `rbp` points at the parent link, whose value `P` is itself a
 //! `{saved rbp, return address}` record in the resumer's frame.
 
 use core::arch::{asm, global_asm};
 
-/// Bytes at the top of a coroutine stack owned by the switch (the four slots
+/// Bytes at the top of a coroutine stack owned by the switch (the two slots
 /// in the diagram).
-pub const TOP_SLOTS: usize = 32;
+pub const TOP_SLOTS: usize = 16;
 
-/// Signature of the function the trampoline calls on the first resume:
-/// `entry(first message, data pointer, stack top)`. It must never return;
-/// it ends with [`finish`].
-pub type EntryFn = unsafe extern "C" fn(message: usize, data: usize, top: usize) -> !;
+/// The stack pointer [`resume`] reports for a coroutine whose function
+/// returned.
+pub const RETURNED: usize = 0;
+/// The stack pointer [`resume`] reports for a coroutine that unwound (it
+/// panicked, or was dropped or force-unwound).
+pub const UNWOUND: usize = 1;
+
+/// Signature of the function the first resume enters:
+/// `entry(first message, (unused), stack top)`. Everything else it needs it
+/// finds from `top`. It must never return; it ends with [`finish`].
+pub type EntryFn = unsafe extern "C" fn(message: usize, unused: usize, top: usize) -> !;
 
 global_asm!(
     // Global (LTO may place the reference in another codegen unit) but
     // hidden, so it is never exported from a shared object; the version in
     // the name keeps two copies of this crate in one binary apart.
-    ".globl corio_coroutine_trampoline_v0_1",
-    ".hidden corio_coroutine_trampoline_v0_1",
+    ".globl corio_coroutine_trampoline_v0_2",
+    ".hidden corio_coroutine_trampoline_v0_2",
     ".balign 16",
-    ".type corio_coroutine_trampoline_v0_1, @function",
-    "corio_coroutine_trampoline_v0_1:",
+    ".type corio_coroutine_trampoline_v0_2, @function",
+    "corio_coroutine_trampoline_v0_2:",
     ".cfi_startproc",
-    // Entered by `jmp` from a resume with rdi = first message, rdx = stack
-    // top, rsp = sp0 + 24 (16-byte aligned). Until rbp is set there is no
-    // caller to unwind to.
-    ".cfi_undefined rip",
-    // rbp = address of the parent link; it stays there for the whole life of
-    // the coroutine because every callee preserves rbp.
-    "lea rbp, [rdx - 16]",
+    // Never executed: its one address that matters is the return address
+    // the entry function finds on the stack (the return label below;
+    // unwinders look up the byte before it, the `nop`). There, rbp holds
+    // the address of the parent link, as the first resume popped it.
     // Describe the resumer as our caller, through the parent link:
     // 0x0f: DW_CFA_def_cfa_expression, 5 bytes of expression:
     //   0x76 0x00: DW_OP_breg6 (rbp + 0)  -> address of the parent link
@@ -87,53 +103,64 @@ global_asm!(
     ".cfi_offset rbx, -8",
     ".cfi_offset rip, -16",
     ".cfi_offset rbp, -24",
-    // entry(rdi = message, rsi = data pointer, rdx = stack top). Push the
-    // return address and jump rather than `call`: entry never returns, and a
-    // `call` would leave an entry in the CPU's return stack buffer on every
-    // coroutine, making later `ret`s mispredict. Unwinders still see a
-    // return address inside this function (they look up address - 1, the
-    // `jmp`), so the CFI above applies.
-    "mov rsi, [rdx - 24]",
-    "lea rax, [rip + 3f]",
-    "push rax",
-    "jmp [rdx - 32]",
-    "3:",
+    "nop",
+    ".globl corio_coroutine_trampoline_return_v0_2",
+    ".hidden corio_coroutine_trampoline_return_v0_2",
+    "corio_coroutine_trampoline_return_v0_2:",
     "ud2",
     ".cfi_endproc",
-    ".size corio_coroutine_trampoline_v0_1, . - corio_coroutine_trampoline_v0_1",
+    ".size corio_coroutine_trampoline_v0_2, . - corio_coroutine_trampoline_v0_2",
 );
 
 extern "C" {
-    // Only its address is used: it is entered by the switch, never called.
-    fn corio_coroutine_trampoline_v0_1();
+    // Only its address is used: it is never executed.
+    fn corio_coroutine_trampoline_return_v0_2();
+}
+
+/// The return address of a coroutine's entry function: the trampoline's
+/// return label, one byte (the `nop`) past its start.
+#[inline(always)]
+fn trampoline_return() -> usize {
+    let address: usize;
+    // SAFETY: only computes an address. The symbol is hidden, so it is in
+    // this object and `rip`-relative addressing reaches it (no GOT load).
+    unsafe {
+        asm!(
+            "lea {address}, [rip + {label}]",
+            address = out(reg) address,
+            label = sym corio_coroutine_trampoline_return_v0_2,
+            options(pure, nomem, nostack, preserves_flags),
+        )
+    };
+    address
 }
 
 /// Writes the top slots and the initial frame of a fresh coroutine stack;
 /// returns its initial stack pointer.
 ///
-/// Only what the trampoline reads is written: the parent link is set by
-/// every resume before the coroutine runs, and the `rbp` and `rbx` the first
-/// resume pops are dead (the trampoline sets `rbp`, and nothing returns
-/// through the trampoline to use `rbx`).
+/// Only what the first resume and the unwinders read is written: the parent
+/// link is set by every resume before the coroutine runs, and the `rbx` the
+/// first resume pops is dead (nothing returns through the trampoline).
 ///
 /// # Safety
-/// `[low, top)` must be writable memory of the coroutine stack, `top`
-/// 16-byte aligned, `low <= top - TOP_SLOTS` and at least 32 bytes above the
-/// usable limit of the stack.
-pub unsafe fn init_stack(top: usize, low: usize, entry: EntryFn, data: usize) -> usize {
+/// `[low - 32, top)` must be writable memory of the coroutine stack, `top`
+/// 16-byte aligned, `low <= top - TOP_SLOTS`, and `low - 32` at least the
+/// stack's usable limit.
+#[inline(always)]
+pub unsafe fn init_stack(top: usize, low: usize, entry: EntryFn) -> usize {
     debug_assert!(top % 16 == 0 && low <= top - TOP_SLOTS);
-    let slot = |offset: usize| (top - offset) as *mut usize;
-    let trampoline = corio_coroutine_trampoline_v0_1 as *const () as usize;
-    // After the first resume pops three words, rsp must be 16-byte aligned
-    // for the trampoline's `call`.
-    let sp0 = (low & !15) - 24;
+    // After the first resume pops three words, rsp points at the return
+    // address and must be 8 modulo 16, as right after a `call`.
+    let sp0 = (low & !15) - 32;
+    let frame = sp0 as *mut usize;
+    let ret = trampoline_return();
     // SAFETY: the caller guarantees [sp0, top) is writable stack memory.
     unsafe {
-        // Inside the trampoline, so frame-pointer walkers see a code address.
-        *slot(8) = trampoline + 1;
-        *slot(24) = data;
-        *slot(32) = entry as *const () as usize;
-        *(sp0 as *mut usize).add(1) = trampoline; // resume address
+        // A code address, so frame-pointer walkers see the trampoline.
+        *((top - 8) as *mut usize) = ret;
+        *frame = top - 16; // rbp: the parent link
+        *frame.add(1) = entry as *const () as usize; // resume address
+        *frame.add(3) = ret; // entry's return address
     }
     sp0
 }
@@ -142,7 +169,7 @@ pub unsafe fn init_stack(top: usize, low: usize, entry: EntryFn, data: usize) ->
 /// `sp` and whose stack top is `top`, carrying `message`.
 ///
 /// Returns `(message, sp)` from the coroutine's next [`suspend`] (its new
-/// stack pointer) or [`finish`] (`sp == 0`).
+/// stack pointer) or [`finish`] (`sp` is [`RETURNED`] or [`UNWOUND`]).
 ///
 /// # Safety
 /// `sp` must be the stack pointer of a suspended context on the stack whose
@@ -215,22 +242,22 @@ pub unsafe fn suspend(message: usize, top: usize) -> usize {
 }
 
 /// Leaves a finished coroutine for good, handing `message` to its resumer
-/// with a stack pointer of 0.
+/// with `how` ([`RETURNED`] or [`UNWOUND`]) as the stack pointer.
 ///
 /// # Safety
 /// As for [`suspend`]; nothing on this stack may be used afterwards.
 #[inline(always)]
-pub unsafe fn finish(message: usize, top: usize) -> ! {
+pub unsafe fn finish(message: usize, top: usize, how: usize) -> ! {
     // SAFETY: per the contract the parent link is the live resumer context.
     unsafe {
         asm!(
             "mov rsp, [rdx - 16]",
-            "xor esi, esi",
             "pop rbp",
             "pop rax",
             "pop rbx",
             "jmp rax",
             in("rdi") message,
+            in("rsi") how,
             in("rdx") top,
             options(noreturn),
         );

@@ -22,16 +22,18 @@ pub(crate) const GUARD: usize = PAGE;
 
 /// A guarded stack.
 ///
-/// Invariant: `low` is the start of `GUARD + size` bytes of a live slab
-/// whose lowest `GUARD` bytes fault on access (an installed guard or a
-/// `PROT_NONE` page, per [`guard_mode`]) and the rest are
-/// read/write; the value owns them. Dropping the stack hands it to this
-/// thread's pool (or, if that is full, to the process-wide cache, or back to
-/// its slab if both are), so the next [`DefaultStack::new`] of the same size
-/// costs no system call.
+/// Invariant: `base - size - GUARD` is the start of `GUARD + size` bytes of a
+/// live slab whose lowest `GUARD` bytes fault on access (an installed guard
+/// or a `PROT_NONE` page, per [`guard_mode`]) and the rest are read/write;
+/// the value owns them. It keeps the base rather than the low end (as
+/// `Mapping` does) because the base is what a coroutine needs first.
+/// Dropping the stack hands it to this thread's pool (or, if that is full,
+/// to the process-wide cache, or back to its slab if both are), so the next
+/// [`DefaultStack::new`] of the same size costs no system call.
 #[derive(Debug)]
 pub struct DefaultStack {
-    mapping: Mapping,
+    base: usize,
+    size: usize,
 }
 
 /// A raw guarded stack, as moved in and out of the pool.
@@ -65,7 +67,7 @@ impl DefaultStack {
     pub fn new(size: usize) -> io::Result<Self> {
         let size = size.max(MIN_STACK_SIZE).next_multiple_of(PAGE);
         match pool::take(size) {
-            Some(mapping) => Ok(DefaultStack { mapping }),
+            Some(base) => Ok(DefaultStack { base, size }),
             None => Self::map(size),
         }
     }
@@ -84,12 +86,15 @@ impl DefaultStack {
             }
             result => result,
         }?;
-        Ok(DefaultStack { mapping })
+        Ok(DefaultStack {
+            base: mapping.base(),
+            size,
+        })
     }
 
     /// Usable bytes of this stack.
     pub fn size(&self) -> usize {
-        self.mapping.size
+        self.size
     }
 }
 
@@ -110,21 +115,22 @@ impl Default for DefaultStack {
 impl Drop for DefaultStack {
     #[inline]
     fn drop(&mut self) {
-        let mapping = Mapping { ..self.mapping };
-        pool::give_back(mapping);
+        pool::give_back(self.base, self.size);
     }
 }
 
-// SAFETY: `Mapping`'s invariant is exactly the `Stack` contract: [low + GUARD,
-// low + GUARD + size) is read/write and owned by us, the top is page (hence
-// 16-byte) aligned (slabs are page aligned and strides whole pages),
-// size >= MIN_STACK_SIZE, and the guard below faults.
+// SAFETY: our invariant is exactly the `Stack` contract: [base - size, base)
+// is read/write and owned by us, the base is page (hence 16-byte) aligned
+// (slabs are page aligned and strides whole pages), size >= MIN_STACK_SIZE,
+// and the guard below faults.
 unsafe impl Stack for DefaultStack {
+    #[inline]
     fn base(&self) -> usize {
-        self.mapping.base()
+        self.base
     }
+    #[inline]
     fn limit(&self) -> usize {
-        self.mapping.low + GUARD
+        self.base - self.size
     }
     fn guard_size(&self) -> usize {
         GUARD
@@ -140,8 +146,18 @@ impl Mapping {
     }
 
     /// One past the highest usable address.
+    #[inline(always)]
     pub(crate) fn base(&self) -> usize {
         self.low + GUARD + self.size
+    }
+
+    /// The `size`-byte stack whose base is `base`.
+    #[inline(always)]
+    pub(crate) fn from_base(base: usize, size: usize) -> Mapping {
+        Mapping {
+            low: base - size - GUARD,
+            size,
+        }
     }
 
     /// Gives the `size`-byte stacks at `lows` back to their slabs and their

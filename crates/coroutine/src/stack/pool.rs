@@ -8,9 +8,9 @@
 //!
 //! A stack that was used deeply gives its cold pages back to the kernel when
 //! it goes to the spare pool or the cache: the top [`HOT_BYTES`] stay
-//! resident, everything below is `madvise`d away. The hot slot keeps the
-//! last stack freed on the thread as it is, for the next coroutine there: so
-//! the create-run-drop cycle checks nothing, and a thread holds at most one
+//! resident, everything below is `madvise`d away. The hot slot keeps one
+//! stack as it is, for the next coroutine on the thread: so the
+//! create-run-drop cycle checks nothing, and a thread holds at most one
 //! untrimmed stack.
 //!
 //! Deep use is detected with a canary word at the bottom of the hot region.
@@ -33,30 +33,42 @@ const CANARY: usize = 0x5a17_c0de_0b5e_55ed;
 /// Stacks a thread keeps ready by default.
 const DEFAULT_CAPACITY: usize = 256;
 
-/// The fast path: one free stack in destructor-free thread-locals, so the
-/// common create-run-drop cycle costs two plain thread-local accesses (a
+/// The fast path: one stack in destructor-free thread-locals, so the common
+/// create-run-drop cycle costs two plain thread-local accesses (a
 /// thread-local with a destructor checks its registration state on every
 /// access). The spare pool behind it is only touched when this slot is full
 /// or empty.
 ///
-/// Invariant: `low` is [`EMPTY`] only while `state` is OPEN, so giving a
-/// stack back checks `low` alone; while it is [`SHUT`], `size` is 0, which
-/// no stack has, so taking one checks `size` alone. The slot opens only
-/// after `overflow::ensure_ready` has run on the thread, so a stack taken
-/// from it needs no such check.
+/// The slot's stack stays in `base` while a coroutine runs on it; only `key`
+/// says whether the pool or a [`DefaultStack`](super::DefaultStack) owns it.
+/// Taking the stack thus reads `base` without depending on the store that
+/// gave it back, and giving it back only compares addresses: in the
+/// create-run-drop cycle no value travels through memory from one coroutine
+/// to the next (writing the address back on each return made the next
+/// create wait for that store).
+///
+/// The slot holds the stack's base rather than its low end: that is the
+/// address a new coroutine needs first, so the create path computes nothing.
+///
+/// Invariant: `key` is the stack's size while the pool owns the stack at
+/// `base`, else 0 (which no size is): the stack is taken (its owner gives it
+/// back through the fast path, or elsewhere), or `base` is [`EMPTY`] or
+/// [`SHUT`]. So taking a stack checks `key` alone. The slot opens only after
+/// `overflow::ensure_ready` has run on the thread, so a stack taken from it
+/// needs no such check.
 struct Hot {
-    /// Low address of the stack in the slot, or EMPTY, or SHUT.
-    low: Cell<usize>,
-    /// Usable size of the stack in the slot (stale once it is taken).
-    size: Cell<usize>,
+    /// Base (high end) of the slot's stack, or EMPTY, or SHUT.
+    base: Cell<usize>,
+    /// Usable size of the stack at `base` while the pool owns it, else 0.
+    key: Cell<usize>,
     /// UNSET, OPEN or CLOSED: whether stacks may be kept in the slot.
     state: Cell<u8>,
 }
 
-/// `Hot::low` of an open slot with no stack in it.
+/// `Hot::base` of an open slot with no stack in it.
 const EMPTY: usize = 0;
-/// `Hot::low` of a slot that may not keep stacks (UNSET or CLOSED); no
-/// mapping starts at address 1.
+/// `Hot::base` of a slot that may not keep stacks (UNSET or CLOSED); no
+/// stack ends at address 1.
 const SHUT: usize = 1;
 
 /// The spare pool is not set up yet (its exit hook is not registered).
@@ -80,7 +92,7 @@ struct Spare {
 
 thread_local! {
     static HOT: Hot = const {
-        Hot { low: Cell::new(SHUT), size: Cell::new(0), state: Cell::new(UNSET) }
+        Hot { base: Cell::new(SHUT), key: Cell::new(0), state: Cell::new(UNSET) }
     };
     static SPARE: Spare = const {
         Spare {
@@ -213,34 +225,37 @@ fn with_hot<R>(f: impl FnOnce(&Hot) -> R) -> R {
 fn open(hot: &Hot) {
     crate::overflow::ensure_ready();
     hot.state.set(OPEN);
-    if hot.low.get() == SHUT {
-        hot.low.set(EMPTY);
+    if hot.base.get() == SHUT {
+        hot.base.set(EMPTY);
     }
 }
 
 /// Stops the hot slot from keeping stacks; returns the one it owned.
 fn shut(hot: &Hot) -> Option<Mapping> {
     hot.state.set(CLOSED);
-    let low = hot.low.replace(SHUT);
-    let size = hot.size.replace(0);
-    (low > SHUT).then_some(Mapping { low, size })
+    let base = hot.base.replace(SHUT);
+    let size = hot.key.replace(0);
+    // A taken stack (key 0) is its owner's.
+    (size != 0).then(|| Mapping::from_base(base, size))
 }
 
-/// A pooled stack of exactly `size` usable bytes, if this thread has one.
+/// The base of a pooled stack of exactly `size` usable bytes, if this
+/// thread has one.
 #[inline]
-pub(super) fn take(size: usize) -> Option<Mapping> {
-    let low = with_hot(|hot| {
-        if hot.size.get() == size {
-            // Never SHUT: a shut slot's size is 0.
-            hot.low.replace(EMPTY)
-        } else {
-            EMPTY
+pub(super) fn take(size: usize) -> Option<usize> {
+    let base = with_hot(|hot| {
+        if hot.key.get() != size {
+            return None;
         }
+        // The pool owns the stack at `base` (never EMPTY or SHUT, whose key
+        // is 0): hand it out.
+        hot.key.set(0);
+        Some(hot.base.get())
     });
-    if low != EMPTY {
-        return Some(Mapping { low, size });
+    match base {
+        Some(base) => Some(base),
+        None => take_spare(size).map(|mapping| mapping.base()),
     }
-    take_spare(size)
 }
 
 /// The pool's slow path: a spare stack, else one from the process-wide
@@ -257,18 +272,38 @@ fn take_spare(size: usize) -> Option<Mapping> {
         .or_else(|| CACHE.take(size).map(|low| Mapping { low, size }))
 }
 
-/// Returns a stack to this thread's hot slot as it is if the slot is free;
-/// else trims it if it was used deeply and keeps it in the spare pool, or
-/// passes it on to the process-wide cache if the pool is full or the thread
-/// is exiting.
+/// Returns a stack to this thread's hot slot as it is if it came from there
+/// or the slot has none of the pool's; else trims it if it was used deeply
+/// and keeps it in the spare pool, or passes it on to the process-wide cache
+/// if the pool is full or the thread is exiting.
 #[inline]
-pub(super) fn give_back(mapping: Mapping) {
+pub(super) fn give_back(base: usize, size: usize) {
     let kept = with_hot(|hot| {
-        if hot.low.get() != EMPTY {
+        if hot.base.get() != base {
+            return false;
+        }
+        // The slot's own stack. (Its size is written too: the stack that was
+        // taken from the slot may have been unmapped elsewhere since, and
+        // this one mapped at the same address with another size.)
+        hot.key.set(size);
+        true
+    });
+    if !kept {
+        give_back_other(Mapping::from_base(base, size));
+    }
+}
+
+/// Returns a stack that is not the hot slot's: into the slot if the pool
+/// does not own the slot's stack (it is taken, or there is none), which the
+/// slot then forgets; else as [`give_back_spare`] says.
+#[inline(never)]
+fn give_back_other(mapping: Mapping) {
+    let kept = with_hot(|hot| {
+        if hot.key.get() != 0 || hot.base.get() == SHUT {
             return false; // full, or shut
         }
-        hot.low.set(mapping.low);
-        hot.size.set(mapping.size);
+        hot.base.set(mapping.base());
+        hot.key.set(mapping.size);
         true
     });
     if !kept {
@@ -367,11 +402,37 @@ mod tests {
     // Tests share the process-wide cache: each uses a stack size of its own.
 
     #[test]
+    fn the_hot_slot_hands_out_each_stack_once_and_loses_none() {
+        const SIZE: usize = 76 * 1024;
+        let a = DefaultStack::new(SIZE).unwrap();
+        drop(a); // into the hot slot
+        let a = DefaultStack::new(SIZE).unwrap(); // taken from it, still its stack
+        let b = DefaultStack::new(SIZE).unwrap();
+        assert_ne!(a.base(), b.base(), "a taken stack is not handed out again");
+        let (a_base, b_base) = (a.base(), b.base());
+        // The slot's stack is taken, so the slot adopts b...
+        drop(b);
+        let b = DefaultStack::new(SIZE).unwrap();
+        assert_eq!(b.base(), b_base);
+        // ...then a, whose owner returns it while b is out; b goes to the
+        // spare pool when it comes back.
+        drop(a);
+        drop(b);
+        let x = DefaultStack::new(SIZE).unwrap();
+        let y = DefaultStack::new(SIZE).unwrap();
+        let mut got = [x.base(), y.base()];
+        got.sort_unstable();
+        let mut want = [a_base, b_base];
+        want.sort_unstable();
+        assert_eq!(got, want, "both stacks come back, once each");
+    }
+
+    #[test]
     fn capacity_zero_keeps_nothing_on_the_thread() {
         const SIZE: usize = 68 * 1024;
         super::set_pool_capacity(0);
         drop(DefaultStack::new(SIZE).unwrap());
-        let hot = super::HOT.with(|hot| hot.low.get());
+        let hot = super::HOT.with(|hot| hot.base.get());
         let held = super::SPARE.with(|spare| spare.held.get());
         super::set_pool_capacity(super::DEFAULT_CAPACITY);
         assert_eq!((hot, held), (super::SHUT, 0));
