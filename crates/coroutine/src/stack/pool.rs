@@ -252,10 +252,7 @@ pub(super) fn take(size: usize) -> Option<usize> {
         hot.key.set(0);
         Some(hot.base.get())
     });
-    match base {
-        Some(base) => Some(base),
-        None => take_spare(size).map(|mapping| mapping.base()),
-    }
+    base.or_else(|| take_spare(size).map(|mapping| mapping.base()))
 }
 
 /// The pool's slow path: a spare stack, else one from the process-wide
