@@ -54,6 +54,10 @@ fn trace_end(id: u64, failure: Option<&(dyn std::any::Any + Send)>) {
 
 /// A started coroutine and its task. The task reference keeps the task cell alive for as long
 /// as the coroutine exists (the coroutine's context points into it).
+///
+/// One cache line each: when the coroutine handle shrank by a word, slots of 56 bytes
+/// straddled lines and the `yield` row lost about 5% (11.7-12.2 against 11.0-11.4 ns).
+#[repr(align(64))]
 struct StartedCoroutine {
     co: Co,
     task: RawRef,
@@ -67,6 +71,9 @@ struct StartedCoroutine {
     /// The coarse clock (`Stats::coarse_ms`) when it last parked, for the dump.
     parked_at_ms: u64,
 }
+
+// A slot is exactly one cache line.
+const _: () = assert!(std::mem::size_of::<Option<StartedCoroutine>>() == 64);
 
 /// What became of a coroutine its worker resumed.
 enum Outcome {
