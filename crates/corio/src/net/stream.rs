@@ -10,7 +10,7 @@ macro_rules! stream_io {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let want = buf.len();
                 self.io
-                    .read_stream(want, |mut s| std::io::Read::read(&mut s, buf))
+                    .read_stream(want, |s| $crate::net::sys::recv(s, buf))
             }
 
             fn read_vectored(
@@ -25,9 +25,8 @@ macro_rules! stream_io {
         impl std::io::Write for &$t {
             #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.io.write_stream(buf.len(), |s| {
-                    $crate::net::sys::send(std::os::fd::AsRawFd::as_raw_fd(s), buf)
-                })
+                self.io
+                    .write_stream(buf.len(), |s| $crate::net::sys::send(s, buf))
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
