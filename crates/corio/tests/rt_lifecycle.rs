@@ -120,7 +120,15 @@ fn blocking_threads_exit_when_idle() {
         .blocking_keep_alive(Duration::from_millis(20))
         .build()
         .unwrap();
-    let before = count_dir("/proc/self/task");
+    // Only the pool's own threads: others may start or end meanwhile (the stack
+    // scavenger runs for a few seconds after stacks go back to the process-wide cache).
+    let blocking = || {
+        thread_names()
+            .iter()
+            .filter(|n| *n == "corio-blocking")
+            .count()
+    };
+    let before = blocking();
     rt.block_on(|| {
         let hs: Vec<_> = (0..4)
             .map(|_| corio::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20))))
@@ -128,11 +136,21 @@ fn blocking_threads_exit_when_idle() {
         hs.into_iter().for_each(|h| h.join().unwrap());
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while count_dir("/proc/self/task") > before && std::time::Instant::now() < deadline {
+    while blocking() > before && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
-        count_dir("/proc/self/task") <= before,
-        "idle blocking threads did not exit"
+        blocking() <= before,
+        "idle blocking threads did not exit: {:?}",
+        thread_names()
     );
+}
+
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim_end().to_owned())
+        .collect()
 }
