@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 pub use timeout::{timeout, timeout_at, Elapsed};
 
-use crate::rt::{self, timer::park_until};
+use crate::rt::{self, park_until, park_until_from};
 
 /// Suspends the current coroutine for at least `duration` (other coroutines run meanwhile).
 /// Outside a coroutine it is [`std::thread::sleep`].
@@ -30,7 +30,13 @@ use crate::rt::{self, timer::park_until};
 /// });
 /// ```
 pub fn sleep(duration: Duration) {
-    match Instant::now().checked_add(duration) {
+    let now = Instant::now();
+    match now.checked_add(duration) {
+        Some(deadline) if rt::context::in_coroutine() => {
+            if !park_until_from(now, deadline) {
+                while !park_until(deadline) {}
+            }
+        }
         Some(deadline) => sleep_until(deadline),
         None => loop {
             sleep(Duration::from_secs(365 * 24 * 3600));

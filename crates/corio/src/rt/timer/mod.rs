@@ -20,7 +20,14 @@ use wheel::TimerKey;
 ///
 /// Must be called inside a coroutine.
 pub(crate) fn park_until(deadline: Instant) -> bool {
-    if Instant::now() >= deadline {
+    park_until_from(Instant::now(), deadline)
+}
+
+/// [`park_until`] for a caller that has just read the clock as `now`: one read fewer (perf
+/// of a burst of 100k `sleep`s, three clock reads each, put `clock_gettime` at about a
+/// fifth of the workers' time).
+pub(crate) fn park_until_from(now: Instant, deadline: Instant) -> bool {
+    if now >= deadline {
         return true;
     }
     let timer = TimerGuard::register(deadline, None);
