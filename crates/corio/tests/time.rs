@@ -23,6 +23,26 @@ fn sleep_never_wakes_early() {
 }
 
 #[test]
+fn a_sleep_woken_by_stray_unparks_still_lasts_its_duration() {
+    rt().block_on(|| {
+        let (tx, rx) = corio::sync::channel::bounded(1);
+        let sleeper = corio::spawn(move || {
+            tx.send(corio::task::current().unparker()).unwrap();
+            let t = Instant::now();
+            corio::time::sleep(Duration::from_millis(30));
+            t.elapsed()
+        });
+        let unparker = rx.recv().unwrap();
+        for _ in 0..10 {
+            unparker.unpark();
+            corio::time::sleep(Duration::from_millis(1));
+        }
+        let slept = sleeper.join().unwrap();
+        assert!(slept >= Duration::from_millis(30), "{slept:?}");
+    });
+}
+
+#[test]
 fn hundred_thousand_sleepers() {
     let start = Instant::now();
     let n = rt().block_on(|| {

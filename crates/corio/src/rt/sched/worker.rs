@@ -554,13 +554,16 @@ impl Local {
     }
 
     /// Removes a timer if it is still pending.
-    pub(crate) fn remove_timer(&self, key: TimerKey) {
-        // During shutdown the wheel may already be borrowed for teardown.
-        if let Ok(mut wheel) = self.wheel.try_borrow_mut() {
-            if wheel.remove(key) {
-                self.publish_timers(&wheel);
-            }
+    /// Removes a pending timer: `Some(true)` if it was pending, `Some(false)` if it had fired
+    /// (or was removed) already, `None` during shutdown, when the wheel may already be
+    /// borrowed for teardown.
+    pub(crate) fn remove_timer(&self, key: TimerKey) -> Option<bool> {
+        let mut wheel = self.wheel.try_borrow_mut().ok()?;
+        let removed = wheel.remove(key);
+        if removed {
+            self.publish_timers(&wheel);
         }
+        Some(removed)
     }
 
     /// Makes this worker's timer count visible to the deadlock check.

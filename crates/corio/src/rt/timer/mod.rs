@@ -34,8 +34,12 @@ pub(crate) fn park_until_from(now: Instant, deadline: Instant) -> bool {
     let note = context::note_wait(WaitTarget::Until(deadline));
     context::suspend(Suspend::Park);
     drop(note);
-    drop(timer);
-    Instant::now() >= deadline
+    match timer.cancel() {
+        // It fired, and a timer never fires early: no need to read the clock.
+        Some(false) => true,
+        // Woken by something else (or it cannot tell): the clock decides.
+        _ => Instant::now() >= deadline,
+    }
 }
 
 /// A pending timer of the current coroutine on its worker's wheel; removed on drop (also
@@ -53,6 +57,16 @@ impl TimerGuard {
             Some(w.insert_timer(deadline, task, mark))
         });
         TimerGuard { key }
+    }
+}
+
+impl TimerGuard {
+    /// Removes the timer if it is still pending: `Some(true)` if it was, `Some(false)` if it
+    /// had fired, `None` if that cannot be told (no worker here, or the wheel is being torn
+    /// down at shutdown).
+    fn cancel(mut self) -> Option<bool> {
+        let key = self.key.take()?;
+        context::worker(|w| w?.remove_timer(key))
     }
 }
 
