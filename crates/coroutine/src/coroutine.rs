@@ -498,21 +498,19 @@ where
         resumer: Cell::new(resumer),
         marker: PhantomData,
     };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, input)));
+    tooling::leaving_for_good(yielder.resumer.get());
     // The resumer moves the value or payload out; this frame never returns,
     // so neither is dropped here.
-    match panic::catch_unwind(AssertUnwindSafe(|| f(&yielder, input))) {
+    match outcome {
         Ok(value) => {
-            tooling::leaving_for_good(yielder.resumer.get());
             let value = ManuallyDrop::new(value);
             // SAFETY: we run on the stack whose top is `top`, and the parent
             // link holds the resumer; nothing on this stack is used afterwards.
             unsafe { arch::finish(&value as *const _ as usize, top, arch::RETURNED) }
         }
-        Err(payload) => {
-            tooling::leaving_for_good(yielder.resumer.get());
-            // SAFETY: as above.
-            unsafe { finish_unwound(payload, top) }
-        }
+        // SAFETY: as above.
+        Err(payload) => unsafe { finish_unwound(payload, top) },
     }
 }
 

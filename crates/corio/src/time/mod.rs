@@ -32,12 +32,7 @@ use crate::rt::{self, park_until, park_until_from};
 pub fn sleep(duration: Duration) {
     let now = Instant::now();
     match now.checked_add(duration) {
-        Some(deadline) if rt::context::in_coroutine() => {
-            if !park_until_from(now, deadline) {
-                while !park_until(deadline) {}
-            }
-        }
-        Some(deadline) => sleep_until(deadline),
+        Some(deadline) => sleep_from(now, deadline),
         None => loop {
             sleep(Duration::from_secs(365 * 24 * 3600));
         },
@@ -47,12 +42,19 @@ pub fn sleep(duration: Duration) {
 /// Suspends the current coroutine until `deadline` has passed.
 /// Outside a coroutine it blocks the thread.
 pub fn sleep_until(deadline: Instant) {
+    sleep_from(Instant::now(), deadline)
+}
+
+/// Sleeps from `now`, just read from the clock, until `deadline` (the first check needs no
+/// second read).
+fn sleep_from(now: Instant, deadline: Instant) {
     if !rt::context::in_coroutine() {
-        let now = Instant::now();
         if deadline > now {
             std::thread::sleep(deadline - now);
         }
         return;
     }
-    while !park_until(deadline) {}
+    if !park_until_from(now, deadline) {
+        while !park_until(deadline) {}
+    }
 }

@@ -62,9 +62,14 @@ impl TimerGuard {
 
 impl TimerGuard {
     /// Removes the timer if it is still pending: `Some(true)` if it was, `Some(false)` if it
-    /// had fired, `None` if that cannot be told (no worker here, or the wheel is being torn
-    /// down at shutdown).
+    /// had fired, `None` if that cannot be told (no timer or no worker here, or the wheel is
+    /// being torn down at shutdown).
     fn cancel(mut self) -> Option<bool> {
+        self.remove()
+    }
+
+    /// [`cancel`](Self::cancel) through `&mut`, once: the key is taken.
+    fn remove(&mut self) -> Option<bool> {
         let key = self.key.take()?;
         context::worker(|w| w?.remove_timer(key))
     }
@@ -72,12 +77,6 @@ impl TimerGuard {
 
 impl Drop for TimerGuard {
     fn drop(&mut self) {
-        if let Some(key) = self.key {
-            context::worker(|w| {
-                if let Some(w) = w {
-                    w.remove_timer(key);
-                }
-            });
-        }
+        self.remove();
     }
 }
