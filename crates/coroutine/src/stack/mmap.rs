@@ -5,6 +5,7 @@
 use super::guard::{guard_mode, GuardMode, GUARD_MODE_ENV};
 use super::{pool, slab, Stack};
 use std::io;
+use std::mem::ManuallyDrop;
 
 /// Usable size of [`DefaultStack::default`]: 256 KiB. Only touched pages
 /// cost memory (slabs are `MAP_NORESERVE`), so this is address space, not
@@ -15,6 +16,10 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 
 pub(crate) const PAGE: usize = 4096;
+
+// `default` looks the size up in the pool as it is, so it must already be
+// what `new` would round it to.
+const _: () = assert!(DEFAULT_STACK_SIZE >= MIN_STACK_SIZE && DEFAULT_STACK_SIZE % PAGE == 0);
 
 /// A guard page below the usable area; stack probes make every frame,
 /// however large, touch it before anything beneath it.
@@ -66,20 +71,26 @@ impl DefaultStack {
     #[inline]
     pub fn new(size: usize) -> io::Result<Self> {
         let size = size.max(MIN_STACK_SIZE).next_multiple_of(PAGE);
-        match pool::take(size) {
+        match pool::take_hot(size) {
             Some(base) => Ok(DefaultStack { base, size }),
-            None => Self::map(size),
+            None => Self::take_or_map(size),
         }
     }
 
-    /// The slow path of [`new`](DefaultStack::new): a stack from a slab. If
-    /// the kernel is out of mappings or memory, the process-wide cache gives
-    /// its stacks (of other sizes) and empty slabs back and the mapping is
-    /// tried once more.
+    /// The slow path of [`new`](DefaultStack::new): a spare stack from the
+    /// pool or the process-wide cache, else one from a slab. If the kernel is
+    /// out of mappings or memory, the cache gives its stacks (of other sizes)
+    /// and empty slabs back and the mapping is tried once more.
     #[cold]
     #[inline(never)]
-    fn map(size: usize) -> io::Result<Self> {
-        crate::overflow::ensure_ready();
+    fn take_or_map(size: usize) -> io::Result<Self> {
+        // take_spare makes the thread ready for overflow reports either way.
+        if let Some(mapping) = pool::take_spare(size) {
+            return Ok(DefaultStack {
+                base: mapping.base(),
+                size,
+            });
+        }
         let mapping = match Mapping::map(size) {
             Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::cache::trim() > 0 => {
                 Mapping::map(size)
@@ -105,10 +116,24 @@ impl Default for DefaultStack {
     /// If no stack can be mapped; the message names the limit that was hit.
     #[inline]
     fn default() -> Self {
-        match DefaultStack::new(DEFAULT_STACK_SIZE) {
-            Ok(stack) => stack,
-            Err(error) => panic!("{error}"),
+        // Both paths yield a base, so the size stays a constant and the
+        // fast path tests nothing but the hot slot.
+        let base = pool::take_hot(DEFAULT_STACK_SIZE).unwrap_or_else(default_base);
+        DefaultStack {
+            base,
+            size: DEFAULT_STACK_SIZE,
         }
+    }
+}
+
+/// The slow path of [`DefaultStack::default`]: the base of a stack from
+/// [`DefaultStack::take_or_map`], which the new `DefaultStack` then owns.
+#[cold]
+#[inline(never)]
+fn default_base() -> usize {
+    match DefaultStack::take_or_map(DEFAULT_STACK_SIZE) {
+        Ok(stack) => ManuallyDrop::new(stack).base,
+        Err(error) => panic!("{error}"),
     }
 }
 
