@@ -1,12 +1,17 @@
 //! The network rows: a TCP echo client (the same for every server) and `wrk` for HTTP,
 //! against servers running as child processes pinned to core 0 with one worker.
 //!
-//! Method (see `bench/README.md`): the server is pinned to core 0, the client to
-//! core 1; 1 s warm-up, then one measured interval of 1 s per repetition (echo: 0.2 s
-//! under `--quick`, without warm-up; wrk: one 1 s run per repetition); TCP_NODELAY;
-//! 127.0.0.1 only. Server CPU per round trip or request comes from `/proc/PID/stat` over
-//! the same interval, because the client saturates its core too and the throughput alone
-//! would partly measure the client.
+//! Method (see `bench/README.md`): every system's server is started first and all stay up
+//! (idle, in their event loops) while the row runs; the measured repetitions are then taken
+//! in rounds, one interval per server per round, each round starting one server further
+//! along. So a slow minute on a shared machine lands on every system rather than on
+//! whichever ran then, and the ratios compare intervals taken moments apart. The server is
+//! pinned to core 0, the client to core 1; a 1 s warm-up per server before the first round
+//! (none under `--quick`); echo: 50 fresh connections per interval, 0.25 s to settle, then
+//! 1 s measured (0.2 s under `--quick`); wrk: one 1 s run per interval; TCP_NODELAY;
+//! 127.0.0.1 only. Server CPU per round trip or request comes from `/proc/PID/stat` over the
+//! same interval, because the client saturates its core too and the throughput alone would
+//! partly measure the client.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -20,6 +25,7 @@ use crate::infra::child::ChildGuard;
 use crate::infra::os::{self, CpuTimes};
 use crate::infra::timing::{Config, Spread};
 use crate::row::{Field, Sample};
+use crate::system::System;
 
 /// Bytes per echo message.
 pub const MESSAGE: usize = 64;
@@ -36,12 +42,34 @@ pub const HTTP_RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nServer: corio\r\nContent-Type: text/plain\r\n\
 Content-Length: 13\r\n\r\nHello, World!";
 
-/// The echo row's warm-up and the length of one measured interval (a repetition).
-fn echo_durations(config: &Config) -> (Duration, Duration) {
+/// How a system's server is started: the command for a listening address.
+pub type MakeServer = Box<dyn FnOnce(&str) -> Result<Command, String>>;
+
+/// One system's figures in a network row: the rate and the server CPU per operation (round
+/// trip or request), or why the system was skipped.
+pub type Figures = Result<(Sample, Sample), String>;
+
+/// The echo row's timing: warm-up per server, settling time of each interval's fresh
+/// connections, and the measured interval.
+struct EchoTiming {
+    warm_up: Duration,
+    settle: Duration,
+    interval: Duration,
+}
+
+fn echo_timing(config: &Config) -> EchoTiming {
     if config.quick {
-        (Duration::ZERO, Duration::from_millis(200))
+        EchoTiming {
+            warm_up: Duration::ZERO,
+            settle: Duration::ZERO,
+            interval: Duration::from_millis(200),
+        }
     } else {
-        (Duration::from_secs(1), Duration::from_secs(1))
+        EchoTiming {
+            warm_up: Duration::from_secs(1),
+            settle: Duration::from_millis(250),
+            interval: Duration::from_secs(1),
+        }
     }
 }
 
@@ -66,7 +94,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `make(addr)` pinned to the server core and waits until it accepts connections.
-    pub fn start(make: impl FnOnce(&str) -> Result<Command, String>) -> Result<Server, String> {
+    pub fn start(make: MakeServer) -> Result<Server, String> {
         let port = os::free_port().map_err(|e| e.to_string())?;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let cmd = make(&addr.to_string())?;
@@ -91,63 +119,222 @@ impl Server {
     }
 }
 
+/// What one server has measured over the rounds so far.
+#[derive(Default)]
+struct Tally {
+    rates: Vec<f64>,
+    /// Server CPU µs per operation, per interval.
+    cpus: Vec<f64>,
+    /// Operations (round trips or requests) in all intervals.
+    ops: u64,
+    /// Server CPU time in all intervals.
+    cpu: CpuTimes,
+    notes: Vec<String>,
+}
+
+impl Tally {
+    /// Adds one interval: `ops` operations at `rate`, using `cpu` of the server.
+    fn add(&mut self, rate: f64, ops: u64, cpu: CpuTimes) {
+        self.rates.push(rate);
+        self.cpus.push(cpu.total.as_secs_f64() * 1e6 / ops as f64);
+        self.ops += ops;
+        self.cpu = self.cpu.plus(cpu);
+    }
+
+    fn note(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    /// The row's two samples; the rate carries `ops_field` (the operations counted).
+    fn figures(mut self, ops_field: &'static str) -> (Sample, Sample) {
+        let mut rate =
+            Sample::new(Spread::of(&mut self.rates)).field(ops_field, Field::Int(self.ops));
+        for note in self.notes {
+            rate = rate.note(note);
+        }
+        let cpu = with_kernel_share(Sample::new(Spread::of(&mut self.cpus)), self.cpu);
+        (rate, cpu)
+    }
+}
+
+/// A server of a row with its tally, or why it dropped out.
+type Slot = (System, Result<(Server, Tally), String>);
+
+/// Starts every contender's server; one that cannot start carries its error instead.
+fn start_all(contenders: Vec<(System, MakeServer)>) -> Vec<Slot> {
+    contenders
+        .into_iter()
+        .map(|(system, make)| (system, Server::start(make).map(|s| (s, Tally::default()))))
+        .collect()
+}
+
+/// Runs `interval` once per live server in each of `reps` rounds, round `r` starting at the
+/// `r`-th server, so that no system always goes first. A server whose interval fails drops
+/// out of later rounds with that error as its outcome.
+fn interleave(
+    reps: usize,
+    slots: &mut [Slot],
+    mut interval: impl FnMut(&Server, &mut Tally) -> Result<(), String>,
+) {
+    let n = slots.len();
+    for round in 0..reps.max(1) {
+        for i in 0..n {
+            let slot = &mut slots[(round + i) % n].1;
+            let outcome = match slot {
+                Ok((server, tally)) => interval(server, tally),
+                Err(_) => continue,
+            };
+            if let Err(why) = outcome {
+                *slot = Err(why);
+            }
+        }
+    }
+}
+
+/// Each system's figures from its tally (the servers stop here).
+fn finish(slots: Vec<Slot>, ops_field: &'static str) -> Vec<(System, Figures)> {
+    slots
+        .into_iter()
+        .map(|(system, slot)| (system, slot.map(|(_, tally)| tally.figures(ops_field))))
+        .collect()
+}
+
 /// Pins the calling client thread to the client core when there is one; says if it did.
 fn pin_client() -> bool {
     os::cpus() > CLIENT_CORE && os::pin_to_core(CLIENT_CORE).is_ok()
 }
 
-/// The echo rows for one server: round trips per second, and server CPU µs per round trip,
-/// each over `config.reps` measured intervals.
-pub fn echo(
-    config: &Config,
-    make: impl FnOnce(&str) -> Result<Command, String>,
-) -> Result<(Sample, Sample), String> {
-    let server = Server::start(make)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let trips = Arc::new(AtomicU64::new(0));
-    let pinned = Arc::new(AtomicU64::new(0));
-    let clients: Vec<_> = (0..CONNECTIONS)
-        .map(|i| {
-            let (stop, trips, pinned, addr) =
-                (stop.clone(), trips.clone(), pinned.clone(), server.addr);
-            thread::spawn(move || -> io::Result<()> {
-                if pin_client() {
-                    pinned.fetch_add(1, Ordering::Relaxed);
-                }
-                let mut conn = TcpStream::connect(addr)?;
-                conn.set_nodelay(true)?;
-                conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-                let mut msg = [i as u8; MESSAGE];
-                while !stop.load(Ordering::Relaxed) {
-                    conn.write_all(&msg)?;
-                    conn.read_exact(&mut msg)?;
-                    trips.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(())
-            })
-        })
-        .collect();
-    let measured = echo_intervals(config, &server, &trips);
-    // Stop the clients whatever happened, so none outlives the row.
-    stop.store(true, Ordering::Relaxed);
-    let mut errors = 0;
-    for c in clients {
-        if !matches!(c.join(), Ok(Ok(()))) {
-            errors += 1;
+/// The echo rows for every contender, measured in interleaved rounds: round trips per
+/// second, and server CPU µs per round trip, each over `config.reps` intervals.
+pub fn echo(config: &Config, contenders: Vec<(System, MakeServer)>) -> Vec<(System, Figures)> {
+    let timing = echo_timing(config);
+    let mut slots = start_all(contenders);
+    if !timing.warm_up.is_zero() {
+        for (_, slot) in &mut slots {
+            let warmed = match slot {
+                Ok((server, _)) => EchoLoad::start(server.addr).run_for(timing.warm_up),
+                Err(_) => continue,
+            };
+            if let Err(why) = warmed {
+                *slot = Err(why);
+            }
         }
     }
-    drop(server);
-    let (rate, cpu_us, n, cpu) = measured?;
-    let mut rate = Sample::new(rate).field("round_trips", Field::Int(n));
+    interleave(config.reps, &mut slots, |server, tally| {
+        echo_interval(server, tally, &timing)
+    });
+    finish(slots, "round_trips")
+}
+
+/// One measured echo interval against `server`, on fresh connections.
+fn echo_interval(server: &Server, tally: &mut Tally, timing: &EchoTiming) -> Result<(), String> {
+    let load = EchoLoad::start(server.addr);
+    let measured = load.started().and_then(|()| {
+        thread::sleep(timing.settle);
+        let first = echo_reading(server, &load.trips)?;
+        thread::sleep(timing.interval);
+        Ok((first, echo_reading(server, &load.trips)?))
+    });
+    let (errors, all_pinned) = load.stop();
+    let (first, last) = measured?;
+    let n = last.0.saturating_sub(first.0);
+    if n == 0 {
+        return Err("no round trip completed in a measured interval".into());
+    }
+    let rate = n as f64 / last.2.duration_since(first.2).as_secs_f64();
+    tally.add(rate, n, last.1.since(first.1));
     if errors > 0 {
-        rate = rate.note(format!(
-            "echo: {errors} of {CONNECTIONS} client connections failed"
+        tally.note(format!(
+            "echo: {errors} of {CONNECTIONS} client connections failed in an interval"
         ));
     }
-    if pinned.load(Ordering::Relaxed) < CONNECTIONS as u64 {
-        rate = rate.note("echo: client threads could not be pinned to core 1");
+    if !all_pinned {
+        tally.note("echo: client threads could not be pinned to core 1".into());
     }
-    Ok((rate, with_kernel_share(Sample::new(cpu_us), cpu)))
+    Ok(())
+}
+
+/// Echo traffic on [`CONNECTIONS`] connections, one client thread each.
+struct EchoLoad {
+    stop: Arc<AtomicBool>,
+    trips: Arc<AtomicU64>,
+    pinned: Arc<AtomicU64>,
+    clients: Vec<thread::JoinHandle<io::Result<()>>>,
+}
+
+impl EchoLoad {
+    /// Connects the clients to `addr`; each sends and awaits messages until stopped.
+    fn start(addr: SocketAddr) -> EchoLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let trips = Arc::new(AtomicU64::new(0));
+        let pinned = Arc::new(AtomicU64::new(0));
+        let clients = (0..CONNECTIONS)
+            .map(|i| {
+                let (stop, trips, pinned) = (stop.clone(), trips.clone(), pinned.clone());
+                thread::spawn(move || -> io::Result<()> {
+                    if pin_client() {
+                        pinned.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let mut conn = TcpStream::connect(addr)?;
+                    conn.set_nodelay(true)?;
+                    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+                    let mut msg = [i as u8; MESSAGE];
+                    while !stop.load(Ordering::Relaxed) {
+                        conn.write_all(&msg)?;
+                        conn.read_exact(&mut msg)?;
+                        trips.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        EchoLoad {
+            stop,
+            trips,
+            pinned,
+            clients,
+        }
+    }
+
+    /// Waits until the first round trip has completed (a server slow to accept 50
+    /// connections on a busy machine would otherwise measure nothing under `--quick`).
+    fn started(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.trips.load(Ordering::Relaxed) == 0 {
+            if Instant::now() > deadline {
+                return Err("no round trip completed within 10 s".into());
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Runs the traffic for `time` once it has started (a warm-up), then stops it.
+    fn run_for(self, time: Duration) -> Result<(), String> {
+        let started = self.started();
+        if started.is_ok() {
+            thread::sleep(time);
+        }
+        self.stop();
+        started
+    }
+
+    /// Stops and joins the clients; returns how many failed and whether all were pinned.
+    fn stop(self) -> (usize, bool) {
+        self.stop.store(true, Ordering::Relaxed);
+        let failed = self
+            .clients
+            .into_iter()
+            .map(|c| c.join())
+            .filter(|joined| !matches!(joined, Ok(Ok(()))))
+            .count();
+        (
+            failed,
+            self.pinned.load(Ordering::Relaxed) == CONNECTIONS as u64,
+        )
+    }
 }
 
 /// Adds the share of the server's CPU time spent in the kernel (`kernel_share`, 0 to 1, over
@@ -169,44 +356,6 @@ const MIN_CPU_FOR_SHARE: Duration = Duration::from_millis(500);
 fn echo_reading(server: &Server, trips: &AtomicU64) -> Result<(u64, CpuTimes, Instant), String> {
     let cpu = server.cpu().map_err(|e| e.to_string())?;
     Ok((trips.load(Ordering::Relaxed), cpu, Instant::now()))
-}
-
-/// Waits for the first round trip and the warm-up, then measures `config.reps` intervals of echo traffic: the rate
-/// (round trips/s) and server CPU µs per round trip of each, and the round trips and server
-/// CPU time in all.
-fn echo_intervals(
-    config: &Config,
-    server: &Server,
-    trips: &AtomicU64,
-) -> Result<(Spread, Spread, u64, CpuTimes), String> {
-    let (warm_up, interval) = echo_durations(config);
-    // The traffic must have started before any interval counts (a server slow to accept
-    // 50 connections on a busy machine would otherwise measure nothing under --quick).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while trips.load(Ordering::Relaxed) == 0 {
-        if Instant::now() > deadline {
-            return Err("no round trip completed within 10 s".into());
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    thread::sleep(warm_up);
-    let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
-    let first = echo_reading(server, trips)?;
-    let mut last = first;
-    for _ in 0..config.reps.max(1) {
-        thread::sleep(interval);
-        let now = echo_reading(server, trips)?;
-        let n = now.0.saturating_sub(last.0);
-        if n == 0 {
-            return Err("no round trip completed in a measured interval".into());
-        }
-        rates.push(n as f64 / now.2.duration_since(last.2).as_secs_f64());
-        cpus.push(now.1.since(last.1).total.as_secs_f64() * 1e6 / n as f64);
-        total += n;
-        last = now;
-    }
-    let cpu = last.1.since(first.1);
-    Ok((Spread::of(&mut rates), Spread::of(&mut cpus), total, cpu))
 }
 
 /// Extracts `Requests/sec` from wrk's report.
@@ -245,54 +394,51 @@ fn wrk(addr: SocketAddr, secs: u64) -> Result<String, String> {
 /// Why the HTTP rows skip a system when wrk is missing.
 const NO_WRK: &str = "no `wrk` on PATH (Debian: apt-get install wrk)";
 
-/// The HTTP rows for one server, from the same wrk runs: requests per second under
-/// `wrk -t1 -c50`, and the server's CPU µs per request; one 1 s wrk run per repetition,
-/// after a 1 s warm-up run (none under `--quick`).
-pub fn http(
-    config: &Config,
-    make: impl FnOnce(&str) -> Result<Command, String>,
-) -> Result<(Sample, Sample), String> {
-    Command::new("wrk")
-        .arg("-v")
-        .output()
-        .map_err(|_| NO_WRK.to_owned())?;
-    let server = Server::start(make)?;
+/// The HTTP rows for every contender, from the same wrk runs, in interleaved rounds:
+/// requests per second under `wrk -t1 -c50`, and the server's CPU µs per request; one 1 s
+/// wrk run per interval, after a 1 s warm-up run per server (none under `--quick`).
+pub fn http(config: &Config, contenders: Vec<(System, MakeServer)>) -> Vec<(System, Figures)> {
+    if Command::new("wrk").arg("-v").output().is_err() {
+        return contenders
+            .into_iter()
+            .map(|(system, _)| (system, Err(NO_WRK.to_owned())))
+            .collect();
+    }
+    let mut slots = start_all(contenders);
     if !config.quick {
-        wrk(server.addr, 1)?;
-    }
-    let (mut rates, mut cpus, mut total) = (Vec::new(), Vec::new(), 0);
-    let mut cpu = CpuTimes::default();
-    let mut errors = Vec::new();
-    for _ in 0..config.reps.max(1) {
-        let cpu0 = server.cpu().map_err(|e| e.to_string())?;
-        let report = wrk(server.addr, 1)?;
-        let cpu1 = server.cpu().map_err(|e| e.to_string())?;
-        let unreadable = || format!("cannot read wrk's report: {report}");
-        let rate = parse_wrk(&report).ok_or_else(unreadable)?;
-        let requests = parse_wrk_requests(&report).ok_or_else(unreadable)?;
-        if requests == 0 {
-            return Err("wrk completed no request".into());
+        for (_, slot) in &mut slots {
+            let warmed = match slot {
+                Ok((server, _)) => wrk(server.addr, 1).map(drop),
+                Err(_) => continue,
+            };
+            if let Err(why) = warmed {
+                *slot = Err(why);
+            }
         }
-        rates.push(rate);
-        let used = cpu1.since(cpu0);
-        cpus.push(used.total.as_secs_f64() * 1e6 / requests as f64);
-        cpu = cpu.plus(used);
-        total += requests;
-        errors.extend(
-            report
-                .lines()
-                .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-                .map(|l| l.trim().to_owned()),
-        );
     }
-    drop(server);
-    let mut rate = Sample::new(Spread::of(&mut rates)).field("requests", Field::Int(total));
-    if !errors.is_empty() {
-        errors.dedup();
-        rate = rate.note(format!("http: wrk reported {}", errors.join("; ")));
+    interleave(config.reps, &mut slots, http_interval);
+    finish(slots, "requests")
+}
+
+/// One measured wrk run against `server`.
+fn http_interval(server: &Server, tally: &mut Tally) -> Result<(), String> {
+    let cpu0 = server.cpu().map_err(|e| e.to_string())?;
+    let report = wrk(server.addr, 1)?;
+    let cpu1 = server.cpu().map_err(|e| e.to_string())?;
+    let unreadable = || format!("cannot read wrk's report: {report}");
+    let rate = parse_wrk(&report).ok_or_else(unreadable)?;
+    let requests = parse_wrk_requests(&report).ok_or_else(unreadable)?;
+    if requests == 0 {
+        return Err("wrk completed no request".into());
     }
-    let cpu_us = Sample::new(Spread::of(&mut cpus));
-    Ok((rate, with_kernel_share(cpu_us, cpu)))
+    tally.add(rate, requests, cpu1.since(cpu0));
+    for line in report
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        tally.note(format!("http: wrk reported {}", line.trim()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -236,6 +236,29 @@ pub fn pair(
     result
 }
 
+/// Like [`pair`] for rows whose systems are measured together (the network rows'
+/// interleaved rounds): the first call for `key` runs `measure_all` and remembers every
+/// system's figures; each call returns `system`'s.
+pub fn pair_of_all(
+    key: &'static str,
+    system: System,
+    measure_all: impl FnOnce() -> Vec<(System, Result<(Sample, Sample), String>)>,
+) -> Result<(Sample, Sample), String> {
+    let measured = |memo: &mut Option<Memo>| {
+        memo.get_or_insert_with(HashMap::new)
+            .get(&(key, system))
+            .cloned()
+    };
+    if let Some(hit) = measured(&mut MEMO.lock().unwrap()) {
+        return hit;
+    }
+    let all = measure_all();
+    let mut memo = MEMO.lock().unwrap();
+    memo.get_or_insert_with(HashMap::new)
+        .extend(all.into_iter().map(|(s, result)| ((key, s), result)));
+    measured(&mut memo).unwrap_or_else(|| Err(format!("{key}: {} was not measured", system.name())))
+}
+
 /// The first figure of a [`pair`].
 pub fn first(pair: Result<(Sample, Sample), String>) -> Outcome {
     pair.map(|(a, _)| a)

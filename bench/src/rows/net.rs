@@ -8,8 +8,8 @@ use std::process::Command;
 use crate::infra::hidden::server_command;
 use crate::infra::timing::Config;
 use crate::measure::net;
-use crate::measure::workload::{self as w, pair};
-use crate::row::{Entry, Outcome, Row, Sample, Unit};
+use crate::measure::workload as w;
+use crate::row::{Entry, Outcome, Row, Unit};
 use crate::system::System;
 
 /// What the floor is, for the notes.
@@ -34,35 +34,63 @@ fn go_server(what: &str, addr: &str) -> Result<Command, String> {
     Ok(cmd)
 }
 
-/// Echo figures for `system`, measured once and shared by `echo` and `echo-cpu`.
-fn echo(system: System, config: &Config) -> Result<(Sample, Sample), String> {
-    pair("echo", system, || match system {
-        System::Corio => net::echo(config, |a| crate::infra::corio_examples::server("echo", a))
-            .map(|(r, c)| (r.note(crate::infra::corio_examples::note("echo")), c)),
-        System::Tokio => net::echo(config, |a| ours("tokio-echo", a)),
-        System::May => net::echo(config, |a| ours("may-echo", a)),
-        System::Floor => {
-            net::echo(config, |a| ours("floor-echo", a)).map(|(r, c)| (r.note(FLOOR_NOTE), c))
-        }
-        System::Go => net::echo(config, |a| go_server("echo-server", a))
-            .map(|(r, c)| (r.note(crate::infra::go_program::version_note()), c)),
-        _ => Err("no echo server".to_owned()),
+/// The systems of the network rows, in table order.
+const SYSTEMS: [System; 5] = [
+    System::Corio,
+    System::May,
+    System::Tokio,
+    System::Go,
+    System::Floor,
+];
+
+/// Every system's server for `protocol` (`echo` or `http`).
+fn contenders(protocol: &'static str) -> Vec<(System, net::MakeServer)> {
+    SYSTEMS
+        .into_iter()
+        .map(|system| {
+            let make: net::MakeServer = match system {
+                System::Corio => {
+                    Box::new(move |a| crate::infra::corio_examples::server(protocol, a))
+                }
+                System::Go => Box::new(move |a| go_server(&format!("{protocol}-server"), a)),
+                System::Tokio => Box::new(move |a| ours(&format!("tokio-{protocol}"), a)),
+                System::May => Box::new(move |a| ours(&format!("may-{protocol}"), a)),
+                _ => Box::new(move |a| ours(&format!("floor-{protocol}"), a)),
+            };
+            (system, make)
+        })
+        .collect()
+}
+
+/// What a system's rate figure notes: how its server was built.
+fn with_note(system: System, protocol: &str, figures: net::Figures) -> net::Figures {
+    let note = match system {
+        System::Corio => crate::infra::corio_examples::note(protocol),
+        System::Go => crate::infra::go_program::version_note(),
+        System::Floor => FLOOR_NOTE.to_owned(),
+        _ => return figures,
+    };
+    figures.map(|(rate, cpu)| (rate.note(note), cpu))
+}
+
+/// Echo figures for `system`; the first call measures every system, in interleaved rounds,
+/// and both `echo` and `echo-cpu` take from that one run.
+fn echo(system: System, config: &Config) -> net::Figures {
+    w::pair_of_all("echo", system, || {
+        net::echo(config, contenders("echo"))
+            .into_iter()
+            .map(|(s, figures)| (s, with_note(s, "echo", figures)))
+            .collect()
     })
 }
 
-/// HTTP figures for `system`, measured once and shared by `http` and `http-cpu`.
-fn http(system: System, config: &Config) -> Result<(Sample, Sample), String> {
-    pair("http", system, || match system {
-        System::Corio => net::http(config, |a| crate::infra::corio_examples::server("http", a))
-            .map(|(r, c)| (r.note(crate::infra::corio_examples::note("http")), c)),
-        System::Tokio => net::http(config, |a| ours("tokio-http", a)),
-        System::May => net::http(config, |a| ours("may-http", a)),
-        System::Floor => {
-            net::http(config, |a| ours("floor-http", a)).map(|(r, c)| (r.note(FLOOR_NOTE), c))
-        }
-        System::Go => net::http(config, |a| go_server("http-server", a))
-            .map(|(r, c)| (r.note(crate::infra::go_program::version_note()), c)),
-        _ => Err("no HTTP server".to_owned()),
+/// HTTP figures for `system`, measured as [`echo`]'s are, for `http` and `http-cpu`.
+fn http(system: System, config: &Config) -> net::Figures {
+    w::pair_of_all("http", system, || {
+        net::http(config, contenders("http"))
+            .into_iter()
+            .map(|(s, figures)| (s, with_note(s, "http", figures)))
+            .collect()
     })
 }
 
