@@ -109,19 +109,21 @@ fn serve(mut s: TcpStream) -> io::Result<()> {
 
 /// Parses one request at the start of `buf`: `None` if it is not complete yet.
 fn parse(buf: &[u8]) -> Option<Result<Request, ()>> {
-    let head_end = find_head_end(buf)?;
-    let head = &buf[..head_end];
-    let mut lines = head.split(|&b| b == b'\n').map(trim_cr);
+    let mut lines = Lines { buf, at: 0 };
     let request_line = lines.next()?;
-    let mut parts = request_line.split(|&b| b == b' ');
+    let mut parts = request_line.splitn(3, |&b| b == b' ');
     let (Some(method), Some(path), Some(version)) = (parts.next(), parts.next(), parts.next())
     else {
         return Some(Err(()));
     };
     let mut close = version != b"HTTP/1.1";
     let mut body = 0usize;
-    for line in lines {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+    loop {
+        let line = lines.next()?; // no blank line yet: the head is incomplete
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
         let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
@@ -138,7 +140,7 @@ fn parse(buf: &[u8]) -> Option<Result<Request, ()>> {
             }
         }
     }
-    let len = head_end + body;
+    let len = lines.at + body;
     if buf.len() < len {
         return None; // the body is still on its way
     }
@@ -146,21 +148,24 @@ fn parse(buf: &[u8]) -> Option<Result<Request, ()>> {
     Some(Ok(Request { len, found, close }))
 }
 
-/// The length of the head including its blank line, if it is complete.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 3 < buf.len() {
-        match buf[i + 3] {
-            b'\n' if &buf[i..i + 4] == b"\r\n\r\n" => return Some(i + 4),
-            b'\n' | b'\r' => i += 1,
-            _ => i += 4,
-        }
-    }
-    None
+/// The complete lines at the start of a buffer, without their `\r\n` (or `\n`); `at` is
+/// where the next one starts. Finding each line end with `memchr` is the whole scan: no pass
+/// over the bytes looks for the blank line first.
+struct Lines<'a> {
+    buf: &'a [u8],
+    at: usize,
 }
 
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = &self.buf[self.at..];
+        let end = memchr::memchr(b'\n', rest)?;
+        self.at += end + 1;
+        let line = &rest[..end];
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    }
 }
 
 fn trim(v: &[u8]) -> &[u8] {
@@ -173,4 +178,66 @@ fn trim(v: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |e| e + 1);
     &v[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(buf: &[u8]) -> Request {
+        parse(buf).expect("complete").expect("well-formed")
+    }
+
+    #[test]
+    fn a_get_is_found_and_kept_alive() {
+        let req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+        let r = complete(req);
+        assert_eq!(r.len, req.len());
+        assert!(r.found && !r.close);
+    }
+
+    #[test]
+    fn pipelined_requests_are_taken_one_at_a_time() {
+        let one = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let two = [&one[..], &one[..], b"GET /"].concat();
+        let first = complete(&two);
+        assert_eq!(first.len, one.len());
+        assert_eq!(complete(&two[first.len..]).len, one.len());
+        assert!(parse(&two[2 * one.len()..]).is_none());
+    }
+
+    #[test]
+    fn an_incomplete_head_or_body_waits_for_more() {
+        assert!(parse(b"").is_none());
+        assert!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n").is_none());
+        assert!(parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r").is_none());
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
+        assert!(parse(&[&head[..], b"abc"].concat()).is_none());
+        assert_eq!(
+            complete(&[&head[..], b"abcde"].concat()).len,
+            head.len() + 5
+        );
+    }
+
+    #[test]
+    fn connection_headers_and_versions_decide_closing() {
+        assert!(complete(b"GET / HTTP/1.1\r\nconnection: Close\r\n\r\n").close);
+        assert!(complete(b"GET / HTTP/1.0\r\n\r\n").close);
+        assert!(!complete(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").close);
+    }
+
+    #[test]
+    fn bare_line_feeds_end_lines_too() {
+        let req = b"GET / HTTP/1.1\nHost: x\n\n";
+        assert_eq!(complete(req).len, req.len());
+    }
+
+    #[test]
+    fn unknown_paths_and_bad_requests_are_told_apart() {
+        assert!(!complete(b"GET /nope HTTP/1.1\r\n\r\n").found);
+        assert!(!complete(b"DELETE / HTTP/1.1\r\n\r\n").found);
+        assert!(matches!(parse(b"GARBAGE\r\n\r\n"), Some(Err(()))));
+        let bad_length = b"POST / HTTP/1.1\r\nContent-Length: five\r\n\r\n";
+        assert!(matches!(parse(bad_length), Some(Err(()))));
+    }
 }

@@ -253,13 +253,12 @@ fn wait_ready(
     if !reg.add_waiter(dir, id, || me.unparker().into_waker()) {
         return Ok(());
     }
-    // Removes our entry if we leave by unwinding (cancellation, shutdown).
+    // Removes our entry if we leave by unwinding (cancellation, shutdown); a normal return
+    // forgets it, so the common path does not ask whether the thread is panicking.
     struct Unwind<'a>(&'a IoRegistration, Direction, u64);
     impl Drop for Unwind<'_> {
         fn drop(&mut self) {
-            if std::thread::panicking() {
-                self.0.remove_waiter(self.1, self.2);
-            }
+            self.0.remove_waiter(self.1, self.2);
         }
     }
     let guard = Unwind(reg, dir, id);
@@ -274,7 +273,7 @@ fn wait_ready(
             false
         }
     };
-    drop(guard);
+    std::mem::forget(guard);
     if timed_out {
         reg.remove_waiter(dir, id);
         if !reg.is_ready(dir) {
