@@ -248,9 +248,12 @@ fn wait_ready(
             return Ok(()); // an event (or another operation) came in between: retry
         }
     }
-    let me = task::current();
-    let id = me.id().as_u64();
-    if !reg.add_waiter(dir, id, || me.unparker().into_waker()) {
+    // One task reference, which becomes the waiter's waker (and then moves into the run
+    // queue when the event wakes us): `task::current().unparker()` would take two and give
+    // one back, each an atomic operation, on every wait.
+    let me = task::current_unparker().expect("I/O waits park only inside a coroutine");
+    let id = me.task_id().as_u64();
+    if !reg.add_waiter(dir, id, || me.into_waker()) {
         return Ok(());
     }
     // Removes our entry if we leave by unwinding (cancellation, shutdown); a normal return

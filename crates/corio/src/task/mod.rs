@@ -349,6 +349,11 @@ impl Unparker {
         rt::wake(self.raw);
     }
 
+    /// The id of the task this handle wakes.
+    pub(crate) fn task_id(&self) -> TaskId {
+        TaskId(self.raw.header().id)
+    }
+
     /// The same wake-up as a [`Waker`] (no allocation).
     pub fn into_waker(self) -> Waker {
         self.raw.waker()
