@@ -156,3 +156,35 @@ fn after_works_on_a_plain_thread() {
     let rx = after(Duration::from_millis(1));
     assert!(rx.recv().is_ok());
 }
+
+/// A pending `after` is a timer and a small task, not a parked coroutine: ten thousand of
+/// them whose receivers are dropped at once leave no live coroutine (no stack) behind for
+/// their hour, and the ones kept still fire, each once, never early.
+#[test]
+fn pending_afters_hold_no_coroutine() {
+    run(|| {
+        let live = || corio::Handle::current().metrics().live_coroutines;
+        let before = live();
+        for _ in 0..10_000 {
+            drop(after(Duration::from_secs(3600)));
+        }
+        let start = Instant::now();
+        let kept: Vec<_> = (0..100).map(|_| after(Duration::from_millis(20))).collect();
+        assert_eq!(live(), before, "pending afters must not be coroutines");
+        for rx in kept {
+            let at = rx.recv().expect("a kept after fires");
+            assert!(at >= start + Duration::from_millis(20), "fired early");
+            assert_eq!(rx.recv(), Err(RecvError), "one message, then disconnected");
+        }
+    });
+}
+
+/// An `after` made on a plain thread that entered a runtime (`Runtime::enter`: a runtime
+/// context but no worker, so no wheel) falls back to a coroutine of that runtime and fires.
+#[test]
+fn after_from_a_thread_entered_into_a_runtime_fires() {
+    let rt = corio::Builder::new().workers(1).build().unwrap();
+    let _guard = rt.enter();
+    let rx = after(Duration::from_millis(5));
+    assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+}

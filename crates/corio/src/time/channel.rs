@@ -1,6 +1,7 @@
-//! Timer channels (`after`, `tick`, `never`) and `Interval`, built on the public API: each
-//! `after`/`tick` is one small coroutine that sleeps on its worker's timer wheel and sends.
-//! Re-exported from [`crate::time`].
+//! Timer channels (`after`, `tick`, `never`) and `Interval`. An `after` is a task that waits
+//! unstarted on its worker's timer wheel and sends when the timer fires (`rt::timer::run_at`);
+//! a `tick` is one small coroutine that sleeps on the wheel and sends, for as long as its
+//! receiver lives. Re-exported from [`crate::time`].
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -32,19 +33,27 @@ use crate::time::sleep_until;
 /// `select!`s, or make a new one.
 ///
 /// # Cost
-/// One parked coroutine per pending `after` (a pooled stack and a timer), until the deadline
-/// — also when the receiver was dropped before. Outside a runtime, a thread instead. So for
-/// a timeout on every turn of a hot loop, use `select!`'s `default(timeout)` arm, which
-/// costs no coroutine; keep `after` for deadlines shared by many operations.
+/// Inside a coroutine: a timer on the worker's wheel and a small task (about 150 bytes, no
+/// stack) until the deadline — also when the receiver was dropped before; the task gets a
+/// coroutine only to send, when the timer fires. On a thread that is not a worker but has
+/// entered a runtime (`Runtime::enter`): a coroutine of that runtime that sleeps until the
+/// deadline; outside any runtime, a thread. For a timeout on every turn of a hot loop,
+/// `select!`'s `default(timeout)` arm is cheaper still (no channel, no task).
+#[track_caller]
 pub fn after(duration: Duration) -> Receiver<Instant> {
     let Some(deadline) = Instant::now().checked_add(duration) else {
         return never();
     };
     let (tx, rx) = channel::bounded(1);
-    spawn_timer(move || {
-        sleep_until(deadline);
+    let send = move || {
         let _ = tx.try_send(Instant::now()); // the only message: never full
-    });
+    };
+    if let Err(send) = crate::rt::timer::run_at(deadline, send) {
+        spawn_timer(move || {
+            sleep_until(deadline);
+            send();
+        });
+    }
     rx
 }
 

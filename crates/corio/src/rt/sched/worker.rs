@@ -553,7 +553,18 @@ impl Local {
         key
     }
 
-    /// Removes a timer if it is still pending.
+    /// [`insert_timer`](Self::insert_timer) for code that may run while the wheel is in use
+    /// (its teardown at shutdown drops closures, whose destructors may start timers): gives
+    /// `task` back then.
+    pub(crate) fn try_insert_timer(&self, deadline: Instant, task: TaskRef) -> Result<(), TaskRef> {
+        let Ok(mut wheel) = self.wheel.try_borrow_mut() else {
+            return Err(task);
+        };
+        wheel.insert(deadline, task, None);
+        self.publish_timers(&wheel);
+        Ok(())
+    }
+
     /// Removes a pending timer: `Some(true)` if it was pending, `Some(false)` if it had fired
     /// (or was removed) already, `None` during shutdown, when the wheel may already be
     /// borrowed for teardown.

@@ -219,6 +219,17 @@ where
         })
     }
 
+    /// A task that will run `f` on runtime `rt` once something notifies it: unlike a spawned
+    /// task it starts out not scheduled (see `rt::timer::run_at`).
+    pub(crate) fn unscheduled(f: F, rt: u64, spawned_at: &'static Location<'static>) -> Arc<Self> {
+        let mut header = Header::new(rt, None, spawned_at);
+        header.state = State::unscheduled();
+        Arc::new(TaskCell {
+            header,
+            stage: UnsafeCell::new(Stage::Pending(f)),
+        })
+    }
+
     /// # Safety
     /// State rule 1.
     #[allow(clippy::mut_from_ref)]

@@ -51,6 +51,12 @@ impl State {
         State(AtomicUsize::new(NOTIFIED))
     }
 
+    /// The state of a task that nobody has scheduled yet: its first [`notify`](Self::notify)
+    /// (a timer's, see `rt::timer::run_at`) schedules it.
+    pub(crate) fn unscheduled() -> Self {
+        State(AtomicUsize::new(0))
+    }
+
     pub(crate) fn load(&self) -> usize {
         self.0.load(Ordering::Acquire)
     }

@@ -7,12 +7,14 @@
 pub(crate) mod scope;
 pub(crate) mod wheel;
 
+use std::panic::Location;
 use std::time::Instant;
 
 use crate::rt::capture::WaitTarget;
 use crate::rt::context;
 use crate::rt::coroutine::Suspend;
 use crate::rt::scope::Mark;
+use crate::rt::task::cell::{TaskCell, TaskRef};
 use wheel::TimerKey;
 
 /// Parks the current coroutine until it is woken or `deadline` passes; returns whether the
@@ -40,6 +42,27 @@ pub(crate) fn park_until_from(now: Instant, deadline: Instant) -> bool {
         // Woken by something else (or it cannot tell): the clock decides.
         _ => Instant::now() >= deadline,
     }
+}
+
+/// Runs `f` as a task of this worker once `deadline` has passed. Until then the task waits
+/// in the worker's wheel unstarted: no coroutine and no stack, only the task cell and a wheel
+/// entry; when the timer fires, the task is scheduled like any woken one and gets a
+/// coroutine to run in. Gives `f` back on a thread that is not a worker, which has no
+/// wheel. At shutdown, while the worker tears its wheel down, the
+/// task is dropped instead (and `f` with it, unrun).
+#[track_caller]
+pub(crate) fn run_at<F>(deadline: Instant, f: F) -> Result<(), F>
+where
+    F: FnOnce() + Send + 'static,
+{
+    context::worker(|w| {
+        let Some(w) = w else {
+            return Err(f);
+        };
+        let task: TaskRef = TaskCell::unscheduled(f, w.shared.id, Location::caller());
+        drop(w.try_insert_timer(deadline, task));
+        Ok(())
+    })
 }
 
 /// A pending timer of the current coroutine on its worker's wheel; removed on drop (also
