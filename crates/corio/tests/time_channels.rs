@@ -170,6 +170,8 @@ fn pending_afters_hold_no_coroutine() {
         }
         let start = Instant::now();
         let kept: Vec<_> = (0..100).map(|_| after(Duration::from_millis(20))).collect();
+        // Give anything spawned a chance to start (and so to count) before looking.
+        corio::time::sleep(Duration::from_millis(5));
         assert_eq!(live(), before, "pending afters must not be coroutines");
         for rx in kept {
             let at = rx.recv().expect("a kept after fires");
@@ -187,4 +189,29 @@ fn after_from_a_thread_entered_into_a_runtime_fires() {
     let _guard = rt.enter();
     let rx = after(Duration::from_millis(5));
     assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+}
+
+/// A `tick` is a timer between its ticks, not a sleeping coroutine: a thousand tickers add
+/// no live coroutine, and a fast one among them still ticks, never early.
+#[test]
+fn tickers_hold_no_coroutine_between_ticks() {
+    run(|| {
+        let live = || corio::Handle::current().metrics().live_coroutines;
+        let before = live();
+        let slow: Vec<_> = (0..1000).map(|_| tick(Duration::from_secs(3600))).collect();
+        let start = Instant::now();
+        let fast = tick(Duration::from_millis(3));
+        // Give anything spawned a chance to start (and so to count) before looking.
+        corio::time::sleep(Duration::from_millis(5));
+        assert_eq!(live(), before, "pending ticks must not be coroutines");
+        for k in 1..=4 {
+            let t = fast.recv().unwrap();
+            // The k-th tick is due k periods after the start at the earliest.
+            assert!(
+                t >= start + k * Duration::from_millis(3),
+                "tick {k} came early"
+            );
+        }
+        drop(slow);
+    });
 }

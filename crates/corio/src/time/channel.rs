@@ -1,7 +1,7 @@
 //! Timer channels (`after`, `tick`, `never`) and `Interval`. An `after` is a task that waits
 //! unstarted on its worker's timer wheel and sends when the timer fires (`rt::timer::run_at`);
-//! a `tick` is one small coroutine that sleeps on the wheel and sends, for as long as its
-//! receiver lives. Re-exported from [`crate::time`].
+//! a `tick` is a chain of such tasks, each sending one tick and setting the next timer.
+//! Re-exported from [`crate::time`].
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -79,9 +79,12 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
 /// ```
 ///
 /// # Cost
-/// One coroutine that wakes every `period` for as long as the receiver lives, and ends at
-/// the first tick after the receiver is dropped. While it lives, the deadlock report of its
-/// runtime stays silent (a tick is always coming). Outside a runtime, a thread instead.
+/// Inside a coroutine: one timer on the worker's wheel for as long as the receiver lives;
+/// each tick is a small task that sends and sets the next timer (no coroutine or stack
+/// waits in between), and the first tick after the receiver is dropped sets none. While a
+/// tick is pending, the deadlock report of its runtime stays silent (a tick is always
+/// coming). On a thread that is not a worker: a coroutine of the entered runtime that sleeps
+/// from tick to tick; outside any runtime, a thread.
 ///
 /// # Panics
 /// If `period` is zero.
@@ -91,10 +94,31 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
         "corio::time::tick: the period must not be zero"
     );
     let (tx, rx) = channel::bounded(1);
-    spawn_timer(move || ticker(tx, period));
+    if crate::rt::timer::has_wheel() {
+        next_tick(tx, Instant::now(), period);
+    } else {
+        spawn_timer(move || ticker(tx, period));
+    }
     rx
 }
 
+/// Sets a timer on this worker's wheel for the tick after `last`: a task that sends it and
+/// then sets the one after, until the receiver is gone.
+fn next_tick(tx: Sender<Instant>, last: Instant, period: Duration) {
+    let Some(at) = last.checked_add(period) else {
+        return;
+    };
+    let at = at.max(Instant::now()); // after a stall, no burst of ticks
+    let fire = move || match tx.try_send(Instant::now()) {
+        Ok(()) | Err(TrySendError::Full(_)) => next_tick(tx, at, period),
+        Err(TrySendError::Disconnected(_)) => {}
+    };
+    // `tick` checked for a wheel, and a fired tick runs on a worker: `fire` comes back only
+    // if that is ever wrong, and is then dropped (the receiver sees the channel close).
+    let _ = crate::rt::timer::run_at(at, fire);
+}
+
+/// A tick loop for a thread that is not a worker (see `tick`).
 fn ticker(tx: Sender<Instant>, period: Duration) {
     let mut next = Instant::now();
     loop {

@@ -65,6 +65,11 @@ where
     })
 }
 
+/// Whether this thread is a worker, so [`run_at`] has a wheel to wait in.
+pub(crate) fn has_wheel() -> bool {
+    context::worker(|w| w.is_some())
+}
+
 /// A pending timer of the current coroutine on its worker's wheel; removed on drop (also
 /// when the coroutine unwinds), so cancelled coroutines leave no timers behind.
 struct TimerGuard {
