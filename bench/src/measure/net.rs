@@ -171,24 +171,33 @@ fn start_all(contenders: Vec<(System, MakeServer)>) -> Vec<Slot> {
 }
 
 /// Runs `interval` once per live server in each of `reps` rounds, round `r` starting at the
-/// `r`-th server, so that no system always goes first. A server whose interval fails drops
-/// out of later rounds with that error as its outcome.
+/// `r`-th server, so that no system always goes first.
 fn interleave(
     reps: usize,
     slots: &mut [Slot],
     mut interval: impl FnMut(&Server, &mut Tally) -> Result<(), String>,
 ) {
-    let n = slots.len();
     for round in 0..reps.max(1) {
-        for i in 0..n {
-            let slot = &mut slots[(round + i) % n].1;
-            let outcome = match slot {
-                Ok((server, tally)) => interval(server, tally),
-                Err(_) => continue,
-            };
-            if let Err(why) = outcome {
-                *slot = Err(why);
-            }
+        visit(slots, round, &mut interval);
+    }
+}
+
+/// Runs `f` once on each live server, starting at the `first`-th; a server for which it
+/// fails drops out with that error as its outcome.
+fn visit(
+    slots: &mut [Slot],
+    first: usize,
+    mut f: impl FnMut(&Server, &mut Tally) -> Result<(), String>,
+) {
+    let n = slots.len();
+    for i in 0..n {
+        let slot = &mut slots[(first + i) % n].1;
+        let outcome = match slot {
+            Ok((server, tally)) => f(server, tally),
+            Err(_) => continue,
+        };
+        if let Err(why) = outcome {
+            *slot = Err(why);
         }
     }
 }
@@ -212,15 +221,9 @@ pub fn echo(config: &Config, contenders: Vec<(System, MakeServer)>) -> Vec<(Syst
     let timing = echo_timing(config);
     let mut slots = start_all(contenders);
     if !timing.warm_up.is_zero() {
-        for (_, slot) in &mut slots {
-            let warmed = match slot {
-                Ok((server, _)) => EchoLoad::start(server.addr).run_for(timing.warm_up),
-                Err(_) => continue,
-            };
-            if let Err(why) = warmed {
-                *slot = Err(why);
-            }
-        }
+        visit(&mut slots, 0, |server, _| {
+            EchoLoad::start(server.addr).run_for(timing.warm_up)
+        });
     }
     interleave(config.reps, &mut slots, |server, tally| {
         echo_interval(server, tally, &timing)
@@ -406,15 +409,7 @@ pub fn http(config: &Config, contenders: Vec<(System, MakeServer)>) -> Vec<(Syst
     }
     let mut slots = start_all(contenders);
     if !config.quick {
-        for (_, slot) in &mut slots {
-            let warmed = match slot {
-                Ok((server, _)) => wrk(server.addr, 1).map(drop),
-                Err(_) => continue,
-            };
-            if let Err(why) = warmed {
-                *slot = Err(why);
-            }
-        }
+        visit(&mut slots, 0, |server, _| wrk(server.addr, 1).map(drop));
     }
     interleave(config.reps, &mut slots, http_interval);
     finish(slots, "requests")

@@ -210,7 +210,7 @@ pub fn room_for_stacks(
 /// Results computed once and shared by two rows (e.g. wall and CPU time of one run).
 type Memo = HashMap<(&'static str, System), Result<(Sample, Sample), String>>;
 
-/// Shared by [`pair`].
+/// Shared by [`pair_of_all`].
 static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
 
 /// Measures a pair of figures for `system` once per run, keyed by `key`; the two rows
@@ -220,20 +220,7 @@ pub fn pair(
     system: System,
     measure: impl FnOnce() -> Result<(Sample, Sample), String>,
 ) -> Result<(Sample, Sample), String> {
-    if let Some(hit) = MEMO
-        .lock()
-        .unwrap()
-        .get_or_insert_with(HashMap::new)
-        .get(&(key, system))
-    {
-        return hit.clone();
-    }
-    let result = measure();
-    MEMO.lock()
-        .unwrap()
-        .get_or_insert_with(HashMap::new)
-        .insert((key, system), result.clone());
-    result
+    pair_of_all(key, system, || vec![(system, measure())])
 }
 
 /// Like [`pair`] for rows whose systems are measured together (the network rows'

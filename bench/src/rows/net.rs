@@ -73,25 +73,34 @@ fn with_note(system: System, protocol: &str, figures: net::Figures) -> net::Figu
     figures.map(|(rate, cpu)| (rate.note(note), cpu))
 }
 
-/// Echo figures for `system`; the first call measures every system, in interleaved rounds,
-/// and both `echo` and `echo-cpu` take from that one run.
-fn echo(system: System, config: &Config) -> net::Figures {
-    w::pair_of_all("echo", system, || {
-        net::echo(config, contenders("echo"))
+/// How a protocol's figures are measured for all its servers: [`net::echo`], [`net::http`].
+type Measure = fn(&Config, Vec<(System, net::MakeServer)>) -> Vec<(System, net::Figures)>;
+
+/// The figures of `system` for `protocol` (`echo` or `http`, measured by `measure`); the
+/// first call measures every system, in interleaved rounds, and both rows of the protocol
+/// (rate and CPU) take from that one run.
+fn figures(
+    protocol: &'static str,
+    measure: Measure,
+    system: System,
+    config: &Config,
+) -> net::Figures {
+    w::pair_of_all(protocol, system, || {
+        measure(config, contenders(protocol))
             .into_iter()
-            .map(|(s, figures)| (s, with_note(s, "echo", figures)))
+            .map(|(s, figures)| (s, with_note(s, protocol, figures)))
             .collect()
     })
 }
 
-/// HTTP figures for `system`, measured as [`echo`]'s are, for `http` and `http-cpu`.
+/// Echo figures for `system`, shared by `echo` and `echo-cpu`.
+fn echo(system: System, config: &Config) -> net::Figures {
+    figures("echo", net::echo, system, config)
+}
+
+/// HTTP figures for `system`, shared by `http` and `http-cpu`.
 fn http(system: System, config: &Config) -> net::Figures {
-    w::pair_of_all("http", system, || {
-        net::http(config, contenders("http"))
-            .into_iter()
-            .map(|(s, figures)| (s, with_note(s, "http", figures)))
-            .collect()
-    })
+    figures("http", net::http, system, config)
 }
 
 /// The network rows, in table order. Each system's echo (or HTTP) traffic is measured once

@@ -168,11 +168,12 @@ fn pending_afters_hold_no_coroutine() {
         for _ in 0..10_000 {
             drop(after(Duration::from_secs(3600)));
         }
-        let start = Instant::now();
-        let kept: Vec<_> = (0..100).map(|_| after(Duration::from_millis(20))).collect();
         // Give anything spawned a chance to start (and so to count) before looking.
         corio::time::sleep(Duration::from_millis(5));
         assert_eq!(live(), before, "pending afters must not be coroutines");
+        // Made after the count, so that none of them can be firing (running) while it is read.
+        let start = Instant::now();
+        let kept: Vec<_> = (0..100).map(|_| after(Duration::from_millis(20))).collect();
         for rx in kept {
             let at = rx.recv().expect("a kept after fires");
             assert!(at >= start + Duration::from_millis(20), "fired early");
@@ -192,18 +193,19 @@ fn after_from_a_thread_entered_into_a_runtime_fires() {
 }
 
 /// A `tick` is a timer between its ticks, not a sleeping coroutine: a thousand tickers add
-/// no live coroutine, and a fast one among them still ticks, never early.
+/// no live coroutine, and a fast one made beside them still ticks, never early.
 #[test]
 fn tickers_hold_no_coroutine_between_ticks() {
     run(|| {
         let live = || corio::Handle::current().metrics().live_coroutines;
         let before = live();
         let slow: Vec<_> = (0..1000).map(|_| tick(Duration::from_secs(3600))).collect();
-        let start = Instant::now();
-        let fast = tick(Duration::from_millis(3));
         // Give anything spawned a chance to start (and so to count) before looking.
         corio::time::sleep(Duration::from_millis(5));
         assert_eq!(live(), before, "pending ticks must not be coroutines");
+        // Made after the count, so that no tick of it can be running while it is read.
+        let start = Instant::now();
+        let fast = tick(Duration::from_millis(3));
         for k in 1..=4 {
             let t = fast.recv().unwrap();
             // The k-th tick is due k periods after the start at the earliest.

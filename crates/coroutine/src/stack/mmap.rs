@@ -85,18 +85,15 @@ impl DefaultStack {
     #[inline(never)]
     fn take_or_map(size: usize) -> io::Result<Self> {
         // take_spare makes the thread ready for overflow reports either way.
-        if let Some(mapping) = pool::take_spare(size) {
-            return Ok(DefaultStack {
-                base: mapping.base(),
-                size,
-            });
-        }
-        let mapping = match Mapping::map(size) {
-            Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::cache::trim() > 0 => {
-                Mapping::map(size)
-            }
-            result => result,
-        }?;
+        let mapping = match pool::take_spare(size) {
+            Some(mapping) => mapping,
+            None => match Mapping::map(size) {
+                Err(e) if e.kind() == io::ErrorKind::OutOfMemory && super::cache::trim() > 0 => {
+                    Mapping::map(size)
+                }
+                result => result,
+            }?,
+        };
         Ok(DefaultStack {
             base: mapping.base(),
             size,

@@ -48,8 +48,8 @@ pub(crate) fn park_until_from(now: Instant, deadline: Instant) -> bool {
 /// in the worker's wheel unstarted: no coroutine and no stack, only the task cell and a wheel
 /// entry; when the timer fires, the task is scheduled like any woken one and gets a
 /// coroutine to run in. Gives `f` back on a thread that is not a worker, which has no
-/// wheel. At shutdown, while the worker tears its wheel down, the
-/// task is dropped instead (and `f` with it, unrun).
+/// wheel. At shutdown, while the worker tears its wheel down, the task is dropped instead
+/// (and `f` with it, unrun).
 #[track_caller]
 pub(crate) fn run_at<F>(deadline: Instant, f: F) -> Result<(), F>
 where
@@ -86,9 +86,7 @@ impl TimerGuard {
         });
         TimerGuard { key }
     }
-}
 
-impl TimerGuard {
     /// Removes the timer if it is still pending: `Some(true)` if it was, `Some(false)` if it
     /// had fired, `None` if that cannot be told (no timer or no worker here, or the wheel is
     /// being torn down at shutdown).
