@@ -206,13 +206,16 @@ fn a_destructor_that_waits_during_shutdown_fails_fast() {
         let rt = one_worker();
         let (tx, rx) = corio::sync::channel::bounded::<()>(0);
         rt.block_on(move || {
+            let (started_tx, started_rx) = corio::sync::channel::bounded::<()>(1);
             corio::spawn(move || {
                 let _g = OnDrop(move || {
                     let _ = rx.recv();
                 });
+                started_tx.send(()).unwrap();
                 corio::time::sleep(Duration::from_secs(3600));
             });
-            corio::yield_now();
+            // Started, so shutdown cancels it (an unstarted task would just be dropped).
+            started_rx.recv().unwrap();
         });
         drop(rt); // the destructor above would wait for `tx` forever
         drop(tx);

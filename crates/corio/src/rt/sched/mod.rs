@@ -28,6 +28,7 @@
 //! worker (not the others, and not unstarted tasks, which are stolen).
 
 pub(crate) mod idle;
+pub(crate) mod queue;
 pub(crate) mod sleeper;
 pub(crate) mod worker;
 
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use crossbeam_deque::{Injector as Inbox, Steal};
 
 use crate::reactor::Reactor;
 use crate::rt::blocking::Pool;
@@ -47,12 +48,13 @@ use crate::rt::stats::Stats;
 use crate::rt::task::cell::TaskRef;
 use crate::rt::task::harness::cancel_unstarted;
 use idle::Idle;
+use queue::{Fresh, Injector, Stealer};
 use sleeper::Sleeper;
 
 /// What one worker shares with the others.
 pub(crate) struct Remote {
     /// Wakes of this worker's started coroutines, from other threads.
-    pub(crate) inbox: Injector<TaskRef>,
+    pub(crate) inbox: Inbox<TaskRef>,
     /// The steal end of this worker's `fresh` queue.
     pub(crate) stealer: Stealer<TaskRef>,
     /// Where the worker thread sleeps when idle.
@@ -113,26 +115,28 @@ pub(crate) struct StartFailures {
 impl Shared {
     /// A runtime's shared state, registered under a fresh id, and the local ends of its
     /// workers' `fresh` queues (one per worker, to hand to `worker::Local::new`).
-    pub(crate) fn new(config: Config) -> io::Result<(Arc<Shared>, Vec<Deque<TaskRef>>)> {
+    pub(crate) fn new(config: Config) -> io::Result<(Arc<Shared>, Vec<Fresh<TaskRef>>)> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let n = config.workers;
-        let deques: Vec<Deque<TaskRef>> = (0..n).map(|_| Deque::new_fifo()).collect();
         let sources = Arc::new(WakeSources::new(n));
         let reactor = Arc::new(Reactor::new(sources.clone())?);
-        let remotes = deques
-            .iter()
-            .map(|d| Remote {
-                inbox: Injector::new(),
-                stealer: d.stealer(),
-                sleeper: Sleeper::with_interrupt(reactor.waker()),
+        let (fresh, remotes): (Vec<_>, Vec<_>) = (0..n)
+            .map(|_| {
+                let (fresh, stealer) = queue::ring();
+                let remote = Remote {
+                    inbox: Inbox::new(),
+                    stealer,
+                    sleeper: Sleeper::with_interrupt(reactor.waker()),
+                };
+                (fresh, remote)
             })
-            .collect();
+            .unzip();
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             blocking: Pool::new(config.max_blocking_threads, config.blocking_keep_alive),
             config,
-            remotes,
-            injector: Injector::new(),
+            remotes: remotes.into_boxed_slice(),
+            injector: Injector::default(),
             idle: Idle::new(n),
             shutdown: AtomicBool::new(false),
             sources,
@@ -145,7 +149,7 @@ impl Shared {
             deadlock_captures: Mutex::new(None),
         });
         context::register_runtime(&shared);
-        Ok((shared, deques))
+        Ok((shared, fresh))
     }
 
     /// Starts shutting down: no coroutine runs again, and every worker is roused to unwind
@@ -164,7 +168,7 @@ impl Shared {
         self.cancel_injected();
         let mut left: Vec<TaskRef> = Vec::new();
         for r in self.remotes.iter() {
-            while let Steal::Success(t) = r.stealer.steal() {
+            while let Some(t) = r.stealer.steal_one() {
                 left.push(t);
             }
             while let Steal::Success(t) = r.inbox.steal() {
@@ -201,12 +205,8 @@ impl Shared {
 
     /// Cancels every task in the injector (they never started).
     fn cancel_injected(&self) {
-        loop {
-            match self.injector.steal() {
-                Steal::Success(t) => cancel_unstarted(t),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
+        while let Some(t) = self.injector.pop() {
+            cancel_unstarted(t);
         }
     }
 

@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_deque::{Steal, Worker as Deque};
+use crossbeam_deque::Steal;
 use crossbeam_utils::Backoff;
 
+use super::queue::Fresh;
 use super::Shared;
 use crate::rt::capture::{self, Captured};
 use crate::rt::context::{self, CoroutineCtx, SuspendedCtx};
@@ -24,8 +25,6 @@ use crate::rt::task::state::{
 };
 use crate::rt::timer::wheel::{TimerKey, Wheel};
 
-/// Capacity of the stealable `fresh` queue before half of it overflows to the injector.
-pub(crate) const LOCAL_CAP: usize = 256;
 /// Most LIFO-slot runs in a row before the slot's task goes to the back of the queue.
 pub(crate) const LIFO_STREAK: u32 = 3;
 /// Every this many ticks the shared queues (inbox, injector) are checked first.
@@ -160,7 +159,7 @@ impl Drop for Exclusive<'_> {
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
-    fresh: Deque<TaskRef>,
+    fresh: Fresh<TaskRef>,
     /// `false` only if `fresh` is empty (only this worker adds to it; thieves only take), so
     /// the hot loop skips looking at it.
     fresh_hint: Cell<bool>,
@@ -185,7 +184,7 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, fresh: Deque<TaskRef>) -> Self {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, fresh: Fresh<TaskRef>) -> Self {
         Local {
             index,
             shared,
@@ -280,17 +279,10 @@ impl Local {
     /// it and leaves some behind wakes the next one ([`Self::steal`]), so the wake-ups chain.
     pub(crate) fn push_fresh(&self, task: TaskRef) {
         let was_empty = !self.fresh_hint.get() || self.fresh.is_empty();
-        if !was_empty && self.fresh.len() >= LOCAL_CAP {
-            // Full: move the older half to the injector, where every worker can take it.
-            for _ in 0..LOCAL_CAP / 2 {
-                match self.fresh.pop() {
-                    Some(t) => self.shared.injector.push(t),
-                    None => break,
-                }
-            }
+        // Full: the older half goes to the injector, where every worker can take it.
+        if self.fresh.push(task, &self.shared.injector) {
             self.shared.notify_idle();
         }
-        self.fresh.push(task);
         self.fresh_hint.set(true);
         self.stats().spawned();
         if was_empty {
@@ -411,19 +403,12 @@ impl Local {
                 Steal::Empty => break,
             }
         }
-        loop {
-            match self.shared.injector.steal_batch_and_pop(&self.fresh) {
-                Steal::Success(t) => {
-                    self.fresh_hint.set(true);
-                    if !self.shared.injector.is_empty() {
-                        self.shared.notify_idle(); // chain, as in `steal`
-                    }
-                    return Some(t);
-                }
-                Steal::Retry => continue,
-                Steal::Empty => return None,
-            }
+        let t = self.shared.injector.pop_into(&self.fresh)?;
+        self.fresh_hint.set(true);
+        if !self.shared.injector.is_empty() {
+            self.shared.notify_idle(); // chain, as in `steal`
         }
+        Some(t)
     }
 
     /// Half of another worker's unstarted tasks (never a started coroutine: see `sched`).
@@ -436,19 +421,13 @@ impl Local {
                 continue;
             }
             let stealer = &self.shared.remotes[victim].stealer;
-            loop {
-                match stealer.steal_batch_with_limit_and_pop(&self.fresh, LOCAL_CAP / 2) {
-                    Steal::Success(t) => {
-                        self.fresh_hint.set(true);
-                        self.stats().stole();
-                        if !stealer.is_empty() {
-                            self.shared.notify_idle(); // chain: more left for another thief
-                        }
-                        return Some(t);
-                    }
-                    Steal::Retry => continue,
-                    Steal::Empty => break,
+            if let Some(t) = stealer.steal_into(&self.fresh) {
+                self.fresh_hint.set(true);
+                self.stats().stole();
+                if !stealer.is_empty() {
+                    self.shared.notify_idle(); // chain: more left for another thief
                 }
+                return Some(t);
             }
         }
         None
