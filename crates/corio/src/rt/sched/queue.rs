@@ -249,70 +249,71 @@ impl<T> Stealer<T> {
         if dst.room() < LOCAL_CAP / 2 {
             return None;
         }
+        let (first, n) = self.claim(|available| (available - available / 2).min(SPILL))?;
         let src = &*self.ring;
-        let mut head = src.head.load(Ordering::Acquire);
-        let (first, n) = loop {
-            let (steal, real) = unpack(head);
-            if steal != real {
-                return None; // another thief is copying: leave it to them
-            }
-            let available = src.tail.load(Ordering::Acquire).wrapping_sub(real);
-            let n = (available - available / 2).min(SPILL);
-            if n == 0 {
-                return None;
-            }
-            // Claim `real..real + n`; `steal` stays at `real` until the copy is done.
-            let next = pack(steal, real.wrapping_add(n));
-            match src
-                .head
-                .compare_exchange(head, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break (real, n),
-                Err(actual) => head = actual,
-            }
-        };
         let mut claimed = (0..n).map(|i| {
-            // SAFETY: the CAS claimed `first..first + n` for us, and the owner does not
-            // refill them while `steal` is `first`.
+            // SAFETY: `claim` gave us `first..first + n`, and the owner does not refill them
+            // before `release`.
             unsafe { src.take(first.wrapping_add(i)) }
         });
         let task = claimed.next();
         dst.extend(claimed);
-        // Done copying: give the slots back (the owner may have popped meanwhile).
-        let mut head = src.head.load(Ordering::Acquire);
+        self.release(first);
+        task
+    }
+
+    /// Takes the task at the front, unless another thief is mid-steal.
+    pub(crate) fn steal_one(&self) -> Option<T> {
+        let (first, _) = self.claim(|_| 1)?;
+        // SAFETY: as in `steal_into`, for the one task claimed.
+        let task = unsafe { self.ring.take(first) };
+        self.release(first);
+        Some(task)
+    }
+
+    /// Claims `how_many(available)` tasks (at least one) from the front by moving `real` past
+    /// them; `steal` stays at the first until [`release`](Self::release), so the owner keeps
+    /// off their slots. Returns the first position and the count.
+    fn claim(&self, how_many: impl Fn(u32) -> u32) -> Option<(u32, u32)> {
+        let ring = &*self.ring;
+        let mut head = ring.head.load(Ordering::Acquire);
         loop {
             let (steal, real) = unpack(head);
-            debug_assert_eq!(steal, first);
-            match src.head.compare_exchange(
+            if steal != real {
+                return None; // another thief is copying: leave it to them
+            }
+            let available = ring.tail.load(Ordering::Acquire).wrapping_sub(real);
+            if available == 0 {
+                return None;
+            }
+            let n = how_many(available);
+            match ring.head.compare_exchange(
                 head,
-                pack(real, real),
+                pack(steal, real.wrapping_add(n)),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return task,
+                Ok(_) => return Some((real, n)),
                 Err(actual) => head = actual,
             }
         }
     }
 
-    /// Takes the task at the front, if no steal is in progress.
-    pub(crate) fn steal_one(&self) -> Option<T> {
+    /// Ends the steal that [`claim`](Self::claim)ed from `first`: its slots are free again
+    /// (the owner may have popped meanwhile, so `real` is re-read).
+    fn release(&self, first: u32) {
         let ring = &*self.ring;
         let mut head = ring.head.load(Ordering::Acquire);
         loop {
             let (steal, real) = unpack(head);
-            if steal != real || real == ring.tail.load(Ordering::Acquire) {
-                return None;
-            }
-            let next = real.wrapping_add(1);
+            debug_assert_eq!(steal, first);
             match ring.head.compare_exchange(
                 head,
-                pack(next, next),
+                pack(real, real),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                // SAFETY: the CAS claimed `real` for us.
-                Ok(_) => return Some(unsafe { ring.take(real) }),
+                Ok(_) => return,
                 Err(actual) => head = actual,
             }
         }
@@ -534,6 +535,27 @@ mod loom_tests {
             taken.extend(thief.join().unwrap());
             taken.extend(std::iter::from_fn(|| injector.pop()));
             check_all_taken(pushed, taken);
+        });
+    }
+
+    /// loom_ring_steal_one_vs_refill: a single steal from a full ring while its owner pops
+    /// and refills the slot (the owner must not reuse it before the thief has read it).
+    #[test]
+    fn loom_ring_steal_one_vs_refill() {
+        loom::model(|| {
+            let (fresh, stealer) = ring::<usize>();
+            let injector = Injector::default();
+            for i in 0..LOCAL_CAP {
+                fresh.push(i, &injector);
+            }
+            let thief = loom::thread::spawn(move || stealer.steal_one());
+            let mut taken: Vec<usize> = fresh.pop().into_iter().collect();
+            fresh.push(LOCAL_CAP, &injector);
+            fresh.push(LOCAL_CAP + 1, &injector);
+            taken.extend(thief.join().unwrap());
+            taken.extend(std::iter::from_fn(|| fresh.pop()));
+            taken.extend(std::iter::from_fn(|| injector.pop()));
+            check_all_taken(LOCAL_CAP + 2, taken);
         });
     }
 
