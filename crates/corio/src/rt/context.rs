@@ -96,6 +96,12 @@ impl CoroutineCtx {
     /// new ones: a destructor that touches a coroutine-local gets `AccessError` instead of a
     /// half-dropped vector.
     pub(crate) fn destroy_locals(&self) {
+        if self.locals.borrow().capacity() == 0 {
+            // None was ever made (the usual case): no destructor to run, same end state.
+            self.locals_dead.set(true);
+            set_coroutine(ptr::null());
+            return;
+        }
         set_coroutine(self); // a forced unwind runs with CORO cleared; locals may look at it
         loop {
             let values = std::mem::take(&mut *self.locals.borrow_mut());
