@@ -4,6 +4,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+mod util;
 
 fn rt(workers: usize) -> corio::Runtime {
     corio::Builder::new().workers(workers).build().unwrap()
@@ -30,6 +33,65 @@ fn spawn_join_in_batches() {
         sum
     });
     assert_eq!(sum, 100 * 999 * 1000 / 2);
+}
+
+/// Bursts well past a worker's ring (so it spills to the injector), spawned at once from
+/// coroutines on every worker and from plain threads (straight into the injector), with idle
+/// workers stealing: every task runs exactly once.
+#[test]
+fn spawn_storm_runs_every_task_exactly_once() {
+    util::watchdog(Duration::from_secs(60), spawn_storm);
+}
+
+fn spawn_storm() {
+    const PER_SPAWNER: usize = 3_000;
+    const COROUTINE_SPAWNERS: usize = 6;
+    const THREAD_SPAWNERS: usize = 2;
+    const TOTAL: usize = PER_SPAWNER * (COROUTINE_SPAWNERS + THREAD_SPAWNERS);
+    let rt = rt(4);
+    let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..TOTAL).map(|_| AtomicUsize::new(0)).collect());
+    // Spawns tasks `first..first + PER_SPAWNER` through `spawn`, then joins them.
+    fn spawn_range(
+        first: usize,
+        runs: &Arc<Vec<AtomicUsize>>,
+        spawn: impl Fn(Box<dyn FnOnce() -> usize + Send>) -> corio::JoinHandle<usize>,
+    ) -> usize {
+        let handles: Vec<_> = (first..first + PER_SPAWNER)
+            .map(|i| {
+                let runs = runs.clone();
+                spawn(Box::new(move || {
+                    runs[i].fetch_add(1, Ordering::Relaxed);
+                    i
+                }))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    }
+    let coroutines: Vec<_> = (0..COROUTINE_SPAWNERS)
+        .map(|s| {
+            let runs = runs.clone();
+            rt.spawn(move || spawn_range(s * PER_SPAWNER, &runs, corio::spawn))
+        })
+        .collect();
+    let threads: Vec<_> = (COROUTINE_SPAWNERS..COROUTINE_SPAWNERS + THREAD_SPAWNERS)
+        .map(|s| {
+            let (runs, handle) = (runs.clone(), rt.handle());
+            std::thread::spawn(move || spawn_range(s * PER_SPAWNER, &runs, |f| handle.spawn(f)))
+        })
+        .collect();
+    let sum: usize = coroutines
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .sum::<usize>()
+        + threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum::<usize>();
+    assert_eq!(sum, TOTAL * (TOTAL - 1) / 2);
+    let wrong: Vec<_> = (0..TOTAL)
+        .filter(|&i| runs[i].load(Ordering::Relaxed) != 1)
+        .collect();
+    assert!(wrong.is_empty(), "tasks not run exactly once: {wrong:?}");
 }
 
 #[test]
