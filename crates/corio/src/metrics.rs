@@ -65,6 +65,9 @@ pub struct WorkerMetrics {
     pub parks: u64,
     /// Wakes of this worker's coroutines that came from other threads.
     pub remote_wakes: u64,
+    /// Timers pending on this worker's wheel: sleeps, timeouts and timed waits of its
+    /// coroutines, and `time::after`/`tick` timers made on it.
+    pub timers: u64,
 }
 
 impl RuntimeMetrics {
@@ -84,6 +87,7 @@ impl RuntimeMetrics {
                     steals: s.steals,
                     parks: s.parks,
                     remote_wakes: s.remote_wakes,
+                    timers: shared.sources.timers(i) as u64,
                 }
             })
             .collect();

@@ -182,6 +182,47 @@ fn pending_afters_hold_no_coroutine() {
     });
 }
 
+/// The `select!`-in-a-loop pattern: each turn makes an `after` and drops it when another arm
+/// wins. The dropped ones take their timers back, so the wheel holds only the live one,
+/// however far off the deadline; a clone keeps the timer until the last receiver goes; one
+/// dropped on another thread fires harmlessly at its deadline.
+#[test]
+fn dropped_afters_take_their_timers_back() {
+    run(|| {
+        let pending = || -> u64 {
+            let m = corio::Handle::current().metrics();
+            m.per_worker.iter().map(|w| w.timers).sum()
+        };
+        let before = pending();
+        let (tx, rx) = channel::bounded::<u32>(1);
+        for i in 0..20_000 {
+            tx.send(i).unwrap();
+            corio::select! {
+                recv(rx) -> m => assert_eq!(m, Ok(i)),
+                recv(after(Duration::from_secs(3600))) -> _ => unreachable!("an hour passed"),
+            }
+        }
+        assert_eq!(pending(), before, "every dropped after took its timer back");
+
+        let a = after(Duration::from_secs(3600));
+        let b = a.clone();
+        assert_eq!(pending(), before + 1);
+        drop(a);
+        assert_eq!(pending(), before + 1, "a clone still waits for it");
+        drop(b);
+        assert_eq!(pending(), before);
+
+        // Dropped on a plain thread: the timer stays, fires, and nothing breaks.
+        let far = after(Duration::from_millis(20));
+        std::thread::spawn(move || drop(far)).join().unwrap();
+        assert_eq!(pending(), before + 1);
+        corio::time::sleep(Duration::from_millis(40));
+        assert_eq!(pending(), before);
+        // And a kept one still fires after all that.
+        assert!(after(Duration::from_millis(2)).recv().is_ok());
+    });
+}
+
 /// An `after` made on a plain thread that entered a runtime (`Runtime::enter`: a runtime
 /// context but no worker, so no wheel) falls back to a coroutine of that runtime and fires.
 #[test]

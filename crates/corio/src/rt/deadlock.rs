@@ -56,6 +56,11 @@ impl WakeSources {
         self.timers[index].store(pending, Ordering::SeqCst);
     }
 
+    /// Timers worker `index` has pending (as last published).
+    pub(crate) fn timers(&self, index: usize) -> usize {
+        self.timers[index].load(Ordering::Relaxed)
+    }
+
     /// A blocking job was queued (counted until [`blocking_job_done`](Self::blocking_job_done)).
     pub(crate) fn blocking_job_queued(&self) {
         self.blocking_jobs.fetch_add(1, Ordering::SeqCst);

@@ -34,11 +34,14 @@ use crate::time::sleep_until;
 ///
 /// # Cost
 /// Inside a coroutine: a timer on the worker's wheel and a small task (about 150 bytes, no
-/// stack) until the deadline — also when the receiver was dropped before; the task gets a
-/// coroutine only to send, when the timer fires. On a thread that is not a worker but has
-/// entered a runtime (`Runtime::enter`): a coroutine of that runtime that sleeps until the
-/// deadline; outside any runtime, a thread. For a timeout on every turn of a hot loop,
-/// `select!`'s `default(timeout)` arm is cheaper still (no channel, no task).
+/// stack) until the deadline; the task gets a coroutine only to send, when the timer fires.
+/// Dropping the receiver (every clone of it) before then takes the timer back and frees
+/// the task, if it is dropped on the worker that made it (in the coroutine that made it,
+/// say: the usual `select!` in a loop); dropped anywhere else, the timer stays until its
+/// deadline. On a thread that is not a worker but has entered a runtime
+/// (`Runtime::enter`): a coroutine of that runtime that sleeps until the deadline; outside
+/// any runtime, a thread. For a timeout on every turn of a hot loop, `select!`'s
+/// `default(timeout)` arm is cheaper still (no channel, no task).
 #[track_caller]
 pub fn after(duration: Duration) -> Receiver<Instant> {
     let Some(deadline) = Instant::now().checked_add(duration) else {
@@ -48,11 +51,13 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
     let send = move || {
         let _ = tx.try_send(Instant::now()); // the only message: never full
     };
-    if let Err(send) = crate::rt::timer::run_at(deadline, send) {
-        spawn_timer(move || {
+    match crate::rt::timer::run_at(deadline, send) {
+        // Dropped unfired (a `select!` that took another arm): take the timer back.
+        Ok(timer) => rx.when_dropped(move || timer.cancel()),
+        Err(send) => spawn_timer(move || {
             sleep_until(deadline);
             send();
-        });
+        }),
     }
     rx
 }

@@ -535,13 +535,17 @@ impl Local {
     /// [`insert_timer`](Self::insert_timer) for code that may run while the wheel is in use
     /// (its teardown at shutdown drops closures, whose destructors may start timers): gives
     /// `task` back then.
-    pub(crate) fn try_insert_timer(&self, deadline: Instant, task: TaskRef) -> Result<(), TaskRef> {
+    pub(crate) fn try_insert_timer(
+        &self,
+        deadline: Instant,
+        task: TaskRef,
+    ) -> Result<TimerKey, TaskRef> {
         let Ok(mut wheel) = self.wheel.try_borrow_mut() else {
             return Err(task);
         };
-        wheel.insert(deadline, task, None);
+        let key = wheel.insert(deadline, task, None);
         self.publish_timers(&wheel);
-        Ok(())
+        Ok(key)
     }
 
     /// Removes a pending timer: `Some(true)` if it was pending, `Some(false)` if it had fired
@@ -554,6 +558,16 @@ impl Local {
             self.publish_timers(&wheel);
         }
         Some(removed)
+    }
+
+    /// Removes a pending timer and returns its task, for the caller to drop once the wheel is
+    /// free again; `None` if it had fired or was removed, or during shutdown (as
+    /// [`remove_timer`](Self::remove_timer)).
+    pub(crate) fn take_timer(&self, key: TimerKey) -> Option<TaskRef> {
+        let mut wheel = self.wheel.try_borrow_mut().ok()?;
+        let task = wheel.take(key)?;
+        self.publish_timers(&wheel);
+        Some(task)
     }
 
     /// Makes this worker's timer count visible to the deadlock check.

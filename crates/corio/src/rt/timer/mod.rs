@@ -49,9 +49,9 @@ pub(crate) fn park_until_from(now: Instant, deadline: Instant) -> bool {
 /// entry; when the timer fires, the task is scheduled like any woken one and gets a
 /// coroutine to run in. Gives `f` back on a thread that is not a worker, which has no
 /// wheel. At shutdown, while the worker tears its wheel down, the task is dropped instead
-/// (and `f` with it, unrun).
+/// (and `f` with it, unrun). The returned [`RunAt`] takes the timer back.
 #[track_caller]
-pub(crate) fn run_at<F>(deadline: Instant, f: F) -> Result<(), F>
+pub(crate) fn run_at<F>(deadline: Instant, f: F) -> Result<RunAt, F>
 where
     F: FnOnce() + Send + 'static,
 {
@@ -60,9 +60,36 @@ where
             return Err(f);
         };
         let task: TaskRef = TaskCell::unscheduled(f, w.shared.id, Location::caller());
-        drop(w.try_insert_timer(deadline, task));
-        Ok(())
+        Ok(RunAt {
+            runtime: w.shared.id,
+            worker: w.index,
+            key: w.try_insert_timer(deadline, task).ok(),
+        })
     })
+}
+
+/// A timer set by [`run_at`].
+pub(crate) struct RunAt {
+    runtime: u64,
+    worker: usize,
+    /// `None` if the task was dropped at once (the wheel was being torn down).
+    key: Option<TimerKey>,
+}
+
+impl RunAt {
+    /// Removes the timer and drops its task unrun, if it has not fired and this thread is the
+    /// worker whose wheel holds it; anywhere else this does nothing, and the timer fires as
+    /// set. (A wheel belongs to its worker's thread, like the coroutines that set timers.)
+    pub(crate) fn cancel(self) {
+        let Some(key) = self.key else {
+            return;
+        };
+        let task = context::worker(|w| {
+            let w = w.filter(|w| w.shared.id == self.runtime && w.index == self.worker)?;
+            w.take_timer(key)
+        });
+        drop(task); // with the wheel no longer borrowed: the closure's destructors may use it
+    }
 }
 
 /// Whether this thread is a worker, so [`run_at`] has a wheel to wait in.

@@ -7,7 +7,10 @@
 //! slot of level `L > 0`, its timers are re-inserted, landing on lower levels ("cascading").
 //!
 //! Removal is O(1) and lazy: an entry carries a generation, its slab index is reused at once,
-//! and the stale key left in a slot list is skipped when the slot is processed.
+//! and the stale key left in a slot list is skipped when the slot is processed. So that a loop
+//! that sets and removes far-off timers (a long `timeout` around quick work) does not pile
+//! stale keys up until their slots come round, the slot lists are swept once the stale keys
+//! outnumber the pending timers (amortised O(1) per removal).
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,8 @@ use crate::rt::task::cell::TaskRef;
 const LEVELS: usize = 6;
 const SLOTS: usize = 64;
 const MAX_MS: u64 = (1 << (6 * LEVELS)) - 1;
+/// Stale keys tolerated before a sweep, however few timers are pending.
+const SWEEP_MIN: usize = 1024;
 
 /// Identifies a timer for [`Wheel::remove`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,8 @@ pub(crate) struct Wheel {
     entries: Vec<TimerEntry>,
     free: Vec<u32>,
     live: usize,
+    /// Keys in slot lists whose timer was removed.
+    stale: usize,
 }
 
 impl Wheel {
@@ -56,6 +63,7 @@ impl Wheel {
             entries: Vec::new(),
             free: Vec::new(),
             live: 0,
+            stale: 0,
         }
     }
 
@@ -124,11 +132,41 @@ impl Wheel {
 
     /// Cancels a pending timer; returns whether it was pending.
     pub(crate) fn remove(&mut self, key: TimerKey) -> bool {
+        self.take(key).is_some()
+    }
+
+    /// Cancels a pending timer and returns its task (so that the caller can drop it once it
+    /// no longer holds the wheel), or `None` if it had fired or was removed already.
+    pub(crate) fn take(&mut self, key: TimerKey) -> Option<TaskRef> {
         if !self.contains(key) {
-            return false;
+            return None;
         }
-        self.release(key.index);
-        true
+        let task = self.release(key.index);
+        self.stale += 1;
+        if self.stale > SWEEP_MIN && self.stale > self.live {
+            self.sweep();
+        }
+        task
+    }
+
+    /// Drops every stale key from the slot lists (and the room a burst of them took).
+    fn sweep(&mut self) {
+        let entries = &self.entries;
+        for (level, slots) in self.slots.iter_mut().enumerate() {
+            for (slot, keys) in slots.iter_mut().enumerate() {
+                keys.retain(|k| {
+                    let e = &entries[k.index as usize];
+                    e.generation == k.generation && e.task.is_some()
+                });
+                if keys.capacity() > 4 * keys.len() + 16 {
+                    keys.shrink_to(2 * keys.len());
+                }
+                if keys.is_empty() {
+                    self.occupied[level] &= !(1 << slot);
+                }
+            }
+        }
+        self.stale = 0;
     }
 
     fn release(&mut self, index: u32) -> Option<TaskRef> {
@@ -189,7 +227,8 @@ impl Wheel {
             for key in &keys {
                 let e = &self.entries[key.index as usize];
                 if e.generation != key.generation || e.task.is_none() {
-                    continue; // removed
+                    self.stale -= 1; // removed
+                    continue;
                 }
                 if e.deadline <= when {
                     let scoped = e.mark.as_ref().map(|mark| mark.set(true)).is_some();
@@ -273,6 +312,32 @@ mod tests {
         assert_eq!(fired_at(&mut w, origin, 15), 0);
         assert_eq!(fired_at(&mut w, origin, 25), 1);
         assert_eq!(Arc::strong_count(&t), 1);
+    }
+
+    /// Keys held in slot lists, stale ones included.
+    fn keys_held(w: &Wheel) -> usize {
+        w.slots.iter().flatten().map(Vec::len).sum()
+    }
+
+    #[test]
+    fn removed_far_off_timers_do_not_pile_up_in_the_slot_lists() {
+        let origin = Instant::now();
+        let mut w = Wheel::new(origin);
+        let kept = w.insert(origin + Duration::from_secs(7200), task(), None);
+        for i in 0..100_000u64 {
+            let k = w.insert(origin + Duration::from_secs(3600 + i % 100), task(), None);
+            assert!(w.take(k).is_some());
+        }
+        assert_eq!(w.len(), 1);
+        assert!(
+            keys_held(&w) <= SWEEP_MIN + 2,
+            "{} keys held",
+            keys_held(&w)
+        );
+        assert!(w.contains(kept));
+        // What is still pending fires, and the stale count stays consistent through it.
+        assert_eq!(fired_at(&mut w, origin, 7_200_000), 1);
+        assert_eq!((w.len(), w.stale, keys_held(&w)), (0, 0, 0));
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub(crate) struct Inner<T> {
     pub(super) senders_gone: bool,
     /// The last `Receiver` is gone.
     pub(super) receivers_gone: bool,
+    /// Run once the last `Receiver` is gone (see [`Chan::when_receivers_gone`]).
+    pub(super) receivers_gone_hook: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// The shared state of a channel.
@@ -138,6 +140,7 @@ impl<T> Chan<T> {
                 receivers: VecDeque::new(),
                 senders_gone: false,
                 receivers_gone: false,
+                receivers_gone_hook: None,
             }),
             cap,
             sender_count: AtomicUsize::new(1),
@@ -349,16 +352,34 @@ impl<T> Chan<T> {
     /// The senders are woken first and the messages dropped last, outside the lock: their
     /// destructors may do anything, panicking included (see [`drop_messages`]).
     pub(crate) fn disconnect_receivers(&self) {
-        let (wakes, dropped) = {
+        let (wakes, dropped, hook) = {
             let mut inner = self.inner.lock();
             inner.receivers_gone = true;
             (
                 claim_all(&mut inner.senders),
                 std::mem::take(&mut inner.buf),
+                inner.receivers_gone_hook.take(),
             )
         };
         wakes.into_iter().for_each(WakeHandle::wake);
+        if let Some(hook) = hook {
+            hook();
+        }
         drop_messages(dropped);
+    }
+
+    /// Runs `hook` when the last receiver is gone (at once if it is already), outside the
+    /// channel's lock. One hook per channel: a second replaces the first.
+    pub(crate) fn when_receivers_gone(&self, hook: Box<dyn FnOnce() + Send>) {
+        let hook = {
+            let mut inner = self.inner.lock();
+            if !inner.receivers_gone {
+                inner.receivers_gone_hook = Some(hook);
+                return;
+            }
+            hook
+        };
+        hook();
     }
 }
 

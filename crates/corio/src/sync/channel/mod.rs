@@ -224,6 +224,11 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Runs `hook` once every receiver of the channel is gone (see `Chan::when_receivers_gone`).
+    pub(crate) fn when_dropped(&self, hook: impl FnOnce() + Send + 'static) {
+        self.chan.when_receivers_gone(Box::new(hook));
+    }
+
     /// Receives a message, waiting until one is there. Fails once the channel is empty and
     /// every sender is gone.
     ///
