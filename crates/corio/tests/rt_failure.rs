@@ -199,6 +199,85 @@ fn a_destructor_that_panics_during_a_cancel_aborts_with_both_messages() {
 }
 
 #[test]
+fn cancelling_a_coroutine_whose_destructor_waits_during_a_panic_does_not_abort() {
+    // The coroutine is already unwinding (its own panic) when the cancel comes, inside a
+    // destructor that waits: a second unwind there would abort the process. The cancel is
+    // held back, the destructor's waits finish, and the join reports the panic.
+    if in_child() {
+        one_worker().block_on(|| {
+            let (tx, rx) = corio::sync::channel::bounded::<u32>(0);
+            let (started_tx, started_rx) = corio::sync::channel::bounded::<()>(1);
+            let h = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    started_tx.send(()).unwrap();
+                    corio::time::sleep(Duration::from_millis(20)); // a plain park
+                    assert_eq!(rx.recv(), Ok(7)); // a wait that settles interrupts
+                    eprintln!("destructor finished");
+                });
+                panic!("first panic");
+            });
+            started_rx.recv().unwrap(); // the destructor runs, as part of the unwind
+            h.cancel();
+            corio::time::sleep(Duration::from_millis(40));
+            h.cancel(); // again, while it waits in `recv`
+            corio::time::sleep(Duration::from_millis(5));
+            tx.send(7).unwrap();
+            let err = h.join().unwrap_err();
+            assert!(err.is_panic(), "{err}");
+            eprintln!("joined: panic");
+        });
+        return;
+    }
+    let out =
+        run_child("cancelling_a_coroutine_whose_destructor_waits_during_a_panic_does_not_abort");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("destructor finished") && err.contains("joined: panic"),
+        "{err}"
+    );
+}
+
+/// std counts panics per thread, so while coroutine A's destructor waits in the middle of
+/// A's unwind, the whole worker thread counts as panicking. A coroutine that parked before
+/// that is still cancelled at once (its park was noted as not unwinding): A's destructor here
+/// waits for exactly that. One that parks during A's unwind has its cancel held back until
+/// A's unwind ends, and then gets it: nothing is lost.
+#[test]
+fn a_cancel_is_not_held_up_by_another_coroutines_unwind() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let (gone_tx, gone_rx) = corio::sync::channel::bounded::<()>(0);
+            let before = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    let _ = gone_tx.send(());
+                });
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            let (a_started_tx, a_started_rx) = corio::sync::channel::bounded::<()>(1);
+            let a = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    a_started_tx.send(()).unwrap();
+                    // Mid-unwind: waits until the other coroutine's cancellation went through.
+                    assert_eq!(gone_rx.recv(), Ok(()));
+                });
+                corio::time::sleep(Duration::from_secs(3600));
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            a.cancel();
+            a_started_rx.recv().unwrap();
+            let during = corio::spawn(|| corio::time::sleep(Duration::from_secs(3600)));
+            corio::time::sleep(Duration::from_millis(5));
+            during.cancel();
+            before.cancel();
+            assert!(before.join().unwrap_err().is_cancelled());
+            assert!(a.join().unwrap_err().is_cancelled());
+            assert!(during.join().unwrap_err().is_cancelled());
+        })
+    });
+}
+
+#[test]
 fn a_destructor_that_waits_during_shutdown_fails_fast() {
     // At shutdown nothing may wait (no coroutine will run again to wake it): the wait fails
     // with a clear message instead of hanging the drop.

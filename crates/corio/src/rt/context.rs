@@ -46,6 +46,11 @@ pub(crate) struct CoroutineCtx {
     cancel_armed: Cell<bool>,
     /// It is parked in a wait that settles interrupts itself ([`settle_interrupts`]).
     settles: Cell<bool>,
+    /// A cancellation came while the thread was unwinding and waits to be delivered (see
+    /// [`cancel_or_hold`]).
+    cancel_held: Cell<bool>,
+    /// The thread was unwinding when the coroutine parked (see [`may_be_unwinding`]).
+    parked_unwinding: Cell<bool>,
     /// A `Resume::Scope` was taken by a park as a spurious wake: see [`pending_interrupt`].
     scope_armed: Cell<bool>,
 }
@@ -81,6 +86,8 @@ impl CoroutineCtx {
             wait_note: Cell::new(None),
             cancel_armed: Cell::new(false),
             settles: Cell::new(false),
+            cancel_held: Cell::new(false),
+            parked_unwinding: Cell::new(false),
             scope_armed: Cell::new(false),
         }
     }
@@ -350,23 +357,79 @@ fn resumed_other(mut input: Resume, c: &CoroutineCtx) {
 fn scope_due(ctx: &CoroutineCtx) {
     match ctx
         .scopes
-        .due(std::thread::panicking(), Some(std::time::Instant::now()))
+        .due(may_be_unwinding(ctx), Some(std::time::Instant::now()))
     {
         Due::Nothing => {}
         // No panic hook: like a cancellation, an elapsed scope is not an error to report.
         Due::Unwind(id) => panic::resume_unwind(Box::new(ScopeElapsed(id))),
-        Due::Deferred => {
-            let retry = std::time::Instant::now() + SCOPE_RETRY;
-            let task = ctx.task_ref();
-            // Never removed: if it fires after the scope closed, the scope check finds
-            // nothing and the wake is a spurious one, which every parking caller tolerates.
-            worker(|w| w.map(|w| w.insert_timer(retry, task, Some(Mark::default()))));
-        }
+        Due::Deferred => retry_soon(ctx),
     }
 }
 
-/// How often a coroutine parked in a destructor retries a deferred scope unwind.
-const SCOPE_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+/// Wakes the running coroutine shortly as if a timeout scope's timer fired, so that it tries
+/// again to deliver what the thread's unwinding held back: a due scope, a held cancellation.
+/// Never removed: if it fires when nothing is left to deliver, the wake is a spurious one,
+/// which every parking caller tolerates.
+fn retry_soon(ctx: &CoroutineCtx) {
+    let retry = std::time::Instant::now() + INTERRUPT_RETRY;
+    let task = ctx.task_ref();
+    worker(|w| w.map(|w| w.insert_timer(retry, task, Some(Mark::default()))));
+}
+
+/// How often a coroutine parked in a destructor retries a held-back unwind.
+const INTERRUPT_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Delivers a cancellation, unless the coroutine may be unwinding ([`may_be_unwinding`]): a
+/// second unwind started inside a destructor that runs during one would abort the process.
+/// Then the cancellation is held and retried shortly (the coroutine returns as from a
+/// spurious wake). If the unwind is the coroutine's own (a panic whose destructors wait), it
+/// ends the coroutine anyway and the held cancellation lapses; if it was another coroutine's
+/// on this worker, the cancellation is delivered once that one ends.
+fn cancel_or_hold(c: &CoroutineCtx) {
+    if may_be_unwinding(c) {
+        c.cancel_held.set(true);
+        retry_soon(c);
+        return;
+    }
+    c.cancel_held.set(false);
+    unwind_cancelled(c)
+}
+
+/// Notes that the coroutine whose context is `ctx` parked while its thread was unwinding.
+/// Called by the worker after the switch back: a check in `suspend`, before the switch,
+/// measured 3x on `yield`; yields are not noted at all (see [`may_be_unwinding`]).
+#[cold]
+#[inline(never)]
+pub(crate) fn parked_while_unwinding(ctx: *const CoroutineCtx) {
+    // SAFETY: the worker passes what `take_coroutine` returned after a park: the parked
+    // coroutine's own context, alive on its stack (see `SuspendedCtx`).
+    if let Some(c) = unsafe { ctx.as_ref() } {
+        c.parked_unwinding.set(true); // cleared where it is read (`may_be_unwinding`)
+    }
+}
+
+/// Whether the running coroutine, just resumed, may be inside an unwind (a destructor that
+/// waits), so that starting another would abort. Not panicking now means no: a panic count
+/// cannot drop while its coroutine is suspended, and nothing ran on its stack since. Panicking
+/// now may be another coroutine's doing (std counts panics per thread): after a park the
+/// worker noted whether the thread was unwinding then, so a clear note means no; after a yield
+/// (not noted, to keep `yield` fast), or with a note left over from an earlier park (it is
+/// cleared only here), it errs towards yes, and what that holds back is retried until the
+/// unwind ends.
+fn may_be_unwinding(c: &CoroutineCtx) -> bool {
+    if !std::thread::panicking() {
+        c.parked_unwinding.set(false);
+        return false;
+    }
+    c.suspended.get() == Suspend::Yield || c.parked_unwinding.get()
+}
+
+/// A retry wake ([`retry_soon`]): delivers a held cancellation if the thread no longer unwinds.
+fn retry_held(c: &CoroutineCtx) {
+    if c.cancel_held.get() {
+        cancel_or_hold(c);
+    }
+}
 
 /// Starts the unwind of a cancelled coroutine. No panic hook: a cancellation is not an error
 /// to report. The coroutine's entry catches the payload and stores it as the task's outcome.
@@ -417,7 +480,7 @@ pub(crate) fn settle_interrupts() -> impl Drop {
 /// `timeout(d, || tx.send(v))` returns `Err(Elapsed)` only if `v` was not delivered, and how a
 /// cancelled sender whose value was taken returns `Ok` from `send`.
 ///
-/// `None` outside a coroutine, and while the thread unwinds (a destructor that waits: a second
+/// `None` outside a coroutine, and while the coroutine may be unwinding (a destructor that waits: a second
 /// unwind would abort): the wait then parks as usual, and the next resume says what to do.
 #[inline]
 pub(crate) fn pending_interrupt() -> Option<Interrupt> {
@@ -433,7 +496,7 @@ pub(crate) fn pending_interrupt() -> Option<Interrupt> {
 #[cold]
 #[inline(never)]
 fn interrupt_slow(c: &CoroutineCtx) -> Option<Interrupt> {
-    if std::thread::panicking() {
+    if may_be_unwinding(c) {
         return None;
     }
     if c.cancel_armed.get() && !c.cancel_unwinding.get() {
@@ -485,21 +548,25 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
         // to be resumed with `CancelNow`/`ScopeNow` at its next suspension. A plain park that
         // only the cancel woke unwinds at once. No check on the hot path of `suspend`: it
         // measured 2x on `yield`.
-        Resume::Scope if suspended == Suspend::Yield => scope_due(c),
+        Resume::Scope if suspended == Suspend::Yield => {
+            retry_held(c);
+            scope_due(c);
+        }
         Resume::Scope => c.scope_armed.set(true),
         Resume::ScopeNow => {
             c.scope_armed.set(false);
+            retry_held(c);
             scope_due(c);
         }
         Resume::Deadlock => panic!("{}", DEADLOCK_REPORT),
-        Resume::Cancel if suspended == Suspend::Yield || !c.settles.get() => unwind_cancelled(c),
-        Resume::CancelAfterWake if suspended == Suspend::Yield => unwind_cancelled(c),
+        Resume::Cancel if suspended == Suspend::Yield || !c.settles.get() => cancel_or_hold(c),
+        Resume::CancelAfterWake if suspended == Suspend::Yield => cancel_or_hold(c),
         // A wake came before the cancel (or a settling wait): return as from that wake.
         Resume::Cancel | Resume::CancelAfterWake => c.cancel_armed.set(true),
         Resume::CancelNow => {
             c.cancel_armed.set(false);
             if !c.cancel_unwinding.get() {
-                unwind_cancelled(c); // else unwinding already (after a yield, or an interrupt)
+                cancel_or_hold(c); // else unwinding already (after a yield, or an interrupt)
             }
         }
         // A panic (printed), so the reason shows even when it aborts the process because the

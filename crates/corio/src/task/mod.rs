@@ -37,6 +37,20 @@
 //!   waits can never be woken: the wait panics, naming the shutdown (inside an unwind this
 //!   aborts the process), instead of hanging the drop. Spawning on a runtime that is gone
 //!   gives a join that reports [`Cancelled`] at once.
+//! - **Inside an unwind.** A cancellation that finds the coroutine already unwinding (a
+//!   panic, or an elapsed timeout, whose destructors wait) is not delivered there: a second
+//!   unwind started in a destructor that runs during one would abort the process. The unwind
+//!   under way ends the coroutine anyway; its join reports what started it.
+//! - **A limit of Rust's `std`: the panic count is per thread.** While a coroutine's
+//!   destructor waits *during an unwind*, its worker thread counts as panicking for every
+//!   coroutine of that worker: [`std::thread::panicking()`] returns `true` in all of them until
+//!   that unwind ends, and a `std::sync::MutexGuard` taken before and dropped in that window
+//!   poisons its mutex. corio cannot always tell whose unwind it is either: cancellations and
+//!   [`time::timeout`](crate::time::timeout) expiries of coroutines of that worker that
+//!   yield, or park, while it lasts are held back until it ends (then delivered, not lost);
+//!   a coroutine parked before it began is cancelled at once. std gives no way to keep the
+//!   count per coroutine, so keep waits in destructors short (give a connection back with
+//!   `try_send`, or hand slow clean-up to a spawned task).
 //! - **Not on a worker thread outside a coroutine.** Code that the worker itself runs outside
 //!   any coroutine (the destructors of a never-started task's closure) may not wait: the wait
 //!   panics rather than block every coroutine of the worker.

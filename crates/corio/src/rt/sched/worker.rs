@@ -693,6 +693,9 @@ impl Local {
         match result {
             CoroutineResult::Yield(Suspend::Yield) => Outcome::Requeue,
             CoroutineResult::Yield(Suspend::Park) => {
+                if std::thread::panicking() {
+                    context::parked_while_unwinding(ctx);
+                }
                 let now_ms = self.shared.stats.coarse_ms();
                 let after = self.with_coroutines(|c| {
                     let entry = c.get(slot);
