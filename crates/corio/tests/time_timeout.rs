@@ -297,34 +297,107 @@ fn a_destructor_may_wait_during_the_unwind() {
     });
 }
 
+/// A timeout *inside* a destructor that runs during an unwind (a cancellation, a panic, an
+/// outer timeout) still ends: its unwind stops at its own scope, inside the destructor. Without
+/// that, a graceful close with a timeout in a `Drop` would hang a cancelled coroutine.
+#[test]
+fn a_timeout_inside_a_destructor_ends_during_the_unwind() {
+    struct CloseWithTimeout(channel::Receiver<()>, Arc<AtomicUsize>);
+    impl Drop for CloseWithTimeout {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking(), "runs as part of an unwind");
+            // Nobody sends: only the timeout can end this.
+            assert!(timeout(SHORT, || self.0.recv()).is_err());
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    watchdog(LIMIT, || {
+        rt(1).block_on(|| {
+            let closed = counter();
+            let (_tx, rx) = channel::bounded::<()>(0);
+            let c = closed.clone();
+            let cancelled = corio::spawn(move || {
+                let _g = CloseWithTimeout(rx, c);
+                sleep(LONG);
+            });
+            sleep(SHORT);
+            cancelled.cancel();
+            assert!(cancelled.join().unwrap_err().is_cancelled());
+
+            let (_tx, rx) = channel::bounded::<()>(0);
+            let c = closed.clone();
+            let panicked = corio::spawn(move || {
+                let _g = CloseWithTimeout(rx, c);
+                panic!("unwinds through the destructor");
+            });
+            assert!(panicked.join().unwrap_err().is_panic());
+
+            let (_tx, rx) = channel::bounded::<()>(0);
+            let c = closed.clone();
+            let outer = timeout(SHORT, move || {
+                let _g = CloseWithTimeout(rx, c);
+                sleep(LONG);
+            });
+            assert!(outer.is_err());
+            assert_eq!(closed.load(Ordering::SeqCst), 3);
+        })
+    });
+}
+
 /// Another coroutine of the same worker is parked in the middle of an unwind (so the thread
-/// reports `panicking()`) when a scope fires: the unwind is deferred, not lost.
+/// reports `panicking()`, std counting panics per thread) when a scope fires: a scope opened
+/// in that window ends on time (it may: if its coroutine were the one unwinding, the scope
+/// would be inside that destructor); one opened before the window waits for the other unwind
+/// to end, and is delivered then, not lost.
 #[test]
 fn a_scope_fires_while_another_coroutine_of_the_thread_unwinds() {
     watchdog(LIMIT, || {
         rt(1).block_on(|| {
-            struct WaitsForRelease(channel::Receiver<()>);
+            /// Tells it started waiting, then waits for the release: in the middle of the
+            /// unwind that runs it.
+            struct WaitsForRelease(channel::Sender<()>, channel::Receiver<()>);
             impl Drop for WaitsForRelease {
                 fn drop(&mut self) {
-                    let _ = self.0.recv();
+                    self.0.send(()).unwrap();
+                    let _ = self.1.recv();
                 }
             }
             let (release_tx, release_rx) = channel::bounded::<()>(1);
+            let (waiting_tx, waiting_rx) = channel::bounded::<()>(1);
+            let (opened_tx, opened_rx) = channel::bounded::<()>(0);
+            let (go_tx, go_rx) = channel::bounded::<()>(0);
+            let (_tx, rx) = channel::bounded::<()>(0);
+            let before = corio::spawn(move || {
+                // Opened before the other coroutine starts unwinding, and waiting (parked)
+                // again only once that one is parked mid-unwind.
+                timeout(Duration::from_millis(20), || {
+                    opened_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    rx.recv()
+                })
+            });
+            opened_rx.recv().unwrap();
             let unwinding = corio::spawn(move || {
-                let _w = WaitsForRelease(release_rx);
+                let _w = WaitsForRelease(waiting_tx, release_rx);
                 panic!("unwinds, then waits in a destructor");
             });
-            corio::yield_now(); // let it start and park mid-unwind
-                                // Released from outside the runtime, later.
-            let releaser = thread::spawn(move || {
-                thread::sleep(Duration::from_millis(30));
-                release_tx.send(()).unwrap();
-            });
-            let (_tx, rx) = channel::bounded::<()>(0);
-            let r = timeout(SHORT, || rx.recv());
-            assert!(r.is_err(), "delivered once the other unwind is over");
+            waiting_rx.recv().unwrap();
+            assert!(
+                std::thread::panicking(),
+                "the other unwind counts on this thread too"
+            );
+            go_tx.send(()).unwrap();
+            let (_tx2, rx2) = channel::bounded::<()>(0);
+            let r = timeout(SHORT, || rx2.recv());
+            assert!(r.is_err(), "opened during the other unwind: ends on time");
+            sleep(Duration::from_millis(30)); // the first scope's deadline passes meanwhile
+            assert!(
+                !before.is_finished(),
+                "held back while the other unwind lasts"
+            );
+            release_tx.send(()).unwrap();
             assert!(unwinding.join().unwrap_err().is_panic());
-            releaser.join().unwrap();
+            assert!(before.join().unwrap().is_err(), "delivered once it is over");
         })
     });
 }

@@ -496,15 +496,15 @@ pub(crate) fn pending_interrupt() -> Option<Interrupt> {
 #[cold]
 #[inline(never)]
 fn interrupt_slow(c: &CoroutineCtx) -> Option<Interrupt> {
-    if may_be_unwinding(c) {
-        return None;
-    }
-    if c.cancel_armed.get() && !c.cancel_unwinding.get() {
+    let unwinding = may_be_unwinding(c);
+    if c.cancel_armed.get() && !c.cancel_unwinding.get() && !unwinding {
         return Some(Interrupt::Cancel);
     }
     if c.scope_armed.get() {
-        match c.scopes.peek_due(std::time::Instant::now()) {
+        match c.scopes.peek_due(unwinding, std::time::Instant::now()) {
             Some(id) => return Some(Interrupt::Scope(id)),
+            // Due but held back by the unwind: it stays armed, and `scope_due` retries.
+            None if unwinding => {}
             None => c.scope_armed.set(false),
         }
     }

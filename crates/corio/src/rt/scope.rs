@@ -12,6 +12,14 @@
 //! `catch_unwind` stops it there. When several scopes have fired the outermost one wins:
 //! its unwind passes through the inner scopes, which pass on a payload that is not theirs.
 //!
+//! While the coroutine unwinds (a destructor that waits), only scopes opened during that
+//! unwind may end: their catch is inside the destructor. One opened before would unwind out
+//! of the destructor, which aborts, so it waits for the unwind to end. (A panic that starts
+//! inside a scope opened during an unwind, and whose own destructor then waits, is not told
+//! apart: if the scope's deadline passes during that wait, its unwind starts inside that
+//! destructor and the process aborts. std exposes only whether the thread is panicking, not
+//! how deeply. Before, every scope waited, and a timeout in a destructor never ended.)
+//!
 //! A leaf: nothing here imports the rest of the kernel.
 
 use std::cell::{Cell, RefCell};
@@ -33,8 +41,9 @@ pub(crate) enum Due {
     Nothing,
     /// Unwind with `ScopeElapsed(id)`: scope `id` fired (its unwind is now marked delivered).
     Unwind(u64),
-    /// A scope fired, but the thread is already unwinding (a destructor that waits): a second
-    /// unwind there would abort. Deliver at a later suspension point.
+    /// A scope fired, but the coroutine is already unwinding (a destructor that waits) and the
+    /// scope was opened before: its unwind would leave that destructor, which aborts. Deliver
+    /// at a later suspension point.
     Deferred,
 }
 
@@ -43,6 +52,18 @@ struct Frame {
     deadline: Instant,
     fired: Mark,
     delivered: bool,
+    /// Opened while the coroutine was unwinding, so inside the destructor that waits: its
+    /// unwind stays in that destructor (the scope catches it there) and may be delivered.
+    opened_unwinding: bool,
+}
+
+impl Frame {
+    /// Whether the scope has fired (its mark) or, given `now`, its deadline has passed, and
+    /// its unwind may start now (`unwinding`: the coroutine is inside an unwind).
+    fn deliverable(&self, unwinding: bool, now: Option<Instant>) -> bool {
+        let passed = self.fired.get() || now.is_some_and(|now| now >= self.deadline);
+        !self.delivered && passed && (!unwinding || self.opened_unwinding)
+    }
 }
 
 /// The open timeout scopes of one coroutine, innermost last.
@@ -54,7 +75,8 @@ pub(crate) struct ScopeStack {
 
 impl ScopeStack {
     /// Opens a scope ending at `deadline`; returns its id and the mark its timer sets.
-    pub(crate) fn enter(&self, deadline: Instant) -> (u64, Mark) {
+    /// `unwinding`: the coroutine is inside an unwind (`std::thread::panicking()`).
+    pub(crate) fn enter(&self, deadline: Instant, unwinding: bool) -> (u64, Mark) {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         let fired = Mark::default();
@@ -63,6 +85,7 @@ impl ScopeStack {
             deadline,
             fired: fired.clone(),
             delivered: false,
+            opened_unwinding: unwinding,
         });
         (id, fired)
     }
@@ -81,13 +104,12 @@ impl ScopeStack {
         !self.frames.borrow().is_empty()
     }
 
-    /// The scope [`due`](Self::due) would unwind to (at `now`, not unwinding), without
-    /// marking it delivered.
-    pub(crate) fn peek_due(&self, now: Instant) -> Option<u64> {
+    /// The scope [`due`](Self::due) would unwind to at `now`, without marking it delivered.
+    pub(crate) fn peek_due(&self, unwinding: bool, now: Instant) -> Option<u64> {
         let frames = self.frames.borrow();
         frames
             .iter()
-            .find(|f| !f.delivered && (f.fired.get() || now >= f.deadline))
+            .find(|f| f.deliverable(unwinding, Some(now)))
             .map(|f| f.id)
     }
 
@@ -98,19 +120,22 @@ impl ScopeStack {
         }
     }
 
-    /// What the running coroutine must do now; `unwinding` is `std::thread::panicking()`.
-    /// A scope is due if its timer fired, or (given `now`) if its deadline has passed.
+    /// What the running coroutine must do now; `unwinding`: it may be inside an unwind (a
+    /// destructor that waits). A scope is due if its timer fired, or (given `now`) if its
+    /// deadline has passed. The outermost due scope that may unwind now wins: while
+    /// unwinding, only scopes opened during the unwind may (a timeout inside the destructor
+    /// ends there; one around it waits for the destructor).
     pub(crate) fn due(&self, unwinding: bool, now: Option<Instant>) -> Due {
         let mut frames = self.frames.borrow_mut();
-        let passed = |f: &Frame| f.fired.get() || now.is_some_and(|now| now >= f.deadline);
-        let Some(frame) = frames.iter_mut().find(|f| !f.delivered && passed(f)) else {
-            return Due::Nothing;
-        };
-        if unwinding {
-            return Due::Deferred;
+        if let Some(frame) = frames.iter_mut().find(|f| f.deliverable(unwinding, now)) {
+            frame.delivered = true;
+            return Due::Unwind(frame.id);
         }
-        frame.delivered = true;
-        Due::Unwind(frame.id)
+        if frames.iter().any(|f| f.deliverable(false, now)) {
+            Due::Deferred
+        } else {
+            Due::Nothing
+        }
     }
 }
 
@@ -127,8 +152,8 @@ mod tests {
     fn the_outermost_fired_scope_unwinds_once() {
         let s = ScopeStack::default();
         assert!(!s.is_open());
-        let (outer, outer_mark) = s.enter(far());
-        let (inner, inner_mark) = s.enter(far());
+        let (outer, outer_mark) = s.enter(far(), false);
+        let (inner, inner_mark) = s.enter(far(), false);
         assert!(s.is_open());
         assert_eq!(s.due(false, None), Due::Nothing);
         inner_mark.set(true);
@@ -146,24 +171,47 @@ mod tests {
     #[test]
     fn an_inner_scope_fires_alone() {
         let s = ScopeStack::default();
-        let (outer, _) = s.enter(far());
-        let (inner, inner_mark) = s.enter(far());
+        let (outer, _) = s.enter(far(), false);
+        let (inner, inner_mark) = s.enter(far(), false);
         inner_mark.set(true);
         assert_eq!(s.due(false, None), Due::Unwind(inner));
         s.exit(inner);
         assert_eq!(s.due(false, None), Due::Nothing);
         s.exit(outer);
-        assert_ne!(s.enter(far()).0, inner, "ids are not reused");
+        assert_ne!(s.enter(far(), false).0, inner, "ids are not reused");
     }
 
     #[test]
     fn a_passed_deadline_is_due_by_the_clock_before_its_timer_fires() {
         let s = ScopeStack::default();
         let now = Instant::now();
-        let (id, _) = s.enter(now);
+        let (id, _) = s.enter(now, false);
         assert_eq!(s.due(false, None), Due::Nothing, "no mark, no clock");
-        assert_eq!(s.peek_due(now), Some(id));
+        assert_eq!(s.peek_due(false, now), Some(id));
         assert_eq!(s.due(false, Some(now)), Due::Unwind(id));
-        assert_eq!(s.peek_due(now), None, "delivered");
+        assert_eq!(s.peek_due(false, now), None, "delivered");
+    }
+
+    #[test]
+    fn while_unwinding_only_a_scope_opened_during_the_unwind_ends() {
+        let s = ScopeStack::default();
+        let (outer, outer_mark) = s.enter(far(), false); // around the code that panics
+        let (inner, inner_mark) = s.enter(far(), true); // in a destructor run by the unwind
+        outer_mark.set(true);
+        assert_eq!(
+            s.due(true, None),
+            Due::Deferred,
+            "the outer one would leave the destructor"
+        );
+        inner_mark.set(true);
+        assert_eq!(s.peek_due(true, Instant::now()), Some(inner));
+        assert_eq!(s.due(true, None), Due::Unwind(inner));
+        s.exit(inner);
+        assert_eq!(s.due(true, None), Due::Deferred);
+        assert_eq!(
+            s.due(false, None),
+            Due::Unwind(outer),
+            "once the unwind is over"
+        );
     }
 }

@@ -47,6 +47,14 @@ impl From<Elapsed> for io::Error {
 /// Scopes nest: whichever deadline fires, inner or outer, unwinds to its own scope only (an
 /// outer scope's unwind passes through the inner ones).
 ///
+/// In a destructor that runs during an unwind (of a cancellation, a panic, another
+/// timeout), a `timeout` opened there still ends at its deadline: its unwind stays inside
+/// that destructor, so a graceful close with a time limit in a `Drop` cannot hang a
+/// cancelled coroutine. A scope opened *before* that unwind began waits for it to end
+/// instead (unwinding out of a destructor that runs during an unwind aborts the process);
+/// so does one whose coroutine parks while another coroutine of its worker is parked in the
+/// middle of an unwind (see [the limit in `corio::task`](crate::task#cancellation)).
+///
 /// ```
 /// use std::time::Duration;
 /// use corio::time::timeout;

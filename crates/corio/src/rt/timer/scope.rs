@@ -17,7 +17,11 @@ use crate::rt::task::state::SCOPE;
 /// # Panics
 /// Outside a coroutine: a thread has no suspension points to unwind from.
 pub(crate) fn run<R>(deadline: Instant, f: impl FnOnce() -> R) -> Option<R> {
-    let (id, mark) = context::coroutine(|c| c.map(|c| c.scopes.enter(deadline))).expect(
+    // Opened inside an unwind (a timeout in a destructor that runs during one): it may end
+    // while the unwind is still under way, since its unwind stops here, inside that
+    // destructor (see `rt::scope`).
+    let unwinding = std::thread::panicking();
+    let (id, mark) = context::coroutine(|c| c.map(|c| c.scopes.enter(deadline, unwinding))).expect(
         "corio::time::timeout called outside a coroutine (run it inside corio::run or a spawned task)",
     );
     /// Closes the scope and disarms its timer, also when something else unwinds through it.
