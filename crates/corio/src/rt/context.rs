@@ -404,8 +404,40 @@ pub(crate) fn parked_while_unwinding(ctx: *const CoroutineCtx) {
     // SAFETY: the worker passes what `take_coroutine` returned after a park: the parked
     // coroutine's own context, alive on its stack (see `SuspendedCtx`).
     if let Some(c) = unsafe { ctx.as_ref() } {
-        c.parked_unwinding.set(true); // cleared where it is read (`may_be_unwinding`)
+        // Cleared where it is read (`may_be_unwinding`) or when the coroutine ends.
+        if !c.parked_unwinding.replace(true) {
+            worker(|w| w.map(|w| w.noted_unwinders.set(w.noted_unwinders.get() + 1)));
+        }
     }
+}
+
+impl Drop for CoroutineCtx {
+    fn drop(&mut self) {
+        clear_park_note(self); // the coroutine ends: it is not parked mid-unwind any more
+    }
+}
+
+/// Clears the running coroutine's park note (see [`parked_while_unwinding`]).
+fn clear_park_note(c: &CoroutineCtx) {
+    if c.parked_unwinding.replace(false) {
+        worker(|w| w.map(|w| w.noted_unwinders.set(w.noted_unwinders.get() - 1)));
+    }
+}
+
+/// Whether a timeout scope opened now is opened *during an unwind* of the running coroutine
+/// (in a destructor that runs during one), so that it may end before that unwind does (see
+/// `rt::scope`). The thread's panic count answers only if no other coroutine of the worker
+/// may be parked mid-unwind; otherwise this says no, and the scope waits for the unwind
+/// like one opened before it (never an unwind out of a destructor; at worst a delay).
+pub(crate) fn opening_during_unwind() -> bool {
+    if !std::thread::panicking() {
+        return false;
+    }
+    coroutine(|c| {
+        let Some(c) = c else { return false };
+        let own = usize::from(c.parked_unwinding.get());
+        worker(|w| w.is_some_and(|w| w.noted_unwinders.get() == own))
+    })
 }
 
 /// Whether the running coroutine, just resumed, may be inside an unwind (a destructor that
@@ -418,7 +450,7 @@ pub(crate) fn parked_while_unwinding(ctx: *const CoroutineCtx) {
 /// unwind ends.
 fn may_be_unwinding(c: &CoroutineCtx) -> bool {
     if !std::thread::panicking() {
-        c.parked_unwinding.set(false);
+        clear_park_note(c);
         return false;
     }
     c.suspended.get() == Suspend::Yield || c.parked_unwinding.get()

@@ -14,7 +14,11 @@
 //!
 //! While the coroutine unwinds (a destructor that waits), only scopes opened during that
 //! unwind may end: their catch is inside the destructor. One opened before would unwind out
-//! of the destructor, which aborts, so it waits for the unwind to end. (A panic that starts
+//! of the destructor, which aborts, so it waits for the unwind to end. Whether a scope is
+//! opened during an unwind of its own coroutine is decided when it opens
+//! (`context::opening_during_unwind`): when another coroutine of the worker may be parked
+//! mid-unwind, the thread's panic count cannot say whose it is, and the answer is no (a
+//! delay, never an abort). (A panic that starts
 //! inside a scope opened during an unwind, and whose own destructor then waits, is not told
 //! apart: if the scope's deadline passes during that wait, its unwind starts inside that
 //! destructor and the process aborts. std exposes only whether the thread is panicking, not

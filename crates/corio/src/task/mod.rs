@@ -48,8 +48,7 @@
 //!   poisons its mutex. corio cannot always tell whose unwind it is either: cancellations and
 //!   [`time::timeout`](crate::time::timeout) expiries of coroutines of that worker that
 //!   yield, or park, while it lasts are held back until it ends (then delivered, not lost);
-//!   a coroutine parked before it began is cancelled at once, and a timeout opened while it
-//!   lasts ends on time. std gives no way to keep the
+//!   a coroutine parked before it began is cancelled at once. std gives no way to keep the
 //!   count per coroutine, so keep waits in destructors short (give a connection back with
 //!   `try_send`, or hand slow clean-up to a spawned task).
 //! - **Not on a worker thread outside a coroutine.** Code that the worker itself runs outside

@@ -52,8 +52,8 @@ impl From<Elapsed> for io::Error {
 /// that destructor, so a graceful close with a time limit in a `Drop` cannot hang a
 /// cancelled coroutine. A scope opened *before* that unwind began waits for it to end
 /// instead (unwinding out of a destructor that runs during an unwind aborts the process);
-/// so does one whose coroutine parks while another coroutine of its worker is parked in the
-/// middle of an unwind (see [the limit in `corio::task`](crate::task#cancellation)).
+/// so does one opened, or whose coroutine parks, while another coroutine of its worker is
+/// parked in the middle of an unwind (see [the limit in `corio::task`](crate::task#cancellation)).
 ///
 /// ```
 /// use std::time::Duration;

@@ -178,6 +178,10 @@ pub(crate) struct Local {
     /// Set during the last sweep of a shutdown: a coroutine still waiting after its
     /// cancellation was delivered is resumed with `Resume::Stuck`.
     stuck_sweep: Cell<bool>,
+    /// Coroutines of this worker noted as parked while the thread was unwinding, until they
+    /// look at the note again or finish (`context::parked_while_unwinding`): may count more
+    /// than are still mid-unwind, never fewer.
+    pub(crate) noted_unwinders: Cell<usize>,
     /// Debug builds check that `with_ready`/`with_coroutines` never nest.
     #[cfg(debug_assertions)]
     borrowed: Cell<bool>,
@@ -199,6 +203,7 @@ impl Local {
             wheel: RefCell::new(Wheel::new(Instant::now())),
             budget: Cell::new(COOP_BUDGET),
             stuck_sweep: Cell::new(false),
+            noted_unwinders: Cell::new(0),
             #[cfg(debug_assertions)]
             borrowed: Cell::new(false),
         }

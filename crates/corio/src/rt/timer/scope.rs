@@ -20,7 +20,7 @@ pub(crate) fn run<R>(deadline: Instant, f: impl FnOnce() -> R) -> Option<R> {
     // Opened inside an unwind (a timeout in a destructor that runs during one): it may end
     // while the unwind is still under way, since its unwind stops here, inside that
     // destructor (see `rt::scope`).
-    let unwinding = std::thread::panicking();
+    let unwinding = context::opening_during_unwind();
     let (id, mark) = context::coroutine(|c| c.map(|c| c.scopes.enter(deadline, unwinding))).expect(
         "corio::time::timeout called outside a coroutine (run it inside corio::run or a spawned task)",
     );
