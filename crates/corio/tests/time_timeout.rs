@@ -270,6 +270,15 @@ impl Drop for WaitsInDrop {
     }
 }
 
+/// Runs a closure when dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 #[test]
 fn a_destructor_may_wait_during_the_unwind() {
     watchdog(LIMIT, || {
@@ -340,6 +349,36 @@ fn a_timeout_inside_a_destructor_ends_during_the_unwind() {
             });
             assert!(outer.is_err());
             assert_eq!(closed.load(Ordering::SeqCst), 3);
+        })
+    });
+}
+
+/// A cancel that arrives while a timeout's unwind waits in a destructor is held (raising it
+/// there would abort), then delivered at the first suspension after the scope returned.
+#[test]
+fn a_cancel_during_a_timeouts_unwind_comes_after_the_scope() {
+    watchdog(LIMIT, || {
+        rt(1).block_on(|| {
+            let (in_drop_tx, in_drop_rx) = channel::bounded::<()>(1);
+            let returned = Arc::new(AtomicBool::new(false));
+            let r = returned.clone();
+            let h = corio::spawn(move || {
+                let out = timeout(SHORT, || {
+                    let _w = WaitsInDrop(Duration::from_millis(20));
+                    let _tell = OnDrop(move || in_drop_tx.send(()).unwrap());
+                    sleep(LONG);
+                });
+                assert!(out.is_err());
+                r.store(true, Ordering::SeqCst);
+                sleep(LONG); // the held cancellation ends this
+            });
+            in_drop_rx.recv().unwrap(); // the scope's unwind has begun
+            h.cancel();
+            assert!(h.join().unwrap_err().is_cancelled());
+            assert!(
+                returned.load(Ordering::SeqCst),
+                "delivered after the scope returned"
+            );
         })
     });
 }

@@ -39,8 +39,10 @@
 //!   gives a join that reports [`Cancelled`] at once.
 //! - **Inside an unwind.** A cancellation that finds the coroutine already unwinding (a
 //!   panic, or an elapsed timeout, whose destructors wait) is not delivered there: a second
-//!   unwind started in a destructor that runs during one would abort the process. The unwind
-//!   under way ends the coroutine anyway; its join reports what started it.
+//!   unwind started in a destructor that runs during one would abort the process. It is
+//!   held until that unwind is over: if the unwind ends the coroutine, its join reports what
+//!   started it; if a timeout scope stops it and the coroutine goes on, the cancellation is
+//!   delivered at its next suspension.
 //! - **A limit of Rust's `std`: the panic count is per thread.** While a coroutine's
 //!   destructor waits *during an unwind*, its worker thread counts as panicking for every
 //!   coroutine of that worker: [`std::thread::panicking()`] returns `true` in all of them until
