@@ -49,6 +49,9 @@ pub(crate) struct CoroutineCtx {
     /// A cancellation came while the thread was unwinding and waits to be delivered (see
     /// [`cancel_or_hold`]).
     cancel_held: Cell<bool>,
+    /// Retries of a held-back unwind since the coroutine was last seen not unwinding (see
+    /// [`retry_soon`]).
+    retries: Cell<u32>,
     /// The thread was unwinding when the coroutine parked (see [`may_be_unwinding`]).
     parked_unwinding: Cell<bool>,
     /// A `Resume::Scope` was taken by a park as a spurious wake: see [`pending_interrupt`].
@@ -87,6 +90,7 @@ impl CoroutineCtx {
             cancel_armed: Cell::new(false),
             settles: Cell::new(false),
             cancel_held: Cell::new(false),
+            retries: Cell::new(0),
             parked_unwinding: Cell::new(false),
             scope_armed: Cell::new(false),
         }
@@ -369,14 +373,18 @@ fn scope_due(ctx: &CoroutineCtx) {
 /// Wakes the running coroutine shortly as if a timeout scope's timer fired, so that it tries
 /// again to deliver what the thread's unwinding held back: a due scope, a held cancellation.
 /// Never removed: if it fires when nothing is left to deliver, the wake is a spurious one,
-/// which every parking caller tolerates.
+/// which every parking caller tolerates. The delay doubles with each retry of the same
+/// unwind (1 ms to 64 ms), so a destructor that waits long costs a few wakes, not a thousand
+/// a second.
 fn retry_soon(ctx: &CoroutineCtx) {
-    let retry = std::time::Instant::now() + INTERRUPT_RETRY;
+    let n = ctx.retries.get();
+    ctx.retries.set(n.saturating_add(1));
+    let retry = std::time::Instant::now() + INTERRUPT_RETRY * (1 << n.min(6));
     let task = ctx.task_ref();
     worker(|w| w.map(|w| w.insert_timer(retry, task, Some(Mark::default()))));
 }
 
-/// How often a coroutine parked in a destructor retries a held-back unwind.
+/// The first delay of a held-back unwind's retries.
 const INTERRUPT_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Delivers a cancellation, unless the coroutine may be unwinding ([`may_be_unwinding`]): a
@@ -451,6 +459,7 @@ pub(crate) fn opening_during_unwind() -> bool {
 fn may_be_unwinding(c: &CoroutineCtx) -> bool {
     if !std::thread::panicking() {
         clear_park_note(c);
+        c.retries.set(0);
         return false;
     }
     c.suspended.get() == Suspend::Yield || c.parked_unwinding.get()
