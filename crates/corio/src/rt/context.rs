@@ -414,7 +414,7 @@ pub(crate) fn parked_while_unwinding(ctx: *const CoroutineCtx) {
     if let Some(c) = unsafe { ctx.as_ref() } {
         // Cleared where it is read (`may_be_unwinding`) or when the coroutine ends.
         if !c.parked_unwinding.replace(true) {
-            worker(|w| w.map(|w| w.noted_unwinders.set(w.noted_unwinders.get() + 1)));
+            worker(|w| w.map(|w| w.note_unwinder(true)));
         }
     }
 }
@@ -428,7 +428,7 @@ impl Drop for CoroutineCtx {
 /// Clears the running coroutine's park note (see [`parked_while_unwinding`]).
 fn clear_park_note(c: &CoroutineCtx) {
     if c.parked_unwinding.replace(false) {
-        worker(|w| w.map(|w| w.noted_unwinders.set(w.noted_unwinders.get() - 1)));
+        worker(|w| w.map(|w| w.note_unwinder(false)));
     }
 }
 
@@ -444,7 +444,7 @@ pub(crate) fn opening_during_unwind() -> bool {
     coroutine(|c| {
         let Some(c) = c else { return false };
         let own = usize::from(c.parked_unwinding.get());
-        worker(|w| w.is_some_and(|w| w.noted_unwinders.get() == own))
+        worker(|w| w.is_some_and(|w| w.noted_unwinders() == own))
     })
 }
 
@@ -521,8 +521,10 @@ pub(crate) fn settle_interrupts() -> impl Drop {
 /// `timeout(d, || tx.send(v))` returns `Err(Elapsed)` only if `v` was not delivered, and how a
 /// cancelled sender whose value was taken returns `Ok` from `send`.
 ///
-/// `None` outside a coroutine, and while the coroutine may be unwinding (a destructor that waits: a second
-/// unwind would abort): the wait then parks as usual, and the next resume says what to do.
+/// `None` outside a coroutine, and for a cancellation while the coroutine may be unwinding
+/// (a destructor that waits: a second unwind would abort); a timeout scope opened during
+/// that unwind may still end (see `rt::scope`). The wait then parks as usual, and the next
+/// resume says what to do.
 #[inline]
 pub(crate) fn pending_interrupt() -> Option<Interrupt> {
     coroutine(|c| {

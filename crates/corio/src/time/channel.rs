@@ -53,7 +53,7 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
     };
     match crate::rt::timer::run_at(deadline, send) {
         // Dropped unfired (a `select!` that took another arm): take the timer back.
-        Ok(timer) => rx.when_dropped(move || timer.cancel()),
+        Ok(timer) => rx.when_receivers_gone(move || timer.cancel()),
         Err(send) => spawn_timer(move || {
             sleep_until(deadline);
             send();

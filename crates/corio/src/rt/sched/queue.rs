@@ -30,7 +30,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::{AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Slots in a worker's ring (4 under loom, so the models can fill it).
-pub(crate) const LOCAL_CAP: usize = if cfg!(loom) { 4 } else { 256 };
+const LOCAL_CAP: usize = if cfg!(loom) { 4 } else { 256 };
 /// How many tasks a full ring moves to the injector at once: the older half.
 const SPILL: u32 = (LOCAL_CAP / 2) as u32;
 /// Most tasks one steal takes from the injector into a ring.
@@ -508,6 +508,14 @@ mod loom_tests {
         assert_eq!(taken, (0..pushed).collect::<Vec<_>>());
     }
 
+    /// A thief's whole haul: one steal into its own ring, then everything popped from it.
+    fn steal_all(stealer: &Stealer<usize>) -> Vec<usize> {
+        let (mine, _) = ring();
+        let mut got: Vec<usize> = stealer.steal_into(&mine).into_iter().collect();
+        got.extend(std::iter::from_fn(|| mine.pop()));
+        got
+    }
+
     /// loom_ring_steal_vs_pop_and_spill: the owner pushes past capacity (so it spills) and
     /// pops while a thief steals half.
     #[test]
@@ -516,13 +524,8 @@ mod loom_tests {
         builder.preemption_bound = Some(3);
         builder.check(|| {
             let (fresh, stealer) = ring::<usize>();
-            let injector = Arc::new(Injector::default());
-            let thief = loom::thread::spawn(move || {
-                let (mine, _) = ring();
-                let mut got: Vec<usize> = stealer.steal_into(&mine).into_iter().collect();
-                got.extend(std::iter::from_fn(|| mine.pop()));
-                got
-            });
+            let injector = Injector::default();
+            let thief = loom::thread::spawn(move || steal_all(&stealer));
             let pushed = LOCAL_CAP + 2;
             let mut taken = Vec::new();
             for i in 0..pushed {
@@ -575,12 +578,7 @@ mod loom_tests {
             let thieves: Vec<_> = (0..2)
                 .map(|_| {
                     let stealer = stealer.clone();
-                    loom::thread::spawn(move || {
-                        let (mine, _) = ring();
-                        let mut got: Vec<usize> = stealer.steal_into(&mine).into_iter().collect();
-                        got.extend(std::iter::from_fn(|| mine.pop()));
-                        got
-                    })
+                    loom::thread::spawn(move || steal_all(&stealer))
                 })
                 .collect();
             let mut taken: Vec<usize> = fresh.pop().into_iter().collect();

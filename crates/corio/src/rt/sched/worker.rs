@@ -181,7 +181,7 @@ pub(crate) struct Local {
     /// Coroutines of this worker noted as parked while the thread was unwinding, until they
     /// look at the note again or finish (`context::parked_while_unwinding`): may count more
     /// than are still mid-unwind, never fewer.
-    pub(crate) noted_unwinders: Cell<usize>,
+    noted_unwinders: Cell<usize>,
     /// Debug builds check that `with_ready`/`with_coroutines` never nest.
     #[cfg(debug_assertions)]
     borrowed: Cell<bool>,
@@ -557,22 +557,30 @@ impl Local {
     /// (or was removed) already, `None` during shutdown, when the wheel may already be
     /// borrowed for teardown.
     pub(crate) fn remove_timer(&self, key: TimerKey) -> Option<bool> {
-        let mut wheel = self.wheel.try_borrow_mut().ok()?;
-        let removed = wheel.remove(key);
-        if removed {
-            self.publish_timers(&wheel);
-        }
-        Some(removed)
+        self.take_timer(key).map(|task| task.is_some())
     }
 
-    /// Removes a pending timer and returns its task, for the caller to drop once the wheel is
-    /// free again; `None` if it had fired or was removed, or during shutdown (as
+    /// Removes a pending timer and returns its task, dropped by the caller once the wheel is
+    /// free again: `Some(None)` if it had fired or was removed, `None` during shutdown (as
     /// [`remove_timer`](Self::remove_timer)).
-    pub(crate) fn take_timer(&self, key: TimerKey) -> Option<TaskRef> {
+    pub(crate) fn take_timer(&self, key: TimerKey) -> Option<Option<TaskRef>> {
         let mut wheel = self.wheel.try_borrow_mut().ok()?;
-        let task = wheel.take(key)?;
-        self.publish_timers(&wheel);
+        let task = wheel.take(key);
+        if task.is_some() {
+            self.publish_timers(&wheel);
+        }
         Some(task)
+    }
+
+    /// Counts a coroutine noted as parked mid-unwind (`up`), or one whose note was cleared.
+    pub(crate) fn note_unwinder(&self, up: bool) {
+        let n = self.noted_unwinders.get();
+        self.noted_unwinders.set(if up { n + 1 } else { n - 1 });
+    }
+
+    /// Coroutines of this worker that may be parked mid-unwind (see `noted_unwinders`).
+    pub(crate) fn noted_unwinders(&self) -> usize {
+        self.noted_unwinders.get()
     }
 
     /// Makes this worker's timer count visible to the deadlock check.

@@ -86,7 +86,7 @@ impl RunAt {
         };
         let task = context::worker(|w| {
             let w = w.filter(|w| w.shared.id == self.runtime && w.index == self.worker)?;
-            w.take_timer(key)
+            w.take_timer(key).flatten()
         });
         drop(task); // with the wheel no longer borrowed: the closure's destructors may use it
     }

@@ -23,7 +23,7 @@ const MAX_MS: u64 = (1 << (6 * LEVELS)) - 1;
 /// Stale keys tolerated before a sweep, however few timers are pending.
 const SWEEP_MIN: usize = 1024;
 
-/// Identifies a timer for [`Wheel::remove`].
+/// Identifies a timer for [`Wheel::take`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimerKey {
     index: u32,
@@ -128,11 +128,6 @@ impl Wheel {
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         let e = &self.entries[key.index as usize];
         e.generation == key.generation && e.task.is_some()
-    }
-
-    /// Cancels a pending timer; returns whether it was pending.
-    pub(crate) fn remove(&mut self, key: TimerKey) -> bool {
-        self.take(key).is_some()
     }
 
     /// Cancels a pending timer and returns its task (so that the caller can drop it once it
@@ -305,8 +300,8 @@ mod tests {
         let t = task();
         let k = w.insert(origin + Duration::from_millis(10), t.clone(), None);
         assert!(w.contains(k));
-        assert!(w.remove(k));
-        assert!(!w.remove(k));
+        assert!(w.take(k).is_some());
+        assert!(w.take(k).is_none());
         let k2 = w.insert(origin + Duration::from_millis(20), t.clone(), None);
         assert_ne!(k, k2);
         assert_eq!(fired_at(&mut w, origin, 15), 0);
@@ -355,7 +350,7 @@ mod tests {
             task(),
             Some(removed.clone()),
         );
-        assert!(w.remove(k));
+        assert!(w.take(k).is_some());
         assert_eq!(fired_at(&mut w, origin, 2), 0);
         assert!(!fires.get());
         assert_eq!(fired_at(&mut w, origin, 3), 1);

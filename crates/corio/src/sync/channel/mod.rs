@@ -225,7 +225,7 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// Runs `hook` once every receiver of the channel is gone (see `Chan::when_receivers_gone`).
-    pub(crate) fn when_dropped(&self, hook: impl FnOnce() + Send + 'static) {
+    pub(crate) fn when_receivers_gone(&self, hook: impl FnOnce() + Send + 'static) {
         self.chan.when_receivers_gone(Box::new(hook));
     }
 
