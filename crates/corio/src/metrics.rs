@@ -66,7 +66,9 @@ pub struct WorkerMetrics {
     /// Wakes of this worker's coroutines that came from other threads.
     pub remote_wakes: u64,
     /// Timers pending on this worker's wheel: sleeps, timeouts and timed waits of its
-    /// coroutines, and `time::after`/`tick` timers made on it.
+    /// coroutines, and `time::after`/`tick` timers made on it. (Not counted while the
+    /// worker's thread unwinds: the runtime's own retries of a cancellation or timeout that
+    /// the unwind holds back.)
     pub timers: u64,
 }
 

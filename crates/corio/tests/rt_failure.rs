@@ -277,6 +277,85 @@ fn a_cancel_is_not_held_up_by_another_coroutines_unwind() {
     });
 }
 
+/// A held cancellation is retried by a timer for as long as the unwind lasts, but that timer
+/// can wake nothing while the unwind goes on: a destructor that waits forever mid-unwind is a
+/// deadlock, and the report says so instead of the program hanging in silence. (Main may not
+/// wait again once reported, so it ends the destructor's wait without waiting, and returns.)
+#[test]
+fn a_destructor_that_waits_forever_during_a_panic_is_reported_as_a_deadlock() {
+    if in_child() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        one_worker().block_on(move || {
+            let (release_tx, release_rx) = corio::sync::channel::bounded::<()>(0);
+            let (started_tx, started_rx) = corio::sync::channel::bounded::<()>(1);
+            let h = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    started_tx.send(()).unwrap();
+                    // Mid-unwind, waits for a sender that main holds while it joins.
+                    assert!(release_rx.recv().is_err());
+                    done_tx.send(()).unwrap();
+                });
+                panic!("first panic");
+            });
+            started_rx.recv().unwrap();
+            h.cancel(); // held back: the coroutine is unwinding
+            let report = panic::catch_unwind(AssertUnwindSafe(|| h.join()));
+            let payload = report.expect_err("expected the deadlock report");
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            assert!(msg.contains("deadlock"), "{msg}");
+            eprintln!("reported");
+            drop(release_tx);
+        });
+        // Nothing was lost: the ended wait let the unwind finish.
+        done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        eprintln!("destructor finished");
+        return;
+    }
+    let out = run_child("a_destructor_that_waits_forever_during_a_panic_is_reported_as_a_deadlock");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("reported") && err.contains("destructor finished"),
+        "{err}"
+    );
+}
+
+/// The other side of the rule above: once the unwind that held a cancellation back has ended,
+/// the retry timer is what delivers it, so it counts as a wake-up source again. Here the held
+/// coroutine waits where nothing else would ever wake it, and main joins it.
+#[test]
+fn a_cancel_held_by_an_unwind_that_has_ended_is_not_a_deadlock() {
+    watchdog(LIMIT, || {
+        one_worker().block_on(|| {
+            let (a_started_tx, a_started_rx) = corio::sync::channel::bounded::<()>(1);
+            let (release_tx, release_rx) = corio::sync::channel::bounded::<()>(0);
+            let a = corio::spawn(move || {
+                let _g = OnDrop(move || {
+                    a_started_tx.send(()).unwrap();
+                    assert!(release_rx.recv().is_err()); // mid-unwind until main lets go
+                });
+                panic!("first panic");
+            });
+            a_started_rx.recv().unwrap();
+            // Parks during A's unwind, in a wait that nothing will end (a park may return
+            // spuriously, so it parks again).
+            let during = corio::spawn(|| loop {
+                corio::task::park();
+            });
+            corio::time::sleep(Duration::from_millis(5));
+            during.cancel(); // held back until A's unwind ends
+            corio::time::sleep(Duration::from_millis(5)); // (it takes the cancel now)
+            drop(release_tx);
+            assert!(a.join().unwrap_err().is_panic());
+            assert!(during.join().unwrap_err().is_cancelled());
+        })
+    });
+}
+
 #[test]
 fn a_destructor_that_waits_during_shutdown_fails_fast() {
     // At shutdown nothing may wait (no coroutine will run again to wake it): the wait fails

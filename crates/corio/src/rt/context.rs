@@ -15,7 +15,7 @@ use crate::rt::coroutine::{CoYielder, Resume, Suspend};
 use crate::rt::deadlock::DEADLOCK_REPORT;
 use crate::rt::sched::worker::Local;
 use crate::rt::sched::Shared;
-use crate::rt::scope::{Due, Mark, ScopeElapsed, ScopeStack};
+use crate::rt::scope::{Due, ScopeElapsed, ScopeStack};
 use crate::rt::task::cell::{clone_raw, RawTask, TaskRef};
 use crate::rt::task::harness::Cancelled;
 
@@ -381,7 +381,7 @@ fn retry_soon(ctx: &CoroutineCtx) {
     ctx.retries.set(n.saturating_add(1));
     let retry = std::time::Instant::now() + INTERRUPT_RETRY * (1 << n.min(6));
     let task = ctx.task_ref();
-    worker(|w| w.map(|w| w.insert_timer(retry, task, Some(Mark::default()))));
+    worker(|w| w.map(|w| w.insert_retry_timer(retry, task)));
 }
 
 /// The first delay of a held-back unwind's retries.

@@ -3,7 +3,8 @@
 //! see `sched::Shared::check_deadlock`) asks one question: "is anything left that could wake
 //! a coroutine?"
 //!
-//! The sources: pending timers (per worker), blocking jobs, live I/O registrations, and
+//! The sources: pending timers (per worker; not the retries of what an ongoing unwind holds
+//! back, see `Worker::publish_timers`), blocking jobs, live I/O registrations, and
 //! [`ExternalWait`]s (foreign futures in `block_on`, live [`Handle`](crate::Handle)s).
 //! This module depends on nothing else in the crate: the reactor (below the scheduler) and
 //! the public API (above it) both count through it.

@@ -42,7 +42,9 @@
 //!   unwind started in a destructor that runs during one would abort the process. It is
 //!   held until that unwind is over: if the unwind ends the coroutine, its join reports what
 //!   started it; if a timeout scope stops it and the coroutine goes on, the cancellation is
-//!   delivered at its next suspension.
+//!   delivered at its next suspension. A destructor that waits *forever* there is a deadlock
+//!   like any other: the deadlock report still comes (the runtime's retries of the held
+//!   cancellation do not count as something that could wake a coroutine).
 //! - **A limit of Rust's `std`: the panic count is per thread.** While a coroutine's
 //!   destructor waits *during an unwind*, its worker thread counts as panicking for every
 //!   coroutine of that worker: [`std::thread::panicking()`] returns `true` in all of them until

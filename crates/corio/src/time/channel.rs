@@ -5,9 +5,10 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::rt::timer::RunAt;
 use crate::sync::channel::{self, Receiver, Sender, TrySendError};
 use crate::time::sleep_until;
 
@@ -86,10 +87,12 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
 /// # Cost
 /// Inside a coroutine: one timer on the worker's wheel for as long as the receiver lives;
 /// each tick is a small task that sends and sets the next timer (no coroutine or stack
-/// waits in between), and the first tick after the receiver is dropped sets none. While a
-/// tick is pending, the deadlock report of its runtime stays silent (a tick is always
-/// coming). On a thread that is not a worker: a coroutine of the entered runtime that sleeps
-/// from tick to tick; outside any runtime, a thread.
+/// waits in between). Dropping the receiver (every clone of it) takes the pending timer
+/// back, if it is dropped on the worker that holds that timer (as for [`after`]); anywhere
+/// else, the next tick finds the receiver gone and sets none. While a tick is pending, the
+/// deadlock report of its runtime stays silent (a tick is always coming). On a thread that
+/// is not a worker: a coroutine of the entered runtime that sleeps from tick to tick;
+/// outside any runtime, a thread.
 ///
 /// # Panics
 /// If `period` is zero.
@@ -100,27 +103,40 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
     );
     let (tx, rx) = channel::bounded(1);
     if crate::rt::timer::has_wheel() {
-        next_tick(tx, Instant::now(), period);
+        let pending = PendingTick::default();
+        next_tick(tx, Instant::now(), period, pending.clone());
+        rx.when_receivers_gone(move || {
+            let timer = pending.lock().unwrap().take();
+            if let Some(timer) = timer {
+                timer.cancel();
+            }
+        });
     } else {
         spawn_timer(move || ticker(tx, period));
     }
     rx
 }
 
+/// The timer of a tick chain's next tick, for the receiver's end to take back.
+type PendingTick = Arc<Mutex<Option<RunAt>>>;
+
 /// Sets a timer on this worker's wheel for the tick after `last`: a task that sends it and
-/// then sets the one after, until the receiver is gone.
-fn next_tick(tx: Sender<Instant>, last: Instant, period: Duration) {
+/// then sets the one after, until the receiver is gone. The timer goes in `pending`.
+fn next_tick(tx: Sender<Instant>, last: Instant, period: Duration, pending: PendingTick) {
     let Some(at) = last.checked_add(period) else {
         return;
     };
     let at = at.max(Instant::now()); // after a stall, no burst of ticks
+    let slot = pending.clone();
     let fire = move || match tx.try_send(Instant::now()) {
-        Ok(()) | Err(TrySendError::Full(_)) => next_tick(tx, at, period),
+        Ok(()) | Err(TrySendError::Full(_)) => next_tick(tx, at, period, slot),
         Err(TrySendError::Disconnected(_)) => {}
     };
     // `tick` checked for a wheel, and a fired tick runs on a worker: `fire` comes back only
     // if that is ever wrong, and is then dropped (the receiver sees the channel close).
-    let _ = crate::rt::timer::run_at(at, fire);
+    if let Ok(timer) = crate::rt::timer::run_at(at, fire) {
+        *pending.lock().unwrap() = Some(timer);
+    }
 }
 
 /// A tick loop for a thread that is not a worker (see `tick`).

@@ -483,12 +483,15 @@ impl Local {
             idle.unregister(self.index);
             return;
         }
-        let timeout = self
-            .wheel
-            .borrow()
-            .next_deadline()
-            .map(|d| d.saturating_duration_since(Instant::now()));
-        if timeout.is_none() {
+        let (timeout, waking) = {
+            let wheel = self.wheel.borrow();
+            self.publish_timers(&wheel);
+            let deadline = wheel.next_deadline();
+            (deadline, self.shared.sources.timers(self.index) != 0)
+        };
+        let timeout = timeout.map(|d| d.saturating_duration_since(Instant::now()));
+        if !waking {
+            // No timer here can wake anything (retries of an endless unwind may still fire).
             idle.if_all_asleep(|| self.shared.check_deadlock());
         }
         let sleeper = &self.shared.remotes[self.index].sleeper;
@@ -553,6 +556,14 @@ impl Local {
         Ok(key)
     }
 
+    /// Adds a retry timer for `task`, the running coroutine's: what its thread's unwinding
+    /// held back is tried again when it fires (see `rt::context`).
+    pub(crate) fn insert_retry_timer(&self, deadline: Instant, task: TaskRef) {
+        let mut wheel = self.wheel.borrow_mut();
+        wheel.insert_retry(deadline, task);
+        self.publish_timers(&wheel);
+    }
+
     /// Removes a pending timer: `Some(true)` if it was pending, `Some(false)` if it had fired
     /// (or was removed) already, `None` during shutdown, when the wheel may already be
     /// borrowed for teardown.
@@ -583,9 +594,21 @@ impl Local {
         self.noted_unwinders.get()
     }
 
-    /// Makes this worker's timer count visible to the deadlock check.
+    /// Makes this worker's count of timers that may wake something visible to the deadlock
+    /// check. A retry timer ([`insert_retry_timer`](Self::insert_retry_timer)) may not while
+    /// the thread is unwinding (some coroutine of this worker waits mid-unwind): it only finds
+    /// the unwind still going and re-arms, and only a real wake-up can end that unwind. Once
+    /// the unwind is over it delivers what was held back, so it counts again. The panic
+    /// count can drop with no timer change, so [`sleep`](Self::sleep) publishes again.
     fn publish_timers(&self, wheel: &Wheel) {
-        self.shared.sources.set_timers(self.index, wheel.len());
+        let idle = if wheel.retries() != 0 && std::thread::panicking() {
+            wheel.retries()
+        } else {
+            0
+        };
+        self.shared
+            .sources
+            .set_timers(self.index, wheel.len() - idle);
     }
 
     // ----- running ------------------------------------------------------------------------

@@ -36,6 +36,8 @@ struct TimerEntry {
     task: Option<TaskRef>,
     /// A timeout scope's mark, set when the timer fires (before its task is woken).
     mark: Option<Mark>,
+    /// A retry of what an unwind held back (see [`Wheel::insert_retry`]).
+    retry: bool,
 }
 
 /// The wheel (see the module docs).
@@ -49,6 +51,8 @@ pub(crate) struct Wheel {
     entries: Vec<TimerEntry>,
     free: Vec<u32>,
     live: usize,
+    /// Pending timers that are retries ([`Wheel::insert_retry`]).
+    retries: usize,
     /// Keys in slot lists whose timer was removed.
     stale: usize,
 }
@@ -63,6 +67,7 @@ impl Wheel {
             entries: Vec::new(),
             free: Vec::new(),
             live: 0,
+            retries: 0,
             stale: 0,
         }
     }
@@ -74,6 +79,11 @@ impl Wheel {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.live == 0
+    }
+
+    /// Pending timers that are retries ([`insert_retry`](Self::insert_retry)).
+    pub(crate) fn retries(&self) -> usize {
+        self.retries
     }
 
     /// Deadline in wheel milliseconds, rounded up so a timer never fires early.
@@ -99,6 +109,7 @@ impl Wheel {
                     generation: 0,
                     task: None,
                     mark: None,
+                    retry: false,
                 });
                 (self.entries.len() - 1) as u32
             }
@@ -114,6 +125,16 @@ impl Wheel {
         };
         self.live += 1;
         self.place(key, when);
+        key
+    }
+
+    /// [`insert`](Self::insert) for a retry of what an unwind held back (a cancellation, a
+    /// due timeout scope): the task is woken as by a scope's timer. Counted apart, since such
+    /// a timer wakes nothing that could end the unwind (see `Worker::publish_timers`).
+    pub(crate) fn insert_retry(&mut self, deadline: Instant, task: TaskRef) -> TimerKey {
+        let key = self.insert(deadline, task, Some(Mark::default()));
+        self.entries[key.index as usize].retry = true;
+        self.retries += 1;
         key
     }
 
@@ -169,6 +190,9 @@ impl Wheel {
         e.generation = e.generation.wrapping_add(1); // stale keys in slot lists now mismatch
         let task = e.task.take();
         e.mark = None;
+        if std::mem::take(&mut e.retry) {
+            self.retries -= 1;
+        }
         self.free.push(index);
         self.live -= 1;
         task
@@ -333,6 +357,26 @@ mod tests {
         // What is still pending fires, and the stale count stays consistent through it.
         assert_eq!(fired_at(&mut w, origin, 7_200_000), 1);
         assert_eq!((w.len(), w.stale, keys_held(&w)), (0, 0, 0));
+    }
+
+    #[test]
+    fn retries_are_counted_until_they_fire_or_are_removed() {
+        let origin = Instant::now();
+        let mut w = Wheel::new(origin);
+        w.insert(origin + Duration::from_millis(2), task(), None);
+        w.insert_retry(origin + Duration::from_millis(1), task());
+        let k = w.insert_retry(origin + Duration::from_millis(9), task());
+        assert_eq!((w.len(), w.retries()), (3, 2));
+        let mut scoped = Vec::new();
+        w.advance(origin + Duration::from_millis(1), |_, s| scoped.push(s));
+        assert_eq!(scoped, [true], "a retry wakes as a scope's timer does");
+        assert_eq!((w.len(), w.retries()), (2, 1));
+        assert!(w.take(k).is_some());
+        assert_eq!((w.len(), w.retries()), (1, 0));
+        // The freed entries are reused by plain timers, which do not count as retries.
+        w.insert(origin + Duration::from_millis(5), task(), None);
+        w.insert(origin + Duration::from_millis(6), task(), None);
+        assert_eq!((w.len(), w.retries()), (3, 0));
     }
 
     #[test]
