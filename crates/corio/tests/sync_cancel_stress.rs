@@ -4,6 +4,8 @@
 //! Each seed builds a runtime (1 or 2 workers) and runs a small random program: coroutines
 //! mixing channel send/recv/select (blocking, timed and non-blocking), mutex, rwlock,
 //! semaphore, condvar, barrier, wait-group and once-cell waits, sleeps, yields and joins,
+//! `select!`s with a `time::after` arm, operations inside `time::timeout` scopes, and panics
+//! whose destructors wait (send, sleep, or open a timeout scope) in the middle of the unwind,
 //! while the main coroutine, another coroutine and a plain thread cancel them at random
 //! points (from other workers, when there are two). At the end it cancels whatever still
 //! runs, joins everything and checks:
@@ -16,7 +18,7 @@
 //! A failure prints its seed. `CORIO_SEED=N` replays one seed; `CORIO_SOAK=1` runs many
 //! more seeds (`CORIO_SOAK=N`: N seeds).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +67,8 @@ impl Rng {
 /// point in between, so a cancellation cannot fall between the event and its record).
 #[derive(Default)]
 struct Ledger {
-    attempted: HashSet<u64>,
+    /// Each message sent, with the operation that sent it (for the failure messages).
+    attempted: HashMap<u64, &'static str>,
     sent_ok: Vec<u64>,
     received: Vec<u64>,
 }
@@ -130,8 +133,9 @@ impl World {
         }
     }
 
-    fn attempt(&self, id: u64) {
-        assert!(self.ledger.lock().unwrap().attempted.insert(id));
+    fn attempt(&self, id: u64, how: &'static str) {
+        let old = self.ledger.lock().unwrap().attempted.insert(id, how);
+        assert!(old.is_none(), "message {id:#x} sent twice");
     }
 
     fn sent(&self, id: u64) {
@@ -152,26 +156,65 @@ fn pause(rng: &mut Rng) {
     }
 }
 
+/// The payload of a step's own panic (raised with `resume_unwind`: no hook, no noise).
+struct StepPanic;
+
+/// Waits in its destructor, which a [`StepPanic`] runs mid-unwind: cancellations and
+/// timeout expiries that come then are held back until the unwind is over, and must be
+/// delivered after it, not lost (nor abort the process).
+struct WaitsInDrop<'a> {
+    w: &'a World,
+    rng: Rng,
+    id: u64,
+    c: usize,
+}
+
+impl Drop for WaitsInDrop<'_> {
+    fn drop(&mut self) {
+        let (w, rng, id, c) = (self.w, &mut self.rng, self.id, self.c);
+        match rng.below(3) {
+            0 => corio::time::sleep(rng.micros(100)),
+            1 => {
+                w.attempt(id, "send_timeout in a destructor mid-unwind");
+                if w.txs[c].send_timeout(id, rng.micros(200)).is_ok() {
+                    w.sent(id);
+                }
+            }
+            _ => {
+                // A scope opened during the unwind may end inside it.
+                let _ = corio::time::timeout(rng.micros(100), || {
+                    if let Ok(m) = w.rxs[c].recv_timeout(rng.micros(300)) {
+                        w.received(m);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Ids of a step run inside another one (a timeout scope's body) add this per level.
+const NESTED: u64 = 1000;
+
 /// One random operation of coroutine `me` (its `n`-th).
 fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
     let id = (me << 32) | n;
     let c = rng.below(w.txs.len() as u64) as usize;
     // Percentages: untimed blocking operations are rarer, so programs make progress.
-    match rng.below(100) {
+    match rng.below(110) {
         0..=3 => {
-            w.attempt(id);
+            w.attempt(id, "send");
             if w.txs[c].send(id).is_ok() {
                 w.sent(id);
             }
         }
         4..=13 => {
-            w.attempt(id);
+            w.attempt(id, "send_timeout");
             if w.txs[c].send_timeout(id, rng.micros(300)).is_ok() {
                 w.sent(id);
             }
         }
         14..=19 => {
-            w.attempt(id);
+            w.attempt(id, "try_send");
             if w.txs[c].try_send(id).is_ok() {
                 w.sent(id);
             }
@@ -193,7 +236,7 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
         }
         40..=51 => {
             let d = (c + 1 + rng.below(2) as usize) % w.txs.len();
-            w.attempt(id);
+            w.attempt(id, "select");
             if rng.chance(33) {
                 select! {
                     recv(w.rxs[c]) -> m => if let Ok(m) = m { w.received(m) },
@@ -281,6 +324,42 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
                 k
             });
             assert_eq!(child.join().unwrap(), k);
+        }
+        100..=102 => {
+            // A step of its own inside a timeout scope: the scope may end it at any
+            // suspension, mid-send included, and nothing handed over may be lost.
+            let mut inner = Rng(rng.next());
+            let _ = corio::time::timeout(rng.micros(300), || {
+                step(w, &mut inner, me, n + NESTED);
+            });
+        }
+        103..=105 => {
+            let d = (c + 1) % w.txs.len();
+            w.attempt(id, "select with after");
+            select! {
+                send(w.txs[c], id) -> r => if r.is_ok() { w.sent(id) },
+                recv(w.rxs[d]) -> m => if let Ok(m) = m { w.received(m) },
+                recv(corio::time::after(rng.micros(300))) -> _ => {}
+            }
+        }
+        106..=107 => {
+            let guard = WaitsInDrop {
+                w,
+                rng: Rng(rng.next()),
+                id,
+                c,
+            };
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _guard = guard;
+                pause(rng);
+                std::panic::resume_unwind(Box::new(StepPanic));
+            }));
+            // A cancellation or a timeout scope that came during `pause` is not ours.
+            match r {
+                Err(p) if p.is::<StepPanic>() => {}
+                Err(p) => std::panic::resume_unwind(p),
+                Ok(()) => unreachable!("the closure always unwinds"),
+            }
         }
         _ => corio::yield_now(),
     }
@@ -373,12 +452,14 @@ fn check_world(w: &World) {
     let sent_ok: HashSet<u64> = ledger.sent_ok.iter().copied().collect();
     for &m in ledger.received.iter().chain(&buffered) {
         assert!(seen.insert(m), "message {m:#x} received or buffered twice");
-        assert!(ledger.attempted.contains(&m), "message {m:#x} never sent");
+        let Some(how) = ledger.attempted.get(&m) else {
+            panic!("message {m:#x} never sent");
+        };
         // A send whose value was taken returns `Ok`, even if its coroutine was cancelled
-        // meanwhile (the cancel then comes at its next suspension).
+        // or its timeout scope ended meanwhile (that comes at its next suspension).
         assert!(
             sent_ok.contains(&m),
-            "message {m:#x} delivered, but its send did not return Ok"
+            "message {m:#x} ({how}) delivered, but its send did not return Ok"
         );
     }
     SENT_OK.fetch_add(ledger.sent_ok.len(), SeqCst);

@@ -465,7 +465,29 @@ fn may_be_unwinding(c: &CoroutineCtx) -> bool {
     c.suspended.get() == Suspend::Yield || c.parked_unwinding.get()
 }
 
+/// At the park of a wait that settles interrupts itself ([`settle_interrupts`]), a retry or a
+/// second delivery must not unwind from the park: the wait's operation may have completed on
+/// another thread since the wait last looked (its value taken, a lock handed over), and only
+/// the wait can tell, under its own lock. So a held cancellation and the scopes are armed for
+/// its [`pending_interrupt`] and the park returns as from a spurious wake. If something is
+/// pending, a retry is set too: should the wait complete instead, or the thread still be
+/// unwinding, a later suspension delivers it.
+fn arm_for_the_wait(c: &CoroutineCtx) {
+    c.scope_armed.set(true);
+    let scope_pending = c
+        .scopes
+        .peek_due(false, std::time::Instant::now())
+        .is_some();
+    if c.cancel_held.get() {
+        c.cancel_armed.set(true);
+    }
+    if c.cancel_held.get() || scope_pending {
+        retry_soon(c);
+    }
+}
+
 /// A retry wake ([`retry_soon`]): delivers a held cancellation if the thread no longer unwinds.
+/// Not at the park of a wait that settles (see [`arm_for_the_wait`]).
 fn retry_held(c: &CoroutineCtx) {
     if c.cancel_held.get() {
         cancel_or_hold(c);
@@ -478,6 +500,7 @@ fn retry_held(c: &CoroutineCtx) {
 #[inline(never)]
 fn unwind_cancelled(c: &CoroutineCtx) -> ! {
     c.cancel_unwinding.set(true);
+    c.cancel_held.set(false);
     panic::resume_unwind(Box::new(Cancelled))
 }
 
@@ -513,8 +536,9 @@ pub(crate) fn settle_interrupts() -> impl Drop {
     set_until_drop(|c| &c.settles, true)
 }
 
-/// What a wait asks after it woke and found its operation not done, before it parks again:
-/// whether the running coroutine has a cancellation or an elapsed timeout scope to deliver.
+/// What a wait asks whenever it finds its operation not done, before it parks (the first time
+/// too): whether the running coroutine has a cancellation or an elapsed timeout scope to
+/// deliver.
 /// If so the wait gives up under its own lock, as on a timeout, and only if that succeeds
 /// (nobody completed the operation meanwhile) calls [`Interrupt::deliver`]; otherwise it
 /// returns what completed and the interrupt comes at the next suspension. This is how
@@ -525,21 +549,32 @@ pub(crate) fn settle_interrupts() -> impl Drop {
 /// (a destructor that waits: a second unwind would abort); a timeout scope opened during
 /// that unwind may still end (see `rt::scope`). The wait then parks as usual, and the next
 /// resume says what to do.
+///
+/// `woke`: the wait parked and woke since it began, so only the wait's own code ran since
+/// the coroutine was resumed, and [`may_be_unwinding`] judges whether it is inside an unwind.
+/// Before its first park the coroutine's own code has run since (it may have started an
+/// unwind whose destructor is this wait, say), and the thread's panic count is all there is
+/// to go by: panicking means "may be unwinding", and the park that follows is judged exactly
+/// when it is resumed (`arm_for_the_wait`).
 #[inline]
-pub(crate) fn pending_interrupt() -> Option<Interrupt> {
+pub(crate) fn pending_interrupt(woke: bool) -> Option<Interrupt> {
     coroutine(|c| {
         let c = c?;
         if !c.cancel_armed.get() && !c.scope_armed.get() {
             return None;
         }
-        interrupt_slow(c)
+        interrupt_slow(c, woke)
     })
 }
 
 #[cold]
 #[inline(never)]
-fn interrupt_slow(c: &CoroutineCtx) -> Option<Interrupt> {
-    let unwinding = may_be_unwinding(c);
+fn interrupt_slow(c: &CoroutineCtx, woke: bool) -> Option<Interrupt> {
+    let unwinding = if woke {
+        may_be_unwinding(c)
+    } else {
+        std::thread::panicking()
+    };
     if c.cancel_armed.get() && !c.cancel_unwinding.get() && !unwinding {
         return Some(Interrupt::Cancel);
     }
@@ -596,6 +631,14 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
             scope_due(c);
         }
         Resume::Scope => c.scope_armed.set(true),
+        // A second delivery (or a retry's) at the park of a wait that settles: armed for the
+        // wait, never unwound from the park (see `arm_for_the_wait`).
+        Resume::ScopeNow | Resume::CancelNow if suspended != Suspend::Yield && c.settles.get() => {
+            if input == Resume::CancelNow && !c.cancel_unwinding.get() {
+                c.cancel_held.set(true);
+            }
+            arm_for_the_wait(c);
+        }
         Resume::ScopeNow => {
             c.scope_armed.set(false);
             retry_held(c);

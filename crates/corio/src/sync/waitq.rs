@@ -193,6 +193,7 @@ pub(crate) fn wait<S, D>(
         list,
         abandon: Some(abandon),
     };
+    let mut woke = false;
     loop {
         let token = node.token();
         if token != WAITING {
@@ -201,7 +202,7 @@ pub(crate) fn wait<S, D>(
         }
         // A cancellation or elapsed scope gives up like the deadline, and unwinds only if
         // the node was still linked: a token given first is kept (the lock is ours).
-        if let Some(interrupt) = interrupted() {
+        if let Some(interrupt) = interrupted(woke) {
             let out = guard.unlink();
             let abandon = guard.abandon.take().expect("armed until we return");
             if out.is_none() {
@@ -215,5 +216,6 @@ pub(crate) fn wait<S, D>(
             guard.abandon = None;
             return out;
         }
+        woke = true;
     }
 }

@@ -68,13 +68,14 @@ mod rt {
     }
 
     /// A cancellation or elapsed timeout scope the running coroutine must deliver. Every
-    /// wait asks after a wake that did not complete it, before parking again: it then gives
-    /// up under its lock as on a timeout, and calls [`Interrupt::deliver`] only if giving up
-    /// succeeded (else the operation completed and keeps its result). See
+    /// wait asks before it parks (the first time too): it then gives up under its lock as on
+    /// a timeout, and calls [`Interrupt::deliver`] only if giving up succeeded (else the
+    /// operation completed and keeps its result). `woke`: the wait has parked and woken
+    /// since it began, so no code of the coroutine's own ran since it was resumed. See
     /// `rt::context::pending_interrupt`.
     #[inline]
-    pub(crate) fn interrupted() -> Option<Interrupt> {
-        crate::rt::context::pending_interrupt()
+    pub(crate) fn interrupted(woke: bool) -> Option<Interrupt> {
+        crate::rt::context::pending_interrupt(woke)
     }
 
     /// Lets another thread run while we spin on something it is about to finish (an
@@ -127,8 +128,9 @@ mod model {
         false
     }
 
-    /// A modelled cancellation the running thread must deliver (see the runtime's).
-    pub(crate) fn interrupted() -> Option<Interrupt> {
+    /// A modelled cancellation the running thread must deliver (see the runtime's; models
+    /// do not unwind, so `woke` changes nothing).
+    pub(crate) fn interrupted(_woke: bool) -> Option<Interrupt> {
         #[cfg(test)]
         if ARMED.with(|a| a.get() == Armed::Armed) {
             return Some(Interrupt);

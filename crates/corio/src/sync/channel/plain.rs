@@ -152,11 +152,12 @@ impl<'a, T> Waiting<'a, T> {
     /// deadline, and unwinds only if the entry was still linked: a partner that chose it
     /// first completed the operation, which keeps its result.
     fn wait(self, deadline: Option<Instant>) -> bool {
+        let mut woke = false;
         let chosen = loop {
             if self.sel.is_done() {
                 break true;
             }
-            if let Some(interrupt) = interrupted() {
+            if let Some(interrupt) = interrupted(woke) {
                 if self.give_up() {
                     std::mem::forget(self); // unlinked, the slot untouched by any partner
                     interrupt.deliver();
@@ -166,6 +167,7 @@ impl<'a, T> Waiting<'a, T> {
             if wait_for_wake(deadline) && self.give_up() {
                 break false;
             }
+            woke = true;
         };
         std::mem::forget(self); // unlinked either way: nothing left for `drop`
         chosen

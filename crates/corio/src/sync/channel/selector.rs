@@ -165,11 +165,12 @@ impl Selector {
     /// the select returns it.
     #[inline]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<usize> {
+        let mut woke = false;
         loop {
             if self.is_done() {
                 return Some(self.selected());
             }
-            let interrupt = interrupted();
+            let interrupt = interrupted(woke);
             if interrupt.is_some() || wait_for_wake(deadline) {
                 return match self.abort() {
                     Ok(()) => {
@@ -183,16 +184,18 @@ impl Selector {
                         // and will set `done` and wake us (a pending interrupt would unwind
                         // a park now, so spin instead: the section is short).
                         while !self.is_done() {
-                            if interrupted().is_some() {
+                            if interrupted(woke).is_some() {
                                 spin_yield();
                             } else {
                                 wait_for_wake(None);
+                                woke = true;
                             }
                         }
                         Some(op)
                     }
                 };
             }
+            woke = true;
         }
     }
 
