@@ -296,9 +296,11 @@ impl Drop for Runtime {
     /// threads are joined. The blocking pool finishes the jobs already running.
     ///
     /// Destructors run by the unwinding run as their coroutine and may wait for what other
-    /// unwinding coroutines release; a wait that nothing can end any more panics with a
-    /// message naming the shutdown (in a destructor that runs during an unwind, Rust then
-    /// aborts the process) rather than hanging the drop.
+    /// unwinding coroutines release. A wait that nothing can end any more does not hang the
+    /// drop: it panics with a message naming the shutdown; or, where a panic would abort the
+    /// process (in a destructor that runs during an unwind), its coroutine is left behind:
+    /// its stack is leaked with the rest of its destructors unrun, its join reports a panic
+    /// that says so, and so does a line on stderr.
     ///
     /// # Panics
     /// When dropped from inside one of its own coroutines or blocking jobs, whose thread the

@@ -3,10 +3,10 @@
 //!
 //! Each seed builds a runtime (1 or 2 workers) and runs a small random program: coroutines
 //! mixing channel send/recv/select (blocking, timed and non-blocking), mutex, rwlock,
-//! semaphore, condvar, barrier, wait-group and once-cell waits, sleeps, yields and joins,
-//! `select!`s with a `time::after` arm, operations inside `time::timeout` scopes, and panics
-//! whose destructors wait (send, sleep, or open a timeout scope) in the middle of the unwind,
-//! while the main coroutine, another coroutine and a plain thread cancel them at random
+//! semaphore, condvar, barrier, wait-group and once-cell waits (timed ones too), sleeps,
+//! yields and joins (with a time limit too), `select!`s with a `time::after` arm, operations
+//! inside `time::timeout` scopes, and panics whose destructors wait (send, sleep, or open a
+//! timeout scope) in the middle of the unwind, while the main coroutine, another coroutine and a plain thread cancel them at random
 //! points (from other workers, when there are two). At the end it cancels whatever still
 //! runs, joins everything and checks:
 //!
@@ -200,7 +200,7 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
     let id = (me << 32) | n;
     let c = rng.below(w.txs.len() as u64) as usize;
     // Percentages: untimed blocking operations are rarer, so programs make progress.
-    match rng.below(110) {
+    match rng.below(116) {
         0..=3 => {
             w.attempt(id, "send");
             if w.txs[c].send(id).is_ok() {
@@ -359,6 +359,43 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
                 Err(p) if p.is::<StepPanic>() => {}
                 Err(p) => std::panic::resume_unwind(p),
                 Ok(()) => unreachable!("the closure always unwinds"),
+            }
+        }
+        108..=109 => {
+            // Timed lock waits: a guard or permit obtained as the time runs out is kept.
+            if rng.chance(50) {
+                if let Some(mut g) = w.mutex.try_lock_for(rng.micros(200)) {
+                    let _in = Inside::enter(&w.mutex_inside, 1);
+                    *g += 1;
+                    pause(rng);
+                }
+            } else if let Some(g) = w.rwlock.try_write_for(rng.micros(200)) {
+                let _in = Inside::enter(&w.writers_inside, 1);
+                assert_eq!(w.readers_inside.load(SeqCst), 0, "a writer beside readers");
+                drop(g);
+            }
+        }
+        110..=111 => {
+            let k = 1 + rng.below(2) as usize;
+            if let Some(_p) = w.sem.acquire_many_timeout(k, rng.micros(200)) {
+                let _in: Vec<_> = (0..k)
+                    .map(|_| Inside::enter(&w.sem_inside, PERMITS))
+                    .collect();
+                pause(rng);
+            }
+        }
+        112..=113 => {
+            // A child joined with a time limit, cancelled if it is not done by then.
+            let k = rng.below(4);
+            let child = corio::spawn(move || {
+                for _ in 0..k {
+                    corio::time::sleep(Duration::from_micros(30));
+                }
+                k
+            });
+            match child.join_timeout(rng.micros(100)) {
+                Ok(r) => assert_eq!(r.unwrap(), k),
+                Err(child) => child.cancel(),
             }
         }
         _ => corio::yield_now(),

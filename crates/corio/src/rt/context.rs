@@ -486,6 +486,18 @@ fn arm_for_the_wait(c: &CoroutineCtx) {
     }
 }
 
+/// Gives the running coroutine up to its worker (`Suspend::Abandon`: leaked, never resumed),
+/// when it is stuck at shutdown in a wait that it may have reached inside an unwind.
+#[cold]
+fn abandon(c: &CoroutineCtx) -> ! {
+    // SAFETY: the yielder lives in the same coroutine as its context, which is running.
+    let yielder = unsafe { &*c.yielder };
+    loop {
+        // The worker never resumes an abandoned coroutine; should it, give up again.
+        yielder.suspend(Suspend::Abandon);
+    }
+}
+
 /// A retry wake ([`retry_soon`]): delivers a held cancellation if the thread no longer unwinds.
 /// Not at the park of a wait that settles (see [`arm_for_the_wait`]).
 fn retry_held(c: &CoroutineCtx) {
@@ -655,8 +667,9 @@ fn resumed_to_fail(input: Resume, suspended: Suspend, c: &CoroutineCtx) {
                 cancel_or_hold(c); // else unwinding already (after a yield, or an interrupt)
             }
         }
-        // A panic (printed), so the reason shows even when it aborts the process because the
-        // wait was in a destructor run by the unwind.
+        // Inside an unwind a panic would abort the process: the coroutine gives itself up.
+        Resume::Stuck if may_be_unwinding(c) => abandon(c),
+        // A panic (printed), so the reason shows: a wait after the cancellation was caught.
         Resume::Stuck => panic!("{SHUTDOWN_WAIT}"),
     }
 }

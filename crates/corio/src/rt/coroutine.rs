@@ -34,7 +34,9 @@ pub(crate) enum Resume {
     /// the scope if it is due (see `rt::scope`), else carry on.
     Scope,
     /// The runtime is shutting down and nothing can wake this coroutine, which is waiting
-    /// after its cancellation was delivered (in a destructor, say): fail with a clear panic.
+    /// after its cancellation was delivered (in a destructor, say): fail with a clear panic,
+    /// or, if it may be inside an unwind (where a panic would abort the process), give itself
+    /// up with `Suspend::Abandon`.
     Stuck,
     /// A dump asks for this coroutine's backtrace: take it (`rt::capture`) and suspend again
     /// at once, with the same message, changing nothing else.
@@ -48,6 +50,9 @@ pub(crate) enum Suspend {
     Yield,
     /// Waiting: run it again only once it is woken (or if a wake is already pending).
     Park,
+    /// Stuck at shutdown in the middle of an unwind (`Resume::Stuck`): it can neither wait
+    /// nor unwind again, so the worker leaks it, stack and all, and fails its task.
+    Abandon,
 }
 
 /// A runtime coroutine: everything it produces goes through its task, not its return value.
@@ -83,4 +88,13 @@ pub(crate) fn resume(co: &mut Co, input: Resume) -> CoResult {
 #[inline]
 pub(crate) fn recycle(co: Co) {
     drop(co);
+}
+
+/// Gives up a coroutine that suspended with `Suspend::Abandon` without unwinding it: its
+/// stack and everything on it are leaked for the rest of the process. Never reused, so a
+/// waiter node on it that a channel or lock still links stays valid memory (a wake through
+/// it finds the runtime gone and does nothing), as `Pin` requires of memory that was never
+/// dropped.
+pub(crate) fn abandon(co: Co) {
+    std::mem::forget(co);
 }

@@ -34,9 +34,11 @@
 //!   receivable.
 //! - **Shutdown.** Dropping a [`Runtime`](crate::Runtime) cancels every task as above and
 //!   runs what their destructors wake until nothing is runnable. A destructor that then still
-//!   waits can never be woken: the wait panics, naming the shutdown (inside an unwind this
-//!   aborts the process), instead of hanging the drop. Spawning on a runtime that is gone
-//!   gives a join that reports [`Cancelled`] at once.
+//!   waits can never be woken: the wait panics, naming the shutdown, instead of hanging the
+//!   drop. Inside an unwind, where that panic would abort the process, the coroutine is left
+//!   behind instead: its stack leaked, its remaining destructors unrun, its join reporting a
+//!   panic that says so (and a line on stderr). Spawning on a runtime that is gone gives a
+//!   join that reports [`Cancelled`] at once.
 //! - **Inside an unwind.** A cancellation that finds the coroutine already unwinding (a
 //!   panic, or an elapsed timeout, whose destructors wait) is not delivered there: a second
 //!   unwind started in a destructor that runs during one would abort the process. It is

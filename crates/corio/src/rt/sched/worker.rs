@@ -756,7 +756,35 @@ impl Local {
                 finish(entry.task.get(), Ok(()));
                 Outcome::Finished
             }
+            CoroutineResult::Yield(Suspend::Abandon) => {
+                stats.finished();
+                self.abandon(slot);
+                Outcome::Finished
+            }
         }
+    }
+
+    /// Leaks a coroutine stuck at shutdown inside an unwind (`Suspend::Abandon`) and fails
+    /// its task, saying so on stderr: resuming it to panic would abort the process.
+    #[cold]
+    #[inline(never)]
+    fn abandon(&self, slot: u32) {
+        let StartedCoroutine { co, task, .. } = self.with_coroutines(|c| c.remove(slot));
+        coroutine::abandon(co);
+        let h = task.get().header();
+        let name = h
+            .name
+            .as_deref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        let msg = format!(
+            "corio: coroutine {}{name} (spawned at {}) was still waiting inside an unwind \
+             (a destructor that waits) when its runtime shut down; it was left behind, its \
+             stack leaked and its remaining destructors not run",
+            h.id, h.spawned_at
+        );
+        eprintln!("{msg}");
+        finish(task.get(), Err(Box::new(msg)));
     }
 
     /// Creates the task's coroutine on this worker, which becomes its home for good; the
@@ -882,8 +910,9 @@ impl Local {
     /// and unwound as itself (its destructors see it as `current()`; a wait in one parks
     /// it). The worker runs what those destructors wake until nothing is runnable, and waits
     /// for the other workers to get there too. A coroutine still waiting then can never be
-    /// woken: it is resumed with `Resume::Stuck`, a clear panic ([`context::SHUTDOWN_WAIT`];
-    /// in a destructor that already unwinds, Rust aborts the process), never a hang.
+    /// woken: it is resumed with `Resume::Stuck`, a clear panic ([`context::SHUTDOWN_WAIT`]),
+    /// or, if it may be inside an unwind (where that panic would abort the process), it gives
+    /// itself up and is leaked ([`abandon`](Self::abandon)); never a hang.
     fn shutdown(&self) {
         for task in self.live_tasks() {
             if task.header().state.cancel() {
