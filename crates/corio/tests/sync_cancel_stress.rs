@@ -369,10 +369,11 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
                     *g += 1;
                     pause(rng);
                 }
-            } else if let Some(g) = w.rwlock.try_write_for(rng.micros(200)) {
+            } else if let Some(mut g) = w.rwlock.try_write_for(rng.micros(200)) {
                 let _in = Inside::enter(&w.writers_inside, 1);
                 assert_eq!(w.readers_inside.load(SeqCst), 0, "a writer beside readers");
-                drop(g);
+                *g += 1;
+                pause(rng);
             }
         }
         110..=111 => {
