@@ -5,8 +5,9 @@
 //! mixing channel send/recv/select (blocking, timed and non-blocking), mutex, rwlock,
 //! semaphore, condvar, barrier, wait-group and once-cell waits (timed ones too), sleeps,
 //! yields and joins (with a time limit too), `select!`s with a `time::after` arm, operations
-//! inside `time::timeout` scopes, and panics whose destructors wait (send, sleep, or open a
-//! timeout scope) in the middle of the unwind, while the main coroutine, another coroutine and a plain thread cancel them at random
+//! inside `time::timeout` scopes, once-cell initialisers that panic, and panics whose
+//! destructors wait (send, sleep, or open a timeout scope) in the middle of the unwind, while
+//! the main coroutine, another coroutine and a plain thread cancel them at random
 //! points (from other workers, when there are two). At the end it cancels whatever still
 //! runs, joins everything and checks:
 //!
@@ -200,7 +201,7 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
     let id = (me << 32) | n;
     let c = rng.below(w.txs.len() as u64) as usize;
     // Percentages: untimed blocking operations are rarer, so programs make progress.
-    match rng.below(116) {
+    match rng.below(120) {
         0..=3 => {
             w.attempt(id, "send");
             if w.txs[c].send(id).is_ok() {
@@ -397,6 +398,32 @@ fn step(w: &World, rng: &mut Rng, me: u64, n: u64) {
             match child.join_timeout(rng.micros(100)) {
                 Ok(r) => assert_eq!(r.unwrap(), k),
                 Err(child) => child.cancel(),
+            }
+        }
+        114..=115 => {
+            // An initialiser that may panic: the cell stays empty and another caller (one
+            // parked meanwhile, say) initialises it.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                *w.once.get_or_init(|| {
+                    pause(rng);
+                    if rng.chance(30) {
+                        std::panic::resume_unwind(Box::new(StepPanic));
+                    }
+                    id
+                })
+            }));
+            match r {
+                Ok(v) => assert_eq!(Some(&v), w.once.get(), "the cell changed"),
+                Err(p) if p.is::<StepPanic>() => {}
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        116..=117 => {
+            // Barrier and wait-group waits that a timeout scope may end.
+            if rng.chance(50) {
+                let _ = corio::time::timeout(rng.micros(300), || w.barrier.wait());
+            } else {
+                let _ = corio::time::timeout(rng.micros(300), || w.wg.wait());
             }
         }
         _ => corio::yield_now(),
