@@ -224,29 +224,34 @@ fn dropped_afters_take_their_timers_back() {
 }
 
 /// A dropped `tick` takes its pending timer back too (before, it stayed for one more period,
-/// keeping the deadlock report silent that long), however many ticks it has sent.
+/// keeping the deadlock report silent that long), however many ticks it has sent. One
+/// worker, so that no tick fires (and no timer moves to another worker's wheel) while the
+/// test counts.
 #[test]
 fn dropped_ticks_take_their_timers_back() {
-    run(|| {
-        let pending = || -> u64 {
-            let m = corio::Handle::current().metrics();
-            m.per_worker.iter().map(|w| w.timers).sum()
-        };
-        let before = pending();
-        for _ in 0..1000 {
-            drop(tick(Duration::from_secs(3600)));
-        }
-        assert_eq!(pending(), before, "every dropped tick took its timer back");
-        let ticks = tick(Duration::from_millis(1));
-        let copy = ticks.clone();
-        for _ in 0..3 {
-            ticks.recv().unwrap();
-        }
-        drop(ticks);
-        assert_eq!(pending(), before + 1, "a clone still ticks");
-        copy.recv().unwrap();
-        drop(copy);
-        assert_eq!(pending(), before);
+    let rt = corio::Builder::new().workers(1).build().unwrap();
+    watchdog(Duration::from_secs(30), move || {
+        rt.block_on(|| {
+            let pending = || -> u64 {
+                let m = corio::Handle::current().metrics();
+                m.per_worker.iter().map(|w| w.timers).sum()
+            };
+            let before = pending();
+            for _ in 0..1000 {
+                drop(tick(Duration::from_secs(3600)));
+            }
+            assert_eq!(pending(), before, "every dropped tick took its timer back");
+            let ticks = tick(Duration::from_millis(1));
+            let copy = ticks.clone();
+            for _ in 0..3 {
+                ticks.recv().unwrap();
+            }
+            drop(ticks);
+            assert_eq!(pending(), before + 1, "a clone still ticks");
+            copy.recv().unwrap();
+            drop(copy);
+            assert_eq!(pending(), before);
+        })
     });
 }
 
