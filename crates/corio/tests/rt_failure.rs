@@ -43,6 +43,17 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs test `name` in a child process ([`run_child`]) and checks that it exits successfully
+/// and that its stderr says each of `lines`.
+fn child_succeeds_saying(name: &str, lines: &[&str]) {
+    let out = run_child(name);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for line in lines {
+        assert!(err.contains(line), "missing {line:?} in: {err}");
+    }
+}
+
 // ----- 3: a panic during cancellation ends at the join; the worker lives on ----------------
 
 #[test]
@@ -228,13 +239,9 @@ fn cancelling_a_coroutine_whose_destructor_waits_during_a_panic_does_not_abort()
         });
         return;
     }
-    let out =
-        run_child("cancelling_a_coroutine_whose_destructor_waits_during_a_panic_does_not_abort");
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("destructor finished") && err.contains("joined: panic"),
-        "{err}"
+    child_succeeds_saying(
+        "cancelling_a_coroutine_whose_destructor_waits_during_a_panic_does_not_abort",
+        &["destructor finished", "joined: panic"],
     );
 }
 
@@ -315,12 +322,9 @@ fn a_destructor_that_waits_forever_during_a_panic_is_reported_as_a_deadlock() {
         eprintln!("destructor finished");
         return;
     }
-    let out = run_child("a_destructor_that_waits_forever_during_a_panic_is_reported_as_a_deadlock");
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("reported") && err.contains("destructor finished"),
-        "{err}"
+    child_succeeds_saying(
+        "a_destructor_that_waits_forever_during_a_panic_is_reported_as_a_deadlock",
+        &["reported", "destructor finished"],
     );
 }
 
@@ -392,12 +396,9 @@ fn a_destructor_that_waits_forever_during_shutdown_is_left_behind() {
         eprintln!("process goes on");
         return;
     }
-    let out = run_child("a_destructor_that_waits_forever_during_shutdown_is_left_behind");
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("was still waiting inside an unwind") && err.contains("process goes on"),
-        "{err}"
+    child_succeeds_saying(
+        "a_destructor_that_waits_forever_during_shutdown_is_left_behind",
+        &["was still waiting inside an unwind", "process goes on"],
     );
 }
 
@@ -428,14 +429,9 @@ fn a_coroutine_that_waits_at_shutdown_after_catching_its_cancellation_gets_a_cle
         eprintln!("dropped");
         return;
     }
-    let out = run_child(
+    child_succeeds_saying(
         "a_coroutine_that_waits_at_shutdown_after_catching_its_cancellation_gets_a_clear_panic",
-    );
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("runtime is shutting down") && err.contains("dropped"),
-        "{err}"
+        &["runtime is shutting down", "dropped"],
     );
 }
 

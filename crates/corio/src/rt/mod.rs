@@ -42,5 +42,5 @@ pub(crate) use deadlock::ExternalWait;
 pub(crate) use sched::{schedule, spawn, wake, Config, Shared};
 pub(crate) use task::cell::{TaskCell, TaskRef};
 pub(crate) use task::state::{COMPLETE, JOIN_WAKER};
-pub(crate) use timer::{park_until, park_until_from};
+pub(crate) use timer::{has_wheel, park_until, park_until_from, run_at, RunAt};
 pub(crate) use wait::wait;

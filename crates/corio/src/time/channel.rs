@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::rt::timer::RunAt;
+use crate::rt::{has_wheel, run_at, RunAt};
 use crate::sync::channel::{self, Receiver, Sender, TrySendError};
 use crate::time::sleep_until;
 
@@ -52,7 +52,7 @@ pub fn after(duration: Duration) -> Receiver<Instant> {
     let send = move || {
         let _ = tx.try_send(Instant::now()); // the only message: never full
     };
-    match crate::rt::timer::run_at(deadline, send) {
+    match run_at(deadline, send) {
         // Dropped unfired (a `select!` that took another arm): take the timer back.
         Ok(timer) => rx.when_receivers_gone(move || timer.cancel()),
         Err(send) => spawn_timer(move || {
@@ -102,7 +102,7 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
         "corio::time::tick: the period must not be zero"
     );
     let (tx, rx) = channel::bounded(1);
-    if crate::rt::timer::has_wheel() {
+    if has_wheel() {
         let pending = PendingTick::default();
         next_tick(tx, Instant::now(), period, pending.clone());
         rx.when_receivers_gone(move || {
@@ -134,7 +134,7 @@ fn next_tick(tx: Sender<Instant>, last: Instant, period: Duration, pending: Pend
     };
     // `tick` checked for a wheel, and a fired tick runs on a worker: `fire` comes back only
     // if that is ever wrong, and is then dropped (the receiver sees the channel close).
-    if let Ok(timer) = crate::rt::timer::run_at(at, fire) {
+    if let Ok(timer) = run_at(at, fire) {
         *pending.lock().unwrap() = Some(timer);
     }
 }

@@ -230,8 +230,7 @@ pub(crate) fn settle_interrupts() -> impl Drop {
 
 /// What a wait asks whenever it finds its operation not done, before it parks (the first time
 /// too): whether the running coroutine has a cancellation or an elapsed timeout scope to
-/// deliver.
-/// If so the wait gives up under its own lock, as on a timeout, and only if that succeeds
+/// deliver. If so the wait gives up under its own lock, as on a timeout, and only if that succeeds
 /// (nobody completed the operation meanwhile) calls [`Interrupt::deliver`]; otherwise it
 /// returns what completed and the interrupt comes at the next suspension. This is how
 /// `timeout(d, || tx.send(v))` returns `Err(Elapsed)` only if `v` was not delivered, and how a
@@ -273,7 +272,9 @@ fn interrupt_slow(c: &CoroutineCtx, woke: bool) -> Option<Interrupt> {
     if c.scope_armed.get() {
         match c.scopes.peek_due(unwinding, std::time::Instant::now()) {
             Some(id) => return Some(Interrupt::Scope(id)),
-            // Due but held back by the unwind: it stays armed, and `scope_due` retries.
+            // Due but held back by the unwind: it stays armed. A retry is pending (a
+            // deferred `scope_due`), or the park that follows is resumed with `ScopeNow`,
+            // which sets one (`arm_for_the_wait`).
             None if unwinding => {}
             None => c.scope_armed.set(false),
         }

@@ -485,9 +485,7 @@ impl Local {
         }
         let (timeout, waking) = {
             let wheel = self.wheel.borrow();
-            self.publish_timers(&wheel);
-            let deadline = wheel.next_deadline();
-            (deadline, self.shared.sources.timers(self.index) != 0)
+            (wheel.next_deadline(), self.publish_timers(&wheel) != 0)
         };
         let timeout = timeout.map(|d| d.saturating_duration_since(Instant::now()));
         if !waking {
@@ -600,15 +598,16 @@ impl Local {
     /// the unwind still going and re-arms, and only a real wake-up can end that unwind. Once
     /// the unwind is over it delivers what was held back, so it counts again. The panic
     /// count can drop with no timer change, so [`sleep`](Self::sleep) publishes again.
-    fn publish_timers(&self, wheel: &Wheel) {
+    /// Returns the count published.
+    fn publish_timers(&self, wheel: &Wheel) -> usize {
         let idle = if wheel.retries() != 0 && std::thread::panicking() {
             wheel.retries()
         } else {
             0
         };
-        self.shared
-            .sources
-            .set_timers(self.index, wheel.len() - idle);
+        let waking = wheel.len() - idle;
+        self.shared.sources.set_timers(self.index, waking);
+        waking
     }
 
     // ----- running ------------------------------------------------------------------------
